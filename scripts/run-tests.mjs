@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Runs every *.test.ts in the repo with Node's test runner through tsx.
+// Node 20's --test takes no globs, so the files are listed here.
+// Usage: node scripts/run-tests.mjs [path-filter …]
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const SKIP = new Set(["node_modules", "dist", "gen", ".git", ".tmp"]);
+
+function find(dir, out) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (SKIP.has(e.name)) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) find(full, out);
+    else if (e.name.endsWith(".test.ts")) out.push(path.relative(root, full));
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = ["packages", "examples", "bench", "scripts"]
+  .filter((d) => fs.existsSync(path.join(root, d)))
+  .flatMap((d) => find(path.join(root, d), []))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error(`run-tests: no test files found${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
+  process.exit(1);
+}
+const concurrency = process.env.XDSKIT_TEST_CONCURRENCY ?? "2";
+const res = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=180000", ...files],
+  { cwd: root, stdio: "inherit" },
+);
+process.exit(res.status ?? 1);
