@@ -20,3 +20,5 @@ export {
   unpackDownstreamTlsContext,
 } from "./extensions.js";
 export { decodeResource, encodeResource } from "./decode.js";
+export { silentLogger } from "./logger.js";
+export type { Logger } from "./logger.js";

@@ -1,0 +1,407 @@
+import type { Message } from "@bufbuild/protobuf";
+import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
+import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import { EventEmitter } from "eventemitter3";
+import { checkConsistency } from "./consistency.js";
+import { encodeResource } from "./encode.js";
+import { SetDigest, SnapshotImpl, TypeSnapshotImpl } from "./snapshot.js";
+import type {
+  CancelWatch,
+  ConsistencyIssue,
+  EncodedResource,
+  ResourceInput,
+  ResourceUpdate,
+  SetSnapshotOptions,
+  Snapshot,
+  SnapshotInput,
+  SnapshotRegistry,
+  SnapshotRegistryEvents,
+  TypeSnapshot,
+  WatchCallback,
+  WatchRequest,
+  WatchResponse,
+} from "./types.js";
+import { structuralProblems } from "./validate.js";
+
+/** Options of {@link createSnapshotRegistry}. */
+export interface SnapshotRegistryOptions {
+  /** Maps a client's node to its node group. Default: `node.id`. */
+  nodeGroup?: (node: Node) => string;
+  /** Run the consistency check on every `setSnapshot`/`updateResources` and reject dangling references. Default false. */
+  consistent?: boolean;
+  /** Apply the built-in structural rules (EDS clusters need eds_cluster_config, …). Default true. */
+  structuralValidation?: boolean;
+  /** Extra host rules: return the broken rules of a resource as sentences (empty or undefined when fine). */
+  validate?: (typeUrl: string, resource: Message) => readonly string[] | undefined;
+  /** Resource types beyond the built-in table (see `defineResourceType`), so hosts can serve their own type URLs. */
+  resourceTypes?: readonly ResourceType[];
+  /** Where diagnostics go. Default: nowhere. */
+  logger?: Logger;
+}
+
+/** The in-memory registry, with introspection used by tests and debug pages. */
+export interface MemorySnapshotRegistry extends SnapshotRegistry {
+  /** Number of parked watches (all node groups and types). */
+  watchCount(): number;
+  /** The resource type known for a type URL (built-in or registered), if any. */
+  resourceType(typeUrl: string): ResourceType | undefined;
+}
+
+const EMPTY = new Map<string, EncodedResource>();
+
+interface Watch {
+  readonly request: WatchRequest;
+  readonly callback: WatchCallback;
+  readonly set: Set<Watch>;
+  /** Identifies requests that must get identical answers, so they share one response (and one body). */
+  readonly shareKey: string;
+  active: boolean;
+}
+
+function shareKeyOf(req: WatchRequest): string {
+  const names = req.resourceNames.size ? [...req.resourceNames].sort().join("\n") : "";
+  let known = "";
+  if (req.knownVersions) {
+    known = [...req.knownVersions]
+      .map(([n, v]) => `${n}=${v}`)
+      .sort()
+      .join("\n");
+  }
+  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${req.knownVersions ? 1 : 0}|${names}|${known}`;
+}
+
+/**
+ * Computes what a watch should receive now, or `null` when the client already
+ * has everything (the watch stays parked).
+ */
+function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefined): WatchResponse | null {
+  const ts = snap.types.get(req.typeUrl) as TypeSnapshotImpl | undefined;
+  const all = ts?.resources ?? EMPTY;
+  const version = ts?.version ?? EMPTY_VERSION;
+  const delta = req.mode === "delta";
+  const fullState = !delta && (type?.fullState ?? false);
+
+  let subscribed: readonly EncodedResource[];
+  if (req.wildcard) {
+    subscribed = ts ? ts.list() : [];
+    if (req.resourceNames.size > 0) {
+      // Wildcard plus explicit names: the names are all in `all` already or missing.
+    }
+  } else {
+    const list: EncodedResource[] = [];
+    for (const name of req.resourceNames) {
+      const r = all.get(name);
+      if (r) list.push(r);
+    }
+    subscribed = list;
+  }
+  const versions = new Map<string, string>();
+  for (const r of subscribed) versions.set(r.name, r.version);
+
+  const known = req.knownVersions;
+  const removed: string[] = [];
+  let changed: readonly EncodedResource[] = subscribed;
+  if (known) {
+    for (const name of known.keys()) {
+      if (!all.has(name) && (req.wildcard || req.resourceNames.has(name))) removed.push(name);
+    }
+    changed = subscribed.filter((r) => known.get(r.name) !== r.version);
+  }
+
+  if (fullState) {
+    if (known) {
+      if (changed.length === 0 && removed.length === 0) return null;
+    } else if (req.knownVersion !== undefined && req.knownVersion === version) {
+      return null;
+    }
+    return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: subscribed, removed, versions };
+  }
+  if (!known && req.knownVersion !== undefined && req.knownVersion === version) return null;
+  if (changed.length === 0 && removed.length === 0) return null;
+  return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: changed, removed, versions };
+}
+
+const EMPTY_VERSION = new SetDigest().version();
+
+class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> implements MemorySnapshotRegistry {
+  readonly #snapshots = new Map<string, SnapshotImpl>();
+  readonly #watches = new Map<string, Set<Watch>>();
+  readonly #types = new Map<string, ResourceType>();
+  readonly #options: SnapshotRegistryOptions;
+  readonly #log: Logger;
+  #watchCount = 0;
+
+  constructor(options: SnapshotRegistryOptions) {
+    super();
+    this.#options = options;
+    this.#log = options.logger ?? silentLogger;
+    for (const t of options.resourceTypes ?? []) this.#types.set(t.typeUrl, t);
+  }
+
+  nodeGroup(node: Node): string {
+    return this.#options.nodeGroup ? this.#options.nodeGroup(node) : node.id;
+  }
+
+  resourceType(typeUrl: string): ResourceType | undefined {
+    return this.#types.get(typeUrl) ?? findResourceType(typeUrl);
+  }
+
+  #typeOrThrow(typeUrl: string, nodeGroup: string): ResourceType {
+    const type = this.resourceType(typeUrl);
+    if (!type) {
+      throw new XdsError(
+        "unknown_type_url",
+        `node group "${nodeGroup}": unknown type URL "${typeUrl}"; expected a built-in xDS type or one registered with resourceTypes`,
+      );
+    }
+    return type;
+  }
+
+  #encode(type: ResourceType, input: ResourceInput, where: string): EncodedResource {
+    const enc = encodeResource(type, input, where);
+    const problems: string[] = [];
+    if (this.#options.structuralValidation !== false) problems.push(...structuralProblems(type.typeUrl, enc.message));
+    const extra = this.#options.validate?.(type.typeUrl, enc.message);
+    if (extra) problems.push(...extra);
+    if (problems.length > 0) {
+      throw new XdsError("invalid_resource", `${where} "${enc.name}" is invalid: ${problems.join("; ")}`);
+    }
+    return enc;
+  }
+
+  setSnapshot(nodeGroup: string, input: SnapshotInput, options?: SetSnapshotOptions): Snapshot {
+    let snap: SnapshotImpl;
+    const prev = this.#snapshots.get(nodeGroup);
+    try {
+      if (!nodeGroup) throw new XdsError("invalid_argument", "setSnapshot needs a non-empty node group");
+      const types = new Map<string, TypeSnapshot>();
+      for (const [typeUrl, entry] of Object.entries(input)) {
+        const type = this.#typeOrThrow(typeUrl, nodeGroup);
+        const list = Array.isArray(entry)
+          ? (entry as readonly ResourceInput[])
+          : (entry as { resources: readonly ResourceInput[] }).resources;
+        const givenVersion = Array.isArray(entry) ? undefined : (entry as { version?: string }).version;
+        if (!Array.isArray(list)) {
+          throw new XdsError(
+            "invalid_argument",
+            `node group "${nodeGroup}", ${type.shortName}: expected a list of resources`,
+          );
+        }
+        const where = `node group "${nodeGroup}", ${type.shortName}`;
+        const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
+        const map = new Map<string, EncodedResource>();
+        let same = prevTs !== undefined && prevTs.resources.size === list.length;
+        for (const item of list) {
+          const enc = this.#encode(type, item, where);
+          if (map.has(enc.name)) {
+            throw new XdsError(
+              "duplicate_resource",
+              `${where}: the name "${enc.name}" appears twice; names must be unique within a type`,
+            );
+          }
+          // Keep the object already served when nothing changed, so identity (and cached bytes) stay stable.
+          const old = prevTs?.resources.get(enc.name);
+          if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs)
+            map.set(enc.name, old);
+          else {
+            map.set(enc.name, enc);
+            same = false;
+          }
+        }
+        const digest = SetDigest.of(map);
+        const version = givenVersion ?? digest.version();
+        if (same && prevTs && prevTs.version === version) types.set(typeUrl, prevTs);
+        else types.set(typeUrl, new TypeSnapshotImpl(typeUrl, version, map, digest));
+      }
+      snap = new SnapshotImpl(nodeGroup, types);
+      if (options?.consistent ?? this.#options.consistent ?? false) this.#assertConsistent(snap);
+    } catch (err) {
+      this.#failed(nodeGroup, undefined, err);
+      throw err;
+    }
+    this.#snapshots.set(nodeGroup, snap);
+    const versions = new Map<string, string>();
+    for (const [t, ts] of snap.types) versions.set(t, ts.version);
+    this.#log.debug("snapshot set", { nodeGroup, types: snap.types.size });
+    this.emit("snapshotSet", { nodeGroup, versions });
+    const touched = new Set<string>();
+    for (const [t, ts] of snap.types) if (prev?.types.get(t) !== ts) touched.add(t);
+    if (prev) for (const t of prev.types.keys()) if (!snap.types.has(t)) touched.add(t);
+    if (!prev)
+      for (const key of this.#watches.keys())
+        if (key.startsWith(`${nodeGroup}\u0000`)) touched.add(key.slice(nodeGroup.length + 1));
+    this.#fire(nodeGroup, touched, snap);
+    return snap;
+  }
+
+  #assertConsistent(snap: Snapshot): void {
+    const issues = checkConsistency(snap);
+    if (issues.length > 0) {
+      throw new XdsError(
+        "inconsistent_snapshot",
+        `node group "${snap.nodeGroup}": ${issues.length} dangling reference(s):\n  ${issues.map((i) => i.message).join("\n  ")}`,
+      );
+    }
+  }
+
+  #failed(nodeGroup: string, typeUrl: string | undefined, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.#log.warn("snapshot rejected", { nodeGroup, error: error.message });
+    this.emit("validationFailed", typeUrl === undefined ? { nodeGroup, error } : { nodeGroup, typeUrl, error });
+  }
+
+  getSnapshot(nodeGroup: string): Snapshot | undefined {
+    return this.#snapshots.get(nodeGroup);
+  }
+
+  clearSnapshot(nodeGroup: string): void {
+    const prev = this.#snapshots.get(nodeGroup);
+    if (!prev) return;
+    this.#snapshots.delete(nodeGroup);
+    this.emit("snapshotCleared", { nodeGroup });
+    // Watchers learn that everything is gone; new watches park until a snapshot is set again.
+    this.#fire(nodeGroup, new Set(prev.types.keys()), new SnapshotImpl(nodeGroup, new Map()));
+  }
+
+  updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot {
+    let next: TypeSnapshotImpl;
+    let snap: SnapshotImpl;
+    const upserted: string[] = [];
+    const removed: string[] = [];
+    const prev = this.#snapshots.get(nodeGroup);
+    const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
+    try {
+      const type = this.#typeOrThrow(typeUrl, nodeGroup);
+      const where = `node group "${nodeGroup}", ${type.shortName}`;
+      const map = new Map(prevTs?.resources ?? EMPTY);
+      const digest = prevTs ? prevTs.digest.copy() : new SetDigest();
+      const seen = new Set<string>();
+      for (const item of update.upsert ?? []) {
+        const enc = this.#encode(type, item, where);
+        if (seen.has(enc.name)) {
+          throw new XdsError("duplicate_resource", `${where}: the name "${enc.name}" appears twice in one update`);
+        }
+        seen.add(enc.name);
+        const old = map.get(enc.name);
+        if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs) continue;
+        if (old) digest.toggle(old, -1);
+        digest.toggle(enc, 1);
+        map.set(enc.name, enc);
+        upserted.push(enc.name);
+      }
+      for (const name of update.remove ?? []) {
+        if (seen.has(name)) {
+          throw new XdsError("invalid_argument", `${where}: "${name}" is both upserted and removed in one update`);
+        }
+        const old = map.get(name);
+        if (!old) continue;
+        digest.toggle(old, -1);
+        map.delete(name);
+        removed.push(name);
+      }
+      if (upserted.length === 0 && removed.length === 0 && prevTs) return prevTs;
+      next = new TypeSnapshotImpl(typeUrl, digest.version(), map, digest);
+      const types = new Map(prev?.types ?? []);
+      types.set(typeUrl, next);
+      snap = new SnapshotImpl(nodeGroup, types);
+      if (this.#options.consistent) this.#assertConsistent(snap);
+    } catch (err) {
+      this.#failed(nodeGroup, typeUrl, err);
+      throw err;
+    }
+    this.#snapshots.set(nodeGroup, snap);
+    this.emit("resourcesUpdated", { nodeGroup, typeUrl, version: next.version, upserted, removed });
+    this.#fire(nodeGroup, new Set([typeUrl]), snap);
+    return next;
+  }
+
+  watch(request: WatchRequest, callback: WatchCallback): CancelWatch {
+    const key = `${request.nodeGroup}\u0000${request.typeUrl}`;
+    let set = this.#watches.get(key);
+    if (!set) {
+      set = new Set();
+      this.#watches.set(key, set);
+    }
+    const w: Watch = { request, callback, set, shareKey: shareKeyOf(request), active: true };
+    set.add(w);
+    this.#watchCount++;
+    const snap = this.#snapshots.get(request.nodeGroup);
+    const now = snap ? respond(request, snap, this.resourceType(request.typeUrl)) : null;
+    if (now) {
+      // Answer on a microtask, not inside watch(): the caller gets its cancel
+      // function first, and a callback that re-arms cannot race the return value.
+      queueMicrotask(() => {
+        if (!w.active) return;
+        this.#cancel(w, key);
+        this.#invoke(w, now);
+      });
+    }
+    return () => this.#cancel(w, key);
+  }
+
+  #invoke(w: Watch, resp: WatchResponse): void {
+    try {
+      w.callback(resp);
+    } catch (err) {
+      this.#log.error("watch callback threw", { nodeGroup: resp.nodeGroup, typeUrl: resp.typeUrl, error: String(err) });
+    }
+  }
+
+  #cancel(w: Watch, key: string): void {
+    if (!w.active) return;
+    w.active = false;
+    w.set.delete(w);
+    this.#watchCount--;
+    if (w.set.size === 0 && this.#watches.get(key) === w.set) this.#watches.delete(key);
+  }
+
+  #fire(nodeGroup: string, typeUrls: ReadonlySet<string>, snap: Snapshot): void {
+    for (const typeUrl of typeUrls) {
+      const key = `${nodeGroup}\u0000${typeUrl}`;
+      const set = this.#watches.get(key);
+      if (!set) continue;
+      const type = this.resourceType(typeUrl);
+      // Watches asking the same thing get the same response object, and so share one encoded body.
+      const shared = new Map<string, WatchResponse | null>();
+      for (const w of [...set]) {
+        if (!w.active) continue;
+        let resp = shared.get(w.shareKey);
+        if (resp === undefined) {
+          resp = respond(w.request, snap, type);
+          shared.set(w.shareKey, resp);
+        }
+        if (!resp) continue;
+        this.#cancel(w, key);
+        this.#invoke(w, resp);
+      }
+    }
+  }
+
+  nodeGroups(): readonly string[] {
+    return [...this.#snapshots.keys()];
+  }
+
+  checkConsistency(snapshotOrGroup: Snapshot | string): readonly ConsistencyIssue[] {
+    const snap = typeof snapshotOrGroup === "string" ? this.#snapshots.get(snapshotOrGroup) : snapshotOrGroup;
+    if (!snap) {
+      throw new XdsError("not_found", `no snapshot for node group "${String(snapshotOrGroup)}"`);
+    }
+    return checkConsistency(snap);
+  }
+
+  watchCount(): number {
+    return this.#watchCount;
+  }
+}
+
+/**
+ * Creates the default in-memory snapshot registry.
+ *
+ * Watches are one-shot: a callback fires at most once (on a microtask right
+ * after `watch()` when the client lacks something, else on the next real
+ * change), and the watch is then done. The ADS stream re-arms it with the
+ * versions it sent.
+ */
+export function createSnapshotRegistry(options: SnapshotRegistryOptions = {}): MemorySnapshotRegistry {
+  return new InMemorySnapshotRegistry(options);
+}

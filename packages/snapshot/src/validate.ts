@@ -1,0 +1,60 @@
+// Cheap structural rules that catch what Envoy or gRPC would NACK, so a bad
+// resource is refused at the door with a readable reason instead of being
+// pushed to every client and rejected there.
+import type { Message } from "@bufbuild/protobuf";
+import { TypeUrl } from "@xdskit/xds-types";
+import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import type { ClusterLoadAssignment } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
+import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
+import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
+import { isEdsCluster, referencesOf } from "./references.js";
+
+/** Returns the broken rules of one resource as readable sentences; empty when it is fine. */
+export function structuralProblems(typeUrl: string, message: Message): string[] {
+  const problems: string[] = [];
+  switch (typeUrl) {
+    case TypeUrl.Cluster: {
+      const c = message as Cluster;
+      if (isEdsCluster(c) && !c.edsClusterConfig) {
+        problems.push("a cluster of type EDS needs eds_cluster_config (where to fetch its endpoints)");
+      }
+      break;
+    }
+    case TypeUrl.ClusterLoadAssignment: {
+      const cla = message as ClusterLoadAssignment;
+      cla.endpoints.forEach((loc, i) => {
+        loc.lbEndpoints.forEach((lb, j) => {
+          if (lb.hostIdentifier.case === "endpoint" && !lb.hostIdentifier.value.address) {
+            problems.push(`endpoints[${i}].lb_endpoints[${j}] has an endpoint without an address`);
+          }
+        });
+      });
+      break;
+    }
+    case TypeUrl.Listener: {
+      const l = message as Listener;
+      if (!l.address && !l.apiListener) problems.push("a listener needs an address or an api_listener");
+      break;
+    }
+    case TypeUrl.RouteConfiguration: {
+      const rc = message as RouteConfiguration;
+      rc.virtualHosts.forEach((vh, i) => {
+        if (vh.domains.length === 0) problems.push(`virtual_hosts[${i}] ("${vh.name}") has no domains`);
+        vh.routes.forEach((r, j) => {
+          if (!r.match) problems.push(`virtual_hosts[${i}].routes[${j}] has no match`);
+          if (r.action.case === undefined) problems.push(`virtual_hosts[${i}].routes[${j}] has no action`);
+        });
+      });
+      break;
+    }
+  }
+  // References must at least be readable (an HCM Any that does not decode is broken).
+  try {
+    for (const ref of referencesOf(typeUrl, message)) {
+      if (!ref.toName) problems.push(`a ${ref.via} reference has an empty name`);
+    }
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
+  return problems;
+}
