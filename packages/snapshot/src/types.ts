@@ -3,6 +3,7 @@
 // so that other stores implementing SnapshotRegistry keep compiling.
 import type { Message } from "@bufbuild/protobuf";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import type { ResourceType } from "@xdskit/xds-types";
 import type { EventEmitter } from "eventemitter3";
 
 /**
@@ -161,6 +162,11 @@ export interface SnapshotRegistry extends Pick<EventEmitter<SnapshotRegistryEven
   updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot;
   /** Registers a one-shot watch: the callback fires once, right away (on a microtask) if the client lacks something, else on the next real change. */
   watch(request: WatchRequest, callback: WatchCallback): CancelWatch;
+  /**
+   * The resource type of a type URL as this registry knows it (built-in table
+   * plus host-registered types). Optional: readers fall back to the built-in table.
+   */
+  resourceType?(typeUrl: string): ResourceType | undefined;
   /** Lists the node groups that have a snapshot. */
   nodeGroups(): readonly string[];
   /** Runs the consistency check on a snapshot (or the current one of a node group). */

@@ -1,0 +1,49 @@
+import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+
+/** What identifies a connection in events. */
+export interface ConnectionRef {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly nodeGroup: string;
+  readonly peer: string;
+}
+
+/** Typed events of the ADS server (eventemitter3). */
+export interface AdsServerEvents {
+  /** A stream sent its first valid request and was registered. */
+  connect: (event: { connection: ConnectionRef; node: Node; service: string }) => void;
+  /** A registered stream ended (client went away, error, or shutdown). */
+  disconnect: (event: { connection: ConnectionRef; reason: string }) => void;
+  /** Any request that passed validation (before ACK/NACK classification). */
+  request: (event: {
+    connection: ConnectionRef;
+    typeUrl: string;
+    resourceNames: readonly string[];
+    versionInfo: string;
+    responseNonce: string;
+  }) => void;
+  /** The client accepted a response. */
+  ack: (event: { connection: ConnectionRef; typeUrl: string; version: string; nonce: string }) => void;
+  /** The client rejected a response; it keeps its last good config. */
+  nack: (event: {
+    connection: ConnectionRef;
+    typeUrl: string;
+    version: string;
+    nonce: string;
+    errorCode: number;
+    errorMessage: string;
+  }) => void;
+  /** A response was written to a stream. */
+  push: (event: {
+    connection: ConnectionRef;
+    typeUrl: string;
+    version: string;
+    nonce: string;
+    resources: number;
+    bytes: number;
+  }) => void;
+  /** A stream asked for a type URL nobody serves; the request was ignored. */
+  unknownType: (event: { connection: ConnectionRef; typeUrl: string }) => void;
+  /** A stream was closed by the server because of a bad request. */
+  rejected: (event: { peer: string; code: number; details: string }) => void;
+}

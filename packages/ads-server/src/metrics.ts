@@ -1,0 +1,14 @@
+/**
+ * The metrics hooks of the ADS server. The server calls them; an adapter maps
+ * them onto a metrics library. `@xdskit/ads-server/prom` has the prom-client one.
+ */
+export interface AdsMetrics {
+  /** A stream was registered (+1) or went away (-1). */
+  connections(delta: 1 | -1): void;
+  /** A response of a type (short name, e.g. "CDS") was written, taking `seconds` to assemble and write. */
+  push(type: string, seconds: number): void;
+  /** A client rejected a response of a type. */
+  nack(type: string): void;
+  /** Writing a response failed. */
+  sendError(type: string): void;
+}

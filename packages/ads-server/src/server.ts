@@ -1,0 +1,233 @@
+import {
+  type ChannelOptions,
+  Server,
+  ServerCredentials,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type UntypedHandleCall,
+  type sendUnaryData,
+  status,
+} from "@grpc/grpc-js";
+import type { SnapshotRegistry } from "@xdskit/snapshot";
+import { type Logger, XdsError, silentLogger } from "@xdskit/xds-types";
+import { EventEmitter } from "eventemitter3";
+import { rawServiceDefinition } from "./codec.js";
+import type { Connection } from "./connection.js";
+import { ConnectionRegistry } from "./connection-registry.js";
+import { csdsHandlers } from "./csds.js";
+import type { AdsServerEvents } from "./events.js";
+import { serveFetch } from "./fetch.js";
+import type { AdsMetrics } from "./metrics.js";
+import { adsService, csdsService, perTypeServices } from "./services.js";
+import { type StreamEnv, serveSotwStream } from "./sotw-stream.js";
+
+/** HTTP/2 keepalive and connection-age settings of the server's own gRPC server. */
+export interface KeepaliveOptions {
+  /** Send a keepalive ping after this much idle time. Default 30 s. */
+  timeMs?: number;
+  /** Close the connection if a ping is not answered within this. Default 10 s. */
+  timeoutMs?: number;
+  /** Smallest interval between client pings the server tolerates. Default 10 s (Envoy and gRPC clients ping less often). */
+  minClientPingIntervalMs?: number;
+  /** Close connections idle (no streams) for this long. Default: never. */
+  maxConnectionIdleMs?: number;
+  /** Close connections older than this (spreads clients over replicas). Default: never. */
+  maxConnectionAgeMs?: number;
+  /** Grace after `maxConnectionAgeMs` for streams to finish. Default: 30 s. */
+  maxConnectionAgeGraceMs?: number;
+}
+
+/** Options of {@link createAdsServer}. */
+export interface AdsServerOptions {
+  /** Where configuration comes from. */
+  registry: SnapshotRegistry;
+  /** Register on this host-owned gRPC server instead of creating one (then `listen` is not used). */
+  server?: Server;
+  /** `control_plane.identifier` sent in every response. Default: none. */
+  controlPlaneId?: string;
+  /** Largest request a client may send, in bytes (own server only). Default 4 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Most resource names in one request; more ends the stream with RESOURCE_EXHAUSTED. Default 10,000. */
+  maxResourceNamesPerRequest?: number;
+  /** Keepalive settings (own server only). */
+  keepalive?: KeepaliveOptions;
+  /** Register the per-type services (CDS, EDS, LDS, RDS, SRDS, VHDS, SDS, RTDS, ECDS) besides ADS. Default true. */
+  perTypeServices?: boolean;
+  /** Register CSDS. Default true. */
+  csds?: boolean;
+  /** Metrics hooks, e.g. `createPromMetrics()` from `@xdskit/ads-server/prom`. Default: none. */
+  metrics?: AdsMetrics;
+  /** Diagnostics. Default: silent. */
+  logger?: Logger;
+}
+
+/** A running ADS server. */
+export interface AdsServer extends Pick<EventEmitter<AdsServerEvents>, "on" | "off" | "once"> {
+  /** The registered streams. */
+  readonly connections: ConnectionRegistry;
+  /** Registers the xDS services on a gRPC server (done at creation when `options.server` is given). */
+  addTo(server: Server): void;
+  /** Starts the server's own gRPC server. Returns the bound port. Default address `127.0.0.1:0`. */
+  listen(address?: string, credentials?: ServerCredentials): Promise<number>;
+  /**
+   * Graceful shutdown: refuse new streams, flush what is pending, close every
+   * stream with UNAVAILABLE (clients reconnect, to another replica if there
+   * is one), then stop the own server; force-closes after `graceMs`.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+function keepaliveChannelOptions(k: KeepaliveOptions, maxReceive: number): ChannelOptions {
+  const o: ChannelOptions = {
+    "grpc.max_receive_message_length": maxReceive,
+    "grpc.max_send_message_length": -1,
+    "grpc.keepalive_time_ms": k.timeMs ?? 30_000,
+    "grpc.keepalive_timeout_ms": k.timeoutMs ?? 10_000,
+    "grpc.http2.min_ping_interval_without_data_ms": k.minClientPingIntervalMs ?? 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+  };
+  if (k.maxConnectionIdleMs !== undefined) o["grpc.max_connection_idle_ms"] = k.maxConnectionIdleMs;
+  if (k.maxConnectionAgeMs !== undefined) o["grpc.max_connection_age_ms"] = k.maxConnectionAgeMs;
+  if (k.maxConnectionAgeGraceMs !== undefined) o["grpc.max_connection_age_grace_ms"] = k.maxConnectionAgeGraceMs;
+  return o;
+}
+
+class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
+  readonly connections = new ConnectionRegistry();
+  readonly #streams = new Set<Connection>();
+  readonly #options: AdsServerOptions;
+  readonly #env: StreamEnv;
+  #own: Server | undefined;
+  #shuttingDown = false;
+
+  constructor(options: AdsServerOptions) {
+    super();
+    if (!options?.registry)
+      throw new XdsError("invalid_argument", "createAdsServer needs a registry (a SnapshotRegistry)");
+    const maxNames = options.maxResourceNamesPerRequest ?? 10_000;
+    if (!(maxNames > 0)) {
+      throw new XdsError("invalid_argument", `maxResourceNamesPerRequest must be positive, got ${maxNames}`);
+    }
+    this.#options = options;
+    const emit = this.emit.bind(this) as StreamEnv["emit"];
+    this.#env = {
+      registry: options.registry,
+      log: options.logger ?? silentLogger,
+      controlPlaneId: options.controlPlaneId,
+      maxResourceNamesPerRequest: maxNames,
+      metrics: options.metrics,
+      emit: (event, ...args) => {
+        try {
+          emit(event, ...args);
+        } catch (err) {
+          // A throwing host listener must not break the stream that emitted.
+          (options.logger ?? silentLogger).error("event listener threw", { event, error: String(err) });
+        }
+      },
+      connections: this.connections,
+      streams: this.#streams,
+      shuttingDown: () => this.#shuttingDown,
+    };
+    if (options.server) this.addTo(options.server);
+  }
+
+  addTo(server: Server): void {
+    const env = this.#env;
+    server.addService(rawServiceDefinition(adsService), {
+      StreamAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) =>
+        serveSotwStream(call, env, adsService.typeName),
+      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => unimplementedDelta(call),
+    } as Record<string, UntypedHandleCall>);
+    if (this.#options.perTypeServices !== false) {
+      for (const { service, typeUrl } of perTypeServices) {
+        const handlers: Record<string, UntypedHandleCall> = {};
+        for (const m of service.methods) {
+          if (m.methodKind === "bidi_streaming" && m.name.startsWith("Stream")) {
+            handlers[m.name] = (call: ServerDuplexStream<Buffer, Uint8Array>) =>
+              serveSotwStream(call, env, service.typeName, typeUrl);
+          } else if (m.methodKind === "bidi_streaming") {
+            handlers[m.name] = (call: ServerDuplexStream<Buffer, Uint8Array>) => unimplementedDelta(call);
+          } else if (m.methodKind === "unary") {
+            handlers[m.name] = (call: ServerUnaryCall<Buffer, Uint8Array>, cb: sendUnaryData<Uint8Array>) =>
+              serveFetch(env, typeUrl, call, cb);
+          }
+        }
+        server.addService(rawServiceDefinition(service), handlers);
+      }
+    }
+    if (this.#options.csds !== false) {
+      server.addService(
+        rawServiceDefinition(csdsService),
+        csdsHandlers(env) as unknown as Record<string, UntypedHandleCall>,
+      );
+    }
+  }
+
+  async listen(address = "127.0.0.1:0", credentials = ServerCredentials.createInsecure()): Promise<number> {
+    if (this.#options.server) {
+      throw new XdsError(
+        "invalid_argument",
+        "this ADS server was registered on a host server; start that server instead",
+      );
+    }
+    if (this.#own) throw new XdsError("invalid_argument", "listen() was already called");
+    const server = new Server(
+      keepaliveChannelOptions(this.#options.keepalive ?? {}, this.#options.maxReceiveMessageBytes ?? 4 * 1024 * 1024),
+    );
+    this.addTo(server);
+    this.#own = server;
+    return await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, credentials, (err, port) => {
+        if (err) {
+          this.#own = undefined;
+          reject(new XdsError("unavailable", `cannot listen on ${address}: ${err.message}`, { cause: err }));
+        } else resolve(port);
+      });
+    });
+  }
+
+  async shutdown(graceMs = 5_000): Promise<void> {
+    this.#shuttingDown = true;
+    const own = this.#own;
+    const deadline = Date.now() + graceMs;
+    // Let responses already queued reach the clients, within the deadline.
+    for (const c of this.#streams) c.flush();
+    while (Date.now() < deadline && [...this.#streams].some((c) => c.pendingCount() > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const c of [...this.#streams]) {
+      c.call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
+    }
+    if (!own) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(
+        () => {
+          own.forceShutdown();
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      own.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.#own = undefined;
+  }
+}
+
+function unimplementedDelta(call: ServerDuplexStream<Buffer, Uint8Array>): void {
+  call.on("error", () => {});
+  call.emit("error", {
+    code: status.UNIMPLEMENTED,
+    details: "incremental (Delta) xDS is not served by this control plane yet; use the State-of-the-World stream",
+  });
+}
+
+/**
+ * Creates the ADS engine over a snapshot registry. Pass `server` to register
+ * on a host's grpc-js server, or call `listen()` to run its own.
+ */
+export function createAdsServer(options: AdsServerOptions): AdsServer {
+  return new AdsServerImpl(options);
+}

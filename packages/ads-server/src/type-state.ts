@@ -1,0 +1,76 @@
+import type { CancelWatch, EncodedResource, WatchResponse } from "@xdskit/snapshot";
+
+/** The last rejection of a type by a client. */
+export interface NackRecord {
+  readonly version: string;
+  readonly nonce: string;
+  readonly errorCode: number;
+  readonly errorMessage: string;
+  readonly at: Date;
+}
+
+/** A response waiting for the stream to have room; newer ones replace or merge into it. */
+export interface PendingResponse {
+  response: WatchResponse;
+  resources: readonly EncodedResource[];
+  /** True when the response only removes resources (sent after additions, in reverse order). */
+  removalOnly: boolean;
+}
+
+/**
+ * The state of one type URL on one stream: what the client subscribed to,
+ * what it was sent, what it accepted and what it rejected.
+ */
+export class TypeState {
+  /** Subscribed to every resource (legacy empty list on LDS/CDS, or `*`). */
+  wildcard = false;
+  /** Explicitly named resources (never mutated in place: watches hold a reference). */
+  names: ReadonlySet<string> = new Set();
+  /** The client has named resources at least once, so an empty list no longer means wildcard. */
+  namedOnce = false;
+  sentVersion: string | undefined;
+  sentNonce: string | undefined;
+  sentAt: Date | undefined;
+  /** Per-resource versions the client has been sent (or will be, once the pending response goes out). */
+  sentVersions: ReadonlyMap<string, string> = new Map();
+  ackedVersion: string | undefined;
+  ackedAt: Date | undefined;
+  lastNack: NackRecord | undefined;
+  requests = 0;
+  cancelWatch: CancelWatch | undefined;
+  pending: PendingResponse | undefined;
+
+  constructor(
+    readonly typeUrl: string,
+    readonly shortName: string,
+    readonly fullState: boolean,
+  ) {}
+
+  /**
+   * Applies the names of a request by the xDS wildcard rules and reports
+   * whether the subscription changed: `*` is wildcard; an empty list is the
+   * legacy wildcard for LDS/CDS until the client has named something, and
+   * "nothing" after that (and for every other type).
+   */
+  applyNames(names: readonly string[]): boolean {
+    let wildcard: boolean;
+    const explicit = new Set<string>();
+    for (const n of names) if (n !== "*") explicit.add(n);
+    if (names.length > 0) {
+      wildcard = names.includes("*");
+    } else {
+      wildcard = this.fullState && !this.namedOnce;
+    }
+    if (names.length > 0) this.namedOnce = true;
+    const changed = wildcard !== this.wildcard || !sameSet(explicit, this.names);
+    this.wildcard = wildcard;
+    if (!sameSet(explicit, this.names)) this.names = explicit;
+    return changed;
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
