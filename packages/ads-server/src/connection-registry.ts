@@ -26,6 +26,8 @@ export interface ConnectionInfo {
   readonly nodeGroup: string;
   readonly service: string;
   readonly connectedAt: string;
+  /** Responses waiting for HTTP/2 flow control (at most one per type). */
+  readonly pendingResponses: number;
   readonly types: readonly TypeStatus[];
 }
 
@@ -39,6 +41,7 @@ export function describeConnection(c: Connection): ConnectionInfo {
     nodeGroup: c.nodeGroup,
     service: c.service,
     connectedAt: c.connectedAt.toISOString(),
+    pendingResponses: c.pendingCount(),
     types: [...c.types.values()].map((s) => ({
       typeUrl: s.typeUrl,
       shortName: s.shortName,
