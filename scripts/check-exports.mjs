@@ -12,6 +12,11 @@ let failed = 0;
 for (const name of fs.readdirSync(path.join(root, "packages")).sort()) {
   const dir = path.join(root, "packages", name);
   if (!fs.existsSync(path.join(dir, "package.json"))) continue;
+  // A package folder with no source yet is a placeholder of the workspace, not a package to check.
+  if (!fs.existsSync(path.join(dir, "src/index.ts"))) {
+    console.log(`check-exports: packages/${name} has no src/index.ts yet; nothing to check`);
+    continue;
+  }
   if (!fs.existsSync(path.join(dir, "dist"))) {
     console.error(`check-exports: packages/${name} has no dist/: run \`npm run build\` first`);
     failed++;
