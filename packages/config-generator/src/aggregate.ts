@@ -1,0 +1,42 @@
+import { EventEmitter } from "eventemitter3";
+import type { Service } from "./model.js";
+import type { ServiceRegistry, SourceEvents } from "./sources.js";
+
+/**
+ * Merges several service registries into one, as pilot's aggregate
+ * controller does: a service found in several registries gets the endpoints
+ * of all of them (first registry's port and protocol win).
+ */
+export function createAggregateRegistry(registries: readonly ServiceRegistry[]): ServiceRegistry & { close(): void } {
+  const emitter = new EventEmitter<SourceEvents>();
+  const forward = {
+    change: (c: Parameters<SourceEvents["change"]>[0]) => emitter.emit("change", c),
+    rejected: (e: Parameters<SourceEvents["rejected"]>[0]) => emitter.emit("rejected", e),
+  };
+  for (const r of registries) {
+    r.on("change", forward.change);
+    r.on("rejected", forward.rejected);
+  }
+  const services = (): readonly Service[] => {
+    const merged = new Map<string, Service>();
+    for (const r of registries) {
+      for (const s of r.services()) {
+        const prev = merged.get(s.name);
+        merged.set(s.name, prev ? { ...prev, endpoints: [...prev.endpoints, ...s.endpoints] } : s);
+      }
+    }
+    return [...merged.values()];
+  };
+  return {
+    services,
+    on: emitter.on.bind(emitter) as ServiceRegistry["on"],
+    off: emitter.off.bind(emitter) as ServiceRegistry["off"],
+    once: emitter.once.bind(emitter) as ServiceRegistry["once"],
+    close: () => {
+      for (const r of registries) {
+        r.off("change", forward.change);
+        r.off("rejected", forward.rejected);
+      }
+    },
+  };
+}

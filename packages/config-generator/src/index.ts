@@ -1,0 +1,26 @@
+// Curated entry point of @xdskit/config-generator.
+export type {
+  ChangeKind,
+  Locality,
+  PortProtocol,
+  RouteRule,
+  Service,
+  ServiceEndpoint,
+  WeightedDestination,
+} from "./model.js";
+export { proxyFromNode, defaultNodeGroup } from "./proxy.js";
+export type { Proxy, ProxyKind } from "./proxy.js";
+export { PushContext } from "./push-context.js";
+export type { ConfigStore, ServiceRegistry, SourceChange, SourceEvents } from "./sources.js";
+export { createMemorySource } from "./memory-source.js";
+export type { MemorySource } from "./memory-source.js";
+export { createFileSource, parseMeshFile } from "./file-source.js";
+export type { FileSource, MeshFile } from "./file-source.js";
+export { createAggregateRegistry } from "./aggregate.js";
+export { validateReferences, validateRoute, validateService } from "./validate-model.js";
+export { DefaultConfigGenerator, clusterName, typesTouchedBy } from "./generator.js";
+export type { BuildContext, ConfigGenerator, ResourceBuilder } from "./generator.js";
+export { createPushQueue } from "./push-queue.js";
+export type { PushQueue, PushQueueOptions, PushRequest } from "./push-queue.js";
+export { createDiscoveryController } from "./controller.js";
+export type { ControllerEvents, DiscoveryController, DiscoveryControllerOptions } from "./controller.js";

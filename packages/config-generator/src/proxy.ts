@@ -1,0 +1,59 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import type { Locality } from "./model.js";
+
+/** What kind of client a node is; builders produce different config for each. */
+export type ProxyKind = "sidecar" | "gateway" | "proxyless";
+
+/** A client as the generator sees it, parsed from its xDS node (as pilot's initConnectionNode does). */
+export interface Proxy {
+  readonly id: string;
+  readonly cluster: string;
+  readonly kind: ProxyKind;
+  readonly locality: Locality;
+  /** First IP found in the node id (`sidecar~10.0.0.1~…`) or metadata `INSTANCE_IPS`. */
+  readonly ip: string | undefined;
+  readonly metadata: JsonObject;
+  readonly userAgent: string;
+}
+
+const IP = /^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-f:]+:[0-9a-f:]*$/i;
+
+/**
+ * Parses a node: Istio-style ids (`sidecar~IP~name.ns~ns.svc.cluster.local`,
+ * `router~…` for gateways), gRPC user agents (proxyless), or metadata
+ * `XDSKIT_KIND` = sidecar | gateway | proxyless, which wins.
+ */
+export function proxyFromNode(node: Node): Proxy {
+  const metadata: JsonObject = node.metadata ?? {};
+  const parts = node.id.split("~");
+  const declared = typeof metadata.XDSKIT_KIND === "string" ? metadata.XDSKIT_KIND : undefined;
+  let kind: ProxyKind = "sidecar";
+  if (declared === "sidecar" || declared === "gateway" || declared === "proxyless") kind = declared;
+  else if (/grpc/i.test(node.userAgentName) || node.clientFeatures.some((f) => f.startsWith("xds.config.")))
+    kind = "proxyless";
+  else if (parts[0] === "router") kind = "gateway";
+  let ip = parts.length >= 2 && parts[1] && IP.test(parts[1]) ? parts[1] : undefined;
+  if (!ip && typeof metadata.INSTANCE_IPS === "string") ip = metadata.INSTANCE_IPS.split(",")[0]?.trim() || undefined;
+  const loc = node.locality;
+  return {
+    id: node.id,
+    cluster: node.cluster,
+    kind,
+    locality: loc ? { region: loc.region, zone: loc.zone, subZone: loc.subZone } : {},
+    ip,
+    metadata,
+    userAgent: node.userAgentName,
+  };
+}
+
+/**
+ * The default node group: clients of the same kind and cluster get the same
+ * config, so one generator run serves all of them. Sidecars are grouped by IP
+ * too, because their inbound listeners depend on which endpoints they are.
+ */
+export function defaultNodeGroup(proxy: Proxy): string {
+  return proxy.kind === "sidecar"
+    ? `sidecar/${proxy.cluster}/${proxy.ip ?? proxy.id}`
+    : `${proxy.kind}/${proxy.cluster}`;
+}

@@ -1,0 +1,43 @@
+import type { RouteRule, Service } from "./model.js";
+
+/**
+ * An immutable, indexed view of every service and route at one push, shared
+ * by every builder of that push.
+ */
+export class PushContext {
+  readonly services: ReadonlyMap<string, Service>;
+  readonly routes: ReadonlyMap<string, readonly RouteRule[]>;
+  /** Why this push happened. */
+  readonly reasons: readonly string[];
+  readonly createdAt = new Date();
+
+  constructor(services: readonly Service[], routes: readonly RouteRule[], reasons: readonly string[] = []) {
+    const byName = new Map<string, Service>();
+    for (const s of services) byName.set(s.name, Object.freeze({ ...s, endpoints: Object.freeze([...s.endpoints]) }));
+    const byHost = new Map<string, RouteRule[]>();
+    for (const r of routes) {
+      const list = byHost.get(r.host) ?? [];
+      list.push(r);
+      byHost.set(r.host, list);
+    }
+    this.services = byName;
+    this.routes = byHost;
+    this.reasons = Object.freeze([...reasons]);
+    Object.freeze(this);
+  }
+
+  /** The port of a service: its own, else its first endpoint's, else 80. */
+  portOf(service: Service): number {
+    return service.port ?? service.endpoints[0]?.port ?? 80;
+  }
+
+  /** Rules for a host, most specific (longest path prefix, with headers) first. */
+  routesFor(host: string): readonly RouteRule[] {
+    const rules = [...(this.routes.get(host) ?? [])];
+    return rules.sort(
+      (a, b) =>
+        (b.pathPrefix?.length ?? 0) - (a.pathPrefix?.length ?? 0) ||
+        Object.keys(b.headers ?? {}).length - Object.keys(a.headers ?? {}).length,
+    );
+  }
+}
