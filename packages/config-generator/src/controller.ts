@@ -1,4 +1,4 @@
-import { type Logger, silentLogger, TypeUrl, XdsError } from "@xdskit/xds-types";
+import { type Logger, silentLogger, XdsError } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { createSnapshotRegistry, type MemorySnapshotRegistry, type SnapshotRegistryOptions } from "@xdskit/snapshot";
 import type { Message } from "@bufbuild/protobuf";

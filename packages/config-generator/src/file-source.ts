@@ -70,7 +70,9 @@ function checkShape(value: unknown, shape: Shape, at: string): void {
       if (typeof v !== want) throw new XdsError("invalid_config", `${where}: expected a ${want}, got ${describe(v)}`);
     } else if (Array.isArray(want)) {
       if (!Array.isArray(v)) throw new XdsError("invalid_config", `${where}: expected a list, got ${describe(v)}`);
-      v.forEach((item, i) => checkShape(item, want[0], `${where}[${i}]`));
+      v.forEach((item, i) => {
+        checkShape(item, want[0], `${where}[${i}]`);
+      });
     } else {
       checkShape(v, want, where);
     }
@@ -93,8 +95,12 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
     const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[] };
     const services = d.services ?? [];
     const routes = d.routes ?? [];
-    services.forEach((s, i) => validateService(s, `services[${i}]`));
-    routes.forEach((r, i) => validateRoute(r, `routes[${i}]`));
+    services.forEach((s, i) => {
+      validateService(s, `services[${i}]`);
+    });
+    routes.forEach((r, i) => {
+      validateRoute(r, `routes[${i}]`);
+    });
     validateReferences(services, routes);
     return { services, routes };
   } catch (err) {

@@ -54,7 +54,9 @@ class MemorySourceImpl extends EventEmitter<SourceEvents> implements MemorySourc
   }
 
   setRoutes(routes: readonly RouteRule[]): void {
-    routes.forEach((r, i) => validateRoute(r, `routes[${i}]`));
+    routes.forEach((r, i) => {
+      validateRoute(r, `routes[${i}]`);
+    });
     this.#routes = [...routes];
     this.emit("change", { kinds: ["routes"], reason: "routes replaced" });
   }
