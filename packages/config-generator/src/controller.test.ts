@@ -9,6 +9,7 @@ import { defineResourceType, TypeUrl, decodeResource } from "@xdskit/xds-types";
 import { type AccessLog, AccessLogSchema } from "@xdskit/xds-types/gen/envoy/config/accesslog/v3/accesslog_pb";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import { create, fromBinary } from "@bufbuild/protobuf";
+import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ClusterSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import { createDiscoveryController } from "./controller.js";
 import { DefaultConfigGenerator } from "./generator.js";
@@ -75,12 +76,9 @@ describe("discovery controller", () => {
     const accessLogType = defineResourceType<AccessLog>({ schema: AccessLogSchema, shortName: "ALDS" });
     class MyGenerator extends DefaultConfigGenerator {
       override buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
-        return super
-          .buildClusters(proxy, push)
-          .map((c) => ({
-            ...c,
-            connectTimeout: create(ClusterSchema, { connectTimeout: { seconds: 1n } }).connectTimeout,
-          }));
+        const clusters = super.buildClusters(proxy, push);
+        for (const c of clusters) c.connectTimeout = create(DurationSchema, { seconds: 1n });
+        return clusters;
       }
     }
     const generator = new MyGenerator().registerBuilder(accessLogType.typeUrl, ({ proxy }) => [
