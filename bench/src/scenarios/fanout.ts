@@ -47,6 +47,7 @@ const scenario: Scenario = {
     let xdskitMs: number;
     let setMs: number;
     let bytes: number;
+    let received: number;
     try {
       await load.next("subscribed", timeout);
       await until("every stream to register", () => ads.connections.count() === streams, timeout);
@@ -58,6 +59,7 @@ const scenario: Scenario = {
       const done = await load.next("done", timeout);
       xdskitMs = performance.now() - t0;
       bytes = done.bytes;
+      received = done.responses;
     } finally {
       await load.stop();
       await ads.shutdown(1000);
@@ -92,7 +94,13 @@ const scenario: Scenario = {
       figure({
         scenario: "fanout",
         metric: "time until every stream has CDS+EDS+LDS+RDS (incl. setSnapshot)",
-        params: { streams, services, endpointsPerCla: 10, bytesPerStream: Math.round(bytes / streams) },
+        params: {
+          streams,
+          services,
+          endpointsPerCla: 10,
+          bytesPerStream: Math.round(bytes / streams),
+          responsesPerStream: Number((received / streams).toFixed(2)),
+        },
         value: xdskitMs,
         unit: "ms",
         baseline: { name: "bare grpc-js server writing the same bytes", value: floorMs },
