@@ -3,7 +3,10 @@ import {
   type EncodedResource,
   type SnapshotRegistry,
   type WatchResponse,
+  assembleDeltaDiscoveryResponse,
   assembleDiscoveryResponse,
+  deltaBody,
+  heartbeatResource,
   sotwBody,
 } from "@xdskit/snapshot";
 import { TypeUrl } from "@xdskit/xds-types";
@@ -28,6 +31,13 @@ function orderOf(typeUrl: string): number {
 
 let nextId = 0;
 
+/** Which flavour of xDS a stream speaks. */
+export type Protocol = "sotw" | "delta";
+
+// How many sent nonces a Delta type remembers for ACK matching: clients may
+// ACK each response, and answers cross new pushes on the wire.
+const RECENT_NONCES = 16;
+
 /**
  * One xDS stream: who is on the other end, what each of its types is
  * subscribed to and was sent, and a send queue that honours HTTP/2 flow
@@ -50,6 +60,7 @@ export class Connection {
     /** The gRPC service the stream came on (ADS or a per-type service). */
     readonly service: string,
     readonly ctx: ServerContext,
+    readonly protocol: Protocol = "sotw",
   ) {
     this.id = `${process.pid.toString(36)}-${(++nextId).toString(36)}`;
   }
@@ -93,7 +104,7 @@ export class Connection {
         wildcard: state.wildcard,
         resourceNames: state.names,
         ...(known ? { knownVersions: known } : {}),
-        mode: "sotw",
+        mode: this.protocol,
       },
       (resp) => {
         if (state.cancelWatch === cancel) state.cancelWatch = undefined;
@@ -105,6 +116,10 @@ export class Connection {
 
   #onWatch(state: TypeState, resp: WatchResponse): void {
     if (this.closed) return;
+    if (this.protocol === "delta") {
+      this.#queueDelta(state, resp);
+      return;
+    }
     // SotW has no delete signal for EDS/RDS: a response that only removes is not sent.
     if (!state.fullState && resp.resources.length === 0) {
       state.sentVersions = resp.versions;
@@ -120,21 +135,98 @@ export class Connection {
     if (prev && !state.fullState) {
       // Latest wins, but a partial (non-full-state) response must not lose the
       // changes of the one it replaces: merge by name.
-      const merged = new Map<string, EncodedResource>();
-      for (const r of prev.resources) if (resp.versions.has(r.name)) merged.set(r.name, r);
-      for (const r of resp.resources) merged.set(r.name, r);
-      resources = [...merged.values()];
+      resources = mergeResources(prev.resources, resp);
     }
-    const pending: PendingResponse = {
+    this.#queue(state, {
       response: resp,
+      version: resp.version,
       resources,
+      removed: [],
       removalOnly: removalOnly && !(prev && !prev.removalOnly),
-    };
-    state.pending = pending;
-    if (!prev) this.#pendingTypes.push(state);
+    });
     state.sentVersions = resp.versions;
     this.arm(state, state.sentVersions);
+  }
+
+  #queueDelta(state: TypeState, resp: WatchResponse): void {
+    const prev = state.pending;
+    let resources = resp.resources;
+    let removed = resp.removed;
+    if (prev) {
+      // Latest wins, merged by name: what the replaced response carried and is
+      // still current goes out with this one; a name re-added is no longer removed.
+      resources = mergeResources(prev.resources, resp);
+      const added = new Set(resources.map((r) => r.name));
+      const gone = new Set<string>();
+      for (const n of prev.removed) if (!added.has(n)) gone.add(n);
+      for (const n of resp.removed) if (!added.has(n)) gone.add(n);
+      removed = [...gone];
+    }
+    for (const r of resp.resources) {
+      if (r.ttlMs !== undefined) state.ttl.set(r.name, { version: r.version, ttlMs: r.ttlMs });
+      else state.ttl.delete(r.name);
+    }
+    for (const n of resp.removed) state.ttl.delete(n);
+    this.#queue(state, {
+      response: resp,
+      version: resp.version,
+      resources,
+      removed,
+      removalOnly: resources.length === 0 && removed.length > 0,
+    });
+    state.sentVersions = resp.versions;
+    this.arm(state, state.sentVersions);
+    this.#scheduleHeartbeat(state);
+  }
+
+  #queue(state: TypeState, pending: PendingResponse): void {
+    const hadPending = state.pending !== undefined;
+    state.pending = pending;
+    if (!hadPending) this.#pendingTypes.push(state);
     this.#scheduleFlush();
+  }
+
+  /**
+   * Delta TTLs: while the client holds resources with a TTL, re-send them as
+   * heartbeats (name, version and TTL, no body) at half the shortest TTL, so
+   * they never expire while the control plane still serves them.
+   */
+  #scheduleHeartbeat(state: TypeState): void {
+    if (state.ttl.size === 0) {
+      if (state.heartbeat) clearTimeout(state.heartbeat);
+      state.heartbeat = undefined;
+      return;
+    }
+    if (state.heartbeat) return;
+    let shortest = Number.POSITIVE_INFINITY;
+    for (const e of state.ttl.values()) shortest = Math.min(shortest, e.ttlMs);
+    state.heartbeat = setTimeout(
+      () => {
+        state.heartbeat = undefined;
+        if (this.closed) return;
+        this.#sendHeartbeat(state);
+        this.#scheduleHeartbeat(state);
+      },
+      Math.max(10, shortest / 2),
+    );
+  }
+
+  #sendHeartbeat(state: TypeState): void {
+    const prev = state.pending;
+    const inPending = new Set(prev?.resources.map((r) => r.name));
+    const beats: EncodedResource[] = [];
+    for (const [name, e] of state.ttl) {
+      // A resource about to be sent in full needs no heartbeat.
+      if (!inPending.has(name)) beats.push(heartbeatResource(name, state.typeUrl, e.version, e.ttlMs));
+    }
+    if (beats.length === 0) return;
+    this.#queue(state, {
+      response: undefined,
+      version: prev?.version ?? state.sentVersion ?? "",
+      resources: prev ? [...prev.resources, ...beats] : beats,
+      removed: prev?.removed ?? [],
+      removalOnly: false,
+    });
   }
 
   #scheduleFlush(): void {
@@ -183,30 +275,52 @@ export class Connection {
     }
   }
 
+  #assemble(state: TypeState, pending: PendingResponse, nonce: string): Uint8Array {
+    const controlPlane = this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {};
+    if (this.protocol === "sotw") {
+      return assembleDiscoveryResponse(
+        { versionInfo: pending.version, typeUrl: state.typeUrl, nonce, ...controlPlane },
+        sotwBody(pending.resources),
+      );
+    }
+    return assembleDeltaDiscoveryResponse(
+      {
+        systemVersionInfo: pending.version,
+        typeUrl: state.typeUrl,
+        nonce,
+        removedResources: pending.removed,
+        ...controlPlane,
+      },
+      deltaBody(pending.resources),
+    );
+  }
+
   #write(state: TypeState, pending: PendingResponse): boolean {
     const resp = pending.response;
     const started = process.hrtime.bigint();
     // A response shared by many streams is assembled once; a merged one is this stream's own.
-    const shared = pending.resources === resp.resources;
-    let out = shared ? this.ctx.assembled.get(resp) : undefined;
+    const shared =
+      resp !== undefined &&
+      pending.resources === resp.resources &&
+      (this.protocol === "sotw" || pending.removed === resp.removed);
+    const cache = this.protocol === "sotw" ? this.ctx.assembled : this.ctx.assembledDelta;
+    let out = shared ? cache.get(resp) : undefined;
     if (!out) {
       const nonce = this.ctx.nextNonce();
-      const bytes = assembleDiscoveryResponse(
-        {
-          versionInfo: resp.version,
-          typeUrl: state.typeUrl,
-          nonce,
-          ...(this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {}),
-        },
-        sotwBody(pending.resources),
-      );
-      out = { nonce, bytes };
-      if (shared) this.ctx.assembled.set(resp, out);
+      out = { nonce, bytes: this.#assemble(state, pending, nonce) };
+      if (shared) cache.set(resp, out);
     }
     const { nonce, bytes } = out;
-    state.sentVersion = resp.version;
+    state.sentVersion = pending.version;
     state.sentNonce = nonce;
     state.sentAt = new Date();
+    if (this.protocol === "delta") {
+      state.recentNonces.set(nonce, pending.version);
+      if (state.recentNonces.size > RECENT_NONCES) {
+        const oldest = state.recentNonces.keys().next().value;
+        if (oldest !== undefined) state.recentNonces.delete(oldest);
+      }
+    }
     let ok = true;
     try {
       ok = this.call.write(bytes);
@@ -220,9 +334,10 @@ export class Connection {
     this.ctx.emit("push", {
       connection: this.ref(),
       typeUrl: state.typeUrl,
-      version: resp.version,
+      version: pending.version,
       nonce,
       resources: pending.resources.length,
+      removed: pending.removed.length,
       bytes: bytes.length,
     });
     return ok;
@@ -236,6 +351,8 @@ export class Connection {
       s.cancelWatch?.();
       s.cancelWatch = undefined;
       s.pending = undefined;
+      if (s.heartbeat) clearTimeout(s.heartbeat);
+      s.heartbeat = undefined;
     }
     this.#pendingTypes.length = 0;
   }
@@ -244,4 +361,12 @@ export class Connection {
   pendingCount(): number {
     return this.#pendingTypes.length;
   }
+}
+
+/** A newer partial response merged over an older pending one: older entries still current, then the newer ones. */
+function mergeResources(older: readonly EncodedResource[], resp: WatchResponse): EncodedResource[] {
+  const merged = new Map<string, EncodedResource>();
+  for (const r of older) if (resp.versions.has(r.name)) merged.set(r.name, r);
+  for (const r of resp.resources) merged.set(r.name, r);
+  return [...merged.values()];
 }

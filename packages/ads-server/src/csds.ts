@@ -14,7 +14,7 @@ import {
 } from "@xdskit/xds-types/gen/envoy/service/status/v3/csds_pb";
 import type { StringMatcher } from "@xdskit/xds-types/gen/envoy/type/matcher/v3/string_pb";
 import type { Connection } from "./connection.js";
-import type { StreamEnv } from "./sotw-stream.js";
+import type { StreamEnv } from "./stream.js";
 
 function matchString(m: StringMatcher | undefined, value: string): boolean {
   if (!m) return true;

@@ -40,6 +40,8 @@ export interface AdsServerEvents {
     version: string;
     nonce: string;
     resources: number;
+    /** Delta: names sent in `removed_resources` (always 0 on SotW). */
+    removed: number;
     bytes: number;
   }) => void;
   /** A stream asked for a type URL nobody serves; the request was ignored. */

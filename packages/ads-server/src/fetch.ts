@@ -6,7 +6,7 @@ import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
-import type { StreamEnv } from "./sotw-stream.js";
+import type { StreamEnv } from "./stream.js";
 
 /**
  * The unary `Fetch*` method of a per-type service (REST-style xDS): answers

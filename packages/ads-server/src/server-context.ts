@@ -16,6 +16,8 @@ export interface ServerContext {
    * unique per stream and type), so a fan-out assembles once, not per stream.
    */
   readonly assembled: WeakMap<WatchResponse, { readonly nonce: string; readonly bytes: Uint8Array }>;
+  /** The same for Delta responses (a registry response may reach both kinds of stream). */
+  readonly assembledDelta: WeakMap<WatchResponse, { readonly nonce: string; readonly bytes: Uint8Array }>;
   /** Issues a nonce unique within this server. */
   nextNonce(): string;
   emit<E extends keyof AdsServerEvents>(event: E, ...args: Parameters<AdsServerEvents[E]>): void;

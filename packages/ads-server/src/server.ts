@@ -19,7 +19,9 @@ import type { AdsServerEvents } from "./events.js";
 import { serveFetch } from "./fetch.js";
 import type { AdsMetrics } from "./metrics.js";
 import { adsService, csdsService, perTypeServices } from "./services.js";
-import { type StreamEnv, serveSotwStream } from "./sotw-stream.js";
+import { serveDeltaStream } from "./delta-stream.js";
+import { serveSotwStream } from "./sotw-stream.js";
+import type { StreamEnv } from "./stream.js";
 
 /** HTTP/2 keepalive and connection-age settings of the server's own gRPC server. */
 export interface KeepaliveOptions {
@@ -126,6 +128,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
         }
       },
       assembled: new WeakMap(),
+      assembledDelta: new WeakMap(),
       nextNonce: () => (++nonces).toString(36),
       connections: this.connections,
       streams: this.#streams,
@@ -139,7 +142,8 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     server.addService(rawServiceDefinition(adsService), {
       StreamAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) =>
         serveSotwStream(call, env, adsService.typeName),
-      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) => unimplementedDelta(call),
+      DeltaAggregatedResources: (call: ServerDuplexStream<Buffer, Uint8Array>) =>
+        serveDeltaStream(call, env, adsService.typeName),
     } as Record<string, UntypedHandleCall>);
     if (this.#options.perTypeServices !== false) {
       for (const { service, typeUrl } of perTypeServices) {
@@ -148,8 +152,9 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
           if (m.methodKind === "bidi_streaming" && m.name.startsWith("Stream")) {
             handlers[m.name] = (call: ServerDuplexStream<Buffer, Uint8Array>) =>
               serveSotwStream(call, env, service.typeName, typeUrl);
-          } else if (m.methodKind === "bidi_streaming") {
-            handlers[m.name] = (call: ServerDuplexStream<Buffer, Uint8Array>) => unimplementedDelta(call);
+          } else if (m.methodKind === "bidi_streaming" && m.name.startsWith("Delta")) {
+            handlers[m.name] = (call: ServerDuplexStream<Buffer, Uint8Array>) =>
+              serveDeltaStream(call, env, service.typeName, typeUrl);
           } else if (m.methodKind === "unary") {
             handlers[m.name] = (call: ServerUnaryCall<Buffer, Uint8Array>, cb: sendUnaryData<Uint8Array>) =>
               serveFetch(env, typeUrl, call, cb);
@@ -217,14 +222,6 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     });
     this.#own = undefined;
   }
-}
-
-function unimplementedDelta(call: ServerDuplexStream<Buffer, Uint8Array>): void {
-  call.on("error", () => {});
-  call.emit("error", {
-    code: status.UNIMPLEMENTED,
-    details: "incremental (Delta) xDS is not served by this control plane yet; use the State-of-the-World stream",
-  });
 }
 
 /**

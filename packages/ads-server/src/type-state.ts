@@ -11,10 +11,21 @@ export interface NackRecord {
 
 /** A response waiting for the stream to have room; newer ones replace or merge into it. */
 export interface PendingResponse {
-  response: WatchResponse;
+  /** The registry response it came from; when `resources` and `removed` are its own, the assembled bytes are shared. */
+  response: WatchResponse | undefined;
+  /** SotW `version_info` / Delta `system_version_info`. */
+  version: string;
   resources: readonly EncodedResource[];
+  /** Delta only: names to list in `removed_resources`. */
+  removed: readonly string[];
   /** True when the response only removes resources (sent after additions, in reverse order). */
   removalOnly: boolean;
+}
+
+/** A resource with a TTL the client holds (Delta): heartbeats keep it alive. */
+export interface TtlEntry {
+  readonly version: string;
+  readonly ttlMs: number;
 }
 
 /**
@@ -39,6 +50,12 @@ export class TypeState {
   requests = 0;
   cancelWatch: CancelWatch | undefined;
   pending: PendingResponse | undefined;
+  /** Delta: recently sent nonces and the system version each carried, so any of them can be ACKed. */
+  readonly recentNonces = new Map<string, string>();
+  /** Delta: resources with a TTL the client was sent, by name. */
+  readonly ttl = new Map<string, TtlEntry>();
+  /** Delta: the heartbeat timer, while `ttl` is not empty. */
+  heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     readonly typeUrl: string,

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
-import { type Message, toBinary } from "@bufbuild/protobuf";
-import { type ResourceType, XdsError } from "@xdskit/xds-types";
+import { type Message, create, toBinary } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { type ResourceType, XdsError, canonicalResourceName } from "@xdskit/xds-types";
 import { encodeAny, encodeDeltaResource } from "./wire.js";
 import type { EncodedResource, ResourceInput } from "./types.js";
 
@@ -63,7 +64,8 @@ export function encodeResource(type: ResourceType, input: ResourceInput, where: 
       `${where}: a ${message.$typeName} was given for ${type.typeUrl}; expected ${type.schema.typeName}`,
     );
   }
-  const name = type.nameOf(message);
+  // xdstp:// names are kept in canonical form so one resource has one name.
+  const name = canonicalResourceName(type.nameOf(message));
   if (!name) {
     throw new XdsError("invalid_resource", `${where}: a ${type.schema.name} has no name; every resource needs one`);
   }
@@ -78,5 +80,30 @@ export function encodeResource(type: ResourceType, input: ResourceInput, where: 
   }
   const anyBytes = encodeAny(type.typeUrl, value);
   const hash = contentHash(anyBytes);
-  return new Encoded(name, type.typeUrl, version ?? hash, hash, message, anyBytes, ttlMs);
+  // The TTL is part of what a Delta client holds: adding, changing or removing
+  // it must reach the client as a new version even when the message is the same.
+  const derived = ttlMs === undefined ? hash : `${hash}.ttl${ttlMs}`;
+  return new Encoded(name, type.typeUrl, version ?? derived, hash, message, anyBytes, ttlMs);
+}
+
+const EMPTY_ANY = create(AnySchema);
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * A Delta heartbeat entry: a `Resource` with name, version and TTL but no
+ * body, which tells the client the resource it holds is still current and
+ * restarts its TTL.
+ */
+export function heartbeatResource(name: string, typeUrl: string, version: string, ttlMs: number): EncodedResource {
+  const bytes = encodeDeltaResource(name, version, undefined, ttlMs);
+  return {
+    name,
+    typeUrl,
+    version,
+    hash: "",
+    message: EMPTY_ANY,
+    anyBytes: NO_BYTES,
+    ttlMs,
+    resourceBytes: () => bytes,
+  };
 }

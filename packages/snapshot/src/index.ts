@@ -2,7 +2,7 @@
 export { createSnapshotRegistry } from "./memory-registry.js";
 export type { MemorySnapshotRegistry, SnapshotRegistryOptions } from "./memory-registry.js";
 export { checkConsistency } from "./consistency.js";
-export { contentHash } from "./encode.js";
+export { contentHash, heartbeatResource } from "./encode.js";
 export {
   sotwBody,
   deltaBody,

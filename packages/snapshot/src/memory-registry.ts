@@ -1,5 +1,13 @@
 import type { Message } from "@bufbuild/protobuf";
-import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
+import {
+  type Logger,
+  type ResourceType,
+  XdsError,
+  findResourceType,
+  inGlobCollection,
+  isGlobCollection,
+  silentLogger,
+} from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { EventEmitter } from "eventemitter3";
 import { checkConsistency } from "./consistency.js";
@@ -93,16 +101,23 @@ function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefin
   const fullState = !delta && (type?.fullState ?? false);
 
   let subscribed: readonly EncodedResource[];
+  // xdstp:// glob collections among the names stand for every resource directly in their path.
+  let globs: string[] | undefined;
   if (req.wildcard) {
+    // Wildcard plus explicit names: the named ones are in `all` already, or missing.
     subscribed = ts ? ts.list() : [];
-    if (req.resourceNames.size > 0) {
-      // Wildcard plus explicit names: the names are all in `all` already or missing.
-    }
   } else {
     const list: EncodedResource[] = [];
     for (const name of req.resourceNames) {
       const r = all.get(name);
       if (r) list.push(r);
+      else if (isGlobCollection(name)) (globs ??= []).push(name);
+    }
+    if (globs) {
+      const seen = new Set(list.map((r) => r.name));
+      for (const r of all.values()) {
+        if (!seen.has(r.name) && globs.some((g) => inGlobCollection(g, r.name))) list.push(r);
+      }
     }
     subscribed = list;
   }
@@ -114,7 +129,10 @@ function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefin
   let changed: readonly EncodedResource[] = subscribed;
   if (known) {
     for (const name of known.keys()) {
-      if (!all.has(name) && (req.wildcard || req.resourceNames.has(name))) removed.push(name);
+      if (all.has(name)) continue;
+      if (req.wildcard || req.resourceNames.has(name) || globs?.some((g) => inGlobCollection(g, name))) {
+        removed.push(name);
+      }
     }
     changed = subscribed.filter((r) => known.get(r.name) !== r.version);
   }

@@ -68,11 +68,18 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
 /**
  * Encodes an `envoy.service.discovery.v3.Resource` (Delta's wrapper) from
  * pre-encoded Any bytes: version (1), resource (2), name (3), ttl (6).
+ * Without `anyBytes` it is a TTL heartbeat.
  */
-export function encodeDeltaResource(name: string, version: string, anyBytes: Uint8Array, ttlMs?: number): Uint8Array {
+export function encodeDeltaResource(
+  name: string,
+  version: string,
+  anyBytes: Uint8Array | undefined,
+  ttlMs?: number,
+): Uint8Array {
   const parts: [number, Uint8Array][] = [];
   if (version) parts.push([1, utf8.encode(version)]);
-  parts.push([2, anyBytes]);
+  // No body is a heartbeat: the client keeps what it has and restarts the TTL.
+  if (anyBytes) parts.push([2, anyBytes]);
   if (name) parts.push([3, utf8.encode(name)]);
   if (ttlMs !== undefined) parts.push([6, encodeDuration(ttlMs)]);
   let size = 0;

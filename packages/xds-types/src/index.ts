@@ -22,3 +22,5 @@ export {
 export { decodeResource, encodeResource } from "./decode.js";
 export { silentLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
+export { canonicalResourceName, inGlobCollection, isGlobCollection, parseXdstpName } from "./xdstp.js";
+export type { XdstpName } from "./xdstp.js";

@@ -1,6 +1,6 @@
 // Test helpers for hosts and for xdskit's own packages: a raw ADS client, an
 // echo backend, a CSDS client and a loopback server harness.
-export { RawStream, rawClient, testNode } from "./raw-client.js";
+export { RawBidi, RawDeltaStream, RawStream, rawClient, testNode } from "./raw-client.js";
 export { startEcho, callEcho, bootstrap, ECHO_PATH } from "./echo.js";
 export { fetchClientStatus } from "./csds-client.js";
 export { startServer } from "./harness.js";

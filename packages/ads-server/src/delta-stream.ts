@@ -1,0 +1,135 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { canonicalResourceName, isGlobCollection } from "@xdskit/xds-types";
+import {
+  type DeltaDiscoveryRequest,
+  DeltaDiscoveryRequestSchema,
+} from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+import type { Connection } from "./connection.js";
+import { type AcceptedRequest, type StreamEnv, type StreamProtocol, recordAnswer, serveStream } from "./stream.js";
+import type { TypeState } from "./type-state.js";
+
+// Stands in the known versions for a name the client subscribed to and does
+// not have: the registry then either sends the resource or, when it does not
+// exist, lists the name in `removed_resources` (the Delta "does not exist").
+const NOT_HELD = "";
+
+/**
+ * Serves one incremental (Delta) stream: ADS (`fixedTypeUrl` undefined) or a
+ * per-type Delta service.
+ */
+export function serveDeltaStream(
+  call: ServerDuplexStream<Buffer, Uint8Array>,
+  env: StreamEnv,
+  service: string,
+  fixedTypeUrl?: string,
+): void {
+  serveStream(call, env, service, fixedTypeUrl, deltaProtocol(env));
+}
+
+function deltaProtocol(env: StreamEnv): StreamProtocol<typeof DeltaDiscoveryRequestSchema> {
+  return {
+    protocol: "delta",
+    requestSchema: DeltaDiscoveryRequestSchema,
+    head: (req) => ({
+      node: req.node,
+      typeUrl: req.typeUrl,
+      nameCount:
+        req.resourceNamesSubscribe.length +
+        req.resourceNamesUnsubscribe.length +
+        req.resourceLocatorsSubscribe.length +
+        req.resourceLocatorsUnsubscribe.length +
+        Object.keys(req.initialResourceVersions).length,
+    }),
+    handle: (conn, req, accepted) => handleDelta(env, conn, req, accepted),
+  };
+}
+
+function handleDelta(env: StreamEnv, conn: Connection, req: DeltaDiscoveryRequest, { typeUrl, type }: AcceptedRequest) {
+  const state = conn.state(typeUrl, type.shortName, type.fullState);
+  const first = state.requests === 0;
+  state.requests++;
+  const subscribe = [...req.resourceNamesSubscribe, ...req.resourceLocatorsSubscribe.map((l) => l.name)];
+  const unsubscribe = [...req.resourceNamesUnsubscribe, ...req.resourceLocatorsUnsubscribe.map((l) => l.name)];
+  env.emit("request", {
+    connection: conn.ref(),
+    typeUrl,
+    resourceNames: subscribe,
+    versionInfo: "",
+    responseNonce: req.responseNonce,
+  });
+
+  const nonce = req.responseNonce;
+  if (nonce !== "") {
+    const version = state.recentNonces.get(nonce);
+    if (version === undefined) {
+      // Too old or never sent: no ACK to record, but the subscription changes
+      // below still apply (Delta requests carry them regardless of the nonce).
+      env.log.debug("unknown or stale nonce", { connection: conn.id, typeUrl, nonce });
+    } else {
+      state.recentNonces.delete(nonce);
+      recordAnswer(env, conn, state, nonce, version, req.errorDetail);
+    }
+  }
+
+  let wildcard = state.wildcard;
+  const names = new Set(state.names);
+  // The legacy wildcard: a first request naming nothing, on a type that allows wildcard.
+  if (first && subscribe.length === 0 && type.fullState) wildcard = true;
+  for (const raw of subscribe) {
+    if (raw === "*") wildcard = true;
+    else names.add(canonicalResourceName(raw));
+  }
+  for (const raw of unsubscribe) {
+    if (raw === "*") wildcard = false;
+    else names.delete(canonicalResourceName(raw));
+  }
+  if (!first && wildcard === state.wildcard && sameSet(names, state.names)) {
+    // A plain ACK or NACK: the watch was re-armed with what was sent, so a
+    // rejected version is not sent again and a newer one will be.
+    return;
+  }
+  resubscribe(conn, state, wildcard, names, first ? req.initialResourceVersions : undefined);
+}
+
+/**
+ * Applies a new subscription: forgets what the client dropped, asks the
+ * registry for what is newly subscribed, and re-arms the watch.
+ */
+function resubscribe(
+  conn: Connection,
+  state: TypeState,
+  wildcard: boolean,
+  names: ReadonlySet<string>,
+  initial: Readonly<Record<string, string>> | undefined,
+): void {
+  const previous = state.names;
+  const held = new Map<string, string>();
+  const source: Iterable<[string, string]> = initial
+    ? Object.entries(initial).map(([n, v]) => [canonicalResourceName(n), v])
+    : state.sentVersions;
+  for (const [n, v] of source) {
+    if (wildcard || names.has(n)) held.set(n, v);
+    else state.ttl.delete(n);
+  }
+  const known = new Map(held);
+  for (const n of names) {
+    // A glob collection is a set, not a resource: it is never reported missing.
+    if (!previous.has(n) && !known.has(n) && !isGlobCollection(n)) known.set(n, NOT_HELD);
+  }
+  state.wildcard = wildcard;
+  state.names = names;
+  state.sentVersions = held;
+  const pending = state.pending;
+  if (pending) {
+    // What was queued for names the client just dropped is no longer wanted.
+    const kept = pending.resources.filter((r) => wildcard || names.has(r.name));
+    if (kept.length !== pending.resources.length) pending.resources = kept;
+  }
+  conn.arm(state, known);
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

@@ -1,0 +1,225 @@
+import { type DescMessage, type MessageShape, fromBinary } from "@bufbuild/protobuf";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
+import { type ResourceType, findResourceType } from "@xdskit/xds-types";
+import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import { Connection, type Protocol } from "./connection.js";
+import type { ConnectionRegistry } from "./connection-registry.js";
+import type { ServerContext } from "./server-context.js";
+import type { TypeState } from "./type-state.js";
+
+/** What a stream handler needs beyond the shared context. */
+export interface StreamEnv extends ServerContext {
+  readonly connections: ConnectionRegistry;
+  /** Every open stream, registered or not yet (shutdown closes them all). */
+  readonly streams: Set<Connection>;
+  /** True once shutdown began: new streams are refused. */
+  readonly shuttingDown: () => boolean;
+}
+
+/** The parts of a request every stream flavour checks the same way. */
+export interface RequestHead {
+  readonly node: Node | undefined;
+  readonly typeUrl: string;
+  /** Names the request carries (subscribe + unsubscribe on Delta), for the per-request limit. */
+  readonly nameCount: number;
+}
+
+/** A request that passed the common checks: the stream is registered and the type is known. */
+export interface AcceptedRequest {
+  readonly typeUrl: string;
+  readonly type: ResourceType;
+}
+
+/** Handles the requests of one stream once they are decoded and checked. */
+export interface StreamProtocol<Desc extends DescMessage> {
+  readonly protocol: Protocol;
+  readonly requestSchema: Desc;
+  head(req: MessageShape<Desc>): RequestHead;
+  handle(conn: Connection, req: MessageShape<Desc>, accepted: AcceptedRequest, tools: StreamTools): void;
+}
+
+/** What a protocol handler may do to its stream. */
+export interface StreamTools {
+  /** Ends the stream with a status, logged and reported as `rejected`. */
+  reject(code: status, details: string): void;
+}
+
+/**
+ * Runs one xDS stream: decodes requests, registers the connection on its
+ * first request (which must carry a node), checks the type URL against the
+ * service and the name limit, and ends the stream cleanly on every path.
+ * ADS has `fixedTypeUrl` undefined; a per-type service refuses other types.
+ */
+export function serveStream<Desc extends DescMessage>(
+  call: ServerDuplexStream<Buffer, Uint8Array>,
+  env: StreamEnv,
+  service: string,
+  fixedTypeUrl: string | undefined,
+  proto: StreamProtocol<Desc>,
+): void {
+  const conn = new Connection(call, safePeer(call), service, env, proto.protocol);
+  if (env.shuttingDown()) {
+    call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
+    return;
+  }
+  env.streams.add(conn);
+  let registered = false;
+  let ended = false;
+
+  const finish = (reason: string) => {
+    if (ended) return;
+    ended = true;
+    conn.close();
+    env.streams.delete(conn);
+    if (registered && env.connections.remove(conn)) {
+      env.metrics?.connections(-1);
+      env.emit("disconnect", { connection: conn.ref(), reason });
+    }
+  };
+
+  const reject = (code: status, details: string) => {
+    if (ended) return;
+    env.log.warn("stream rejected", { connection: conn.id, peer: conn.peer, code, details });
+    env.emit("rejected", { peer: conn.peer, code, details });
+    finish(details);
+    call.emit("error", { code, details });
+  };
+  const tools: StreamTools = { reject };
+
+  const accept = (head: RequestHead): AcceptedRequest | undefined => {
+    if (!registered) {
+      if (!head.node) {
+        reject(status.INVALID_ARGUMENT, "the first request of a stream must carry a node (envoy.config.core.v3.Node)");
+        return undefined;
+      }
+      conn.node = head.node;
+      try {
+        conn.nodeGroup = env.registry.nodeGroup(head.node);
+      } catch (err) {
+        reject(status.INVALID_ARGUMENT, `cannot place node "${head.node.id}" in a node group: ${String(err)}`);
+        return undefined;
+      }
+      env.connections.add(conn);
+      registered = true;
+      env.metrics?.connections(1);
+      env.emit("connect", { connection: conn.ref(), node: head.node, service });
+    }
+    let typeUrl = head.typeUrl;
+    if (fixedTypeUrl !== undefined) {
+      if (typeUrl === "") typeUrl = fixedTypeUrl;
+      else if (typeUrl !== fixedTypeUrl) {
+        reject(
+          status.INVALID_ARGUMENT,
+          `type_url "${typeUrl}" was sent on ${service}, which serves only "${fixedTypeUrl}"`,
+        );
+        return undefined;
+      }
+    } else if (typeUrl === "") {
+      reject(status.INVALID_ARGUMENT, "a request on the aggregated stream must set type_url");
+      return undefined;
+    }
+    if (head.nameCount > env.maxResourceNamesPerRequest) {
+      reject(
+        status.RESOURCE_EXHAUSTED,
+        `a request for ${typeUrl} names ${head.nameCount} resources; the limit is ${env.maxResourceNamesPerRequest}`,
+      );
+      return undefined;
+    }
+    const type = env.registry.resourceType?.(typeUrl) ?? findResourceType(typeUrl);
+    if (!type) {
+      // Envoy may subscribe to types this control plane does not serve; the
+      // stream stays up and the request goes unanswered.
+      env.log.warn("request for an unknown type URL ignored", { connection: conn.id, typeUrl });
+      env.emit("unknownType", { connection: conn.ref(), typeUrl });
+      return undefined;
+    }
+    return { typeUrl, type };
+  };
+
+  call.on("data", (chunk: Buffer) => {
+    if (ended) return;
+    let req: MessageShape<Desc>;
+    try {
+      req = fromBinary(proto.requestSchema, chunk);
+    } catch (err) {
+      reject(
+        status.INVALID_ARGUMENT,
+        `malformed ${proto.requestSchema.name}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return;
+    }
+    try {
+      const accepted = accept(proto.head(req));
+      if (accepted) proto.handle(conn, req, accepted, tools);
+    } catch (err) {
+      env.log.error("request handling failed", { connection: conn.id, error: String(err) });
+      reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
+    }
+  });
+  call.on("end", () => {
+    finish("the client closed the stream");
+    call.end();
+  });
+  call.on("error", (err: Error) => finish(`stream error: ${err.message}`));
+  call.on("cancelled", () => finish("cancelled by the client"));
+  call.on("close", () => finish("stream closed"));
+}
+
+/** The peer address, or "unknown" if grpc-js cannot tell. */
+export function safePeer(call: { getPeer(): string }): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The error a client sent back with a NACK. */
+export interface ErrorDetail {
+  readonly code: number;
+  readonly message: string;
+}
+
+/**
+ * Records a client's answer to the response that carried `nonce` (at
+ * `version`): a NACK when `errorDetail` is present (the presence, not the
+ * version, is what marks a rejection), an ACK otherwise.
+ */
+export function recordAnswer(
+  env: ServerContext,
+  conn: Connection,
+  state: TypeState,
+  nonce: string,
+  version: string,
+  errorDetail: ErrorDetail | undefined,
+): void {
+  if (errorDetail) {
+    state.lastNack = {
+      version,
+      nonce,
+      errorCode: errorDetail.code,
+      errorMessage: errorDetail.message,
+      at: new Date(),
+    };
+    env.metrics?.nack(state.shortName);
+    env.log.info("NACK", {
+      connection: conn.id,
+      node: conn.nodeId,
+      typeUrl: state.typeUrl,
+      version,
+      error: errorDetail.message,
+    });
+    env.emit("nack", {
+      connection: conn.ref(),
+      typeUrl: state.typeUrl,
+      version,
+      nonce,
+      errorCode: errorDetail.code,
+      errorMessage: errorDetail.message,
+    });
+  } else {
+    state.ackedVersion = version;
+    state.ackedAt = new Date();
+    env.emit("ack", { connection: conn.ref(), typeUrl: state.typeUrl, version, nonce });
+  }
+}
