@@ -9,6 +9,8 @@ const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "load-cli
 export interface LoadClient {
   /** Resolves on the next event of the given kind; rejects on an error event, on exit, or after `timeoutMs`. */
   next<E extends LoadEvent["ev"]>(ev: E, timeoutMs: number): Promise<Extract<LoadEvent, { ev: E }>>;
+  /** Starts timing the next response of every stream; resolves once the client is ready for it. */
+  mark(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,10 @@ export function startLoad(plan: LoadPlan): LoadClient {
           });
         });
       }
+    },
+    async mark(timeoutMs) {
+      child.send({ cmd: "mark" });
+      await this.next("markSet", timeoutMs);
     },
     async stop() {
       if (exited) return;

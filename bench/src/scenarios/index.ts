@@ -1,7 +1,8 @@
 import type { Scenario } from "../figure.js";
+import churn from "./churn.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
 import snapshot from "./snapshot.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: readonly Scenario[] = [snapshot, fanout, idleMemory];
+export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory];

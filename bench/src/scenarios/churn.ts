@@ -1,0 +1,128 @@
+import { createAdsServer } from "@xdskit/ads-server";
+import { createSnapshotRegistry } from "@xdskit/snapshot";
+import { cla } from "@xdskit/snapshot/testing";
+import { TypeUrl } from "@xdskit/xds-types";
+import { type Figure, type Scenario, figure } from "../figure.js";
+import { startLoad } from "../load.js";
+
+const EDS = TypeUrl.ClusterLoadAssignment;
+const ROUNDS = 5;
+
+interface ChurnResult {
+  /** Per stream and round: ms from the registry update to the response's arrival. */
+  readonly latencies: number[];
+  /** Bytes received per stream for one change. */
+  readonly bytesPerChange: number;
+  /** Bytes received per stream for the initial world. */
+  readonly worldBytes: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+/** Subscribes `streams` clients to every CLA, then changes one endpoint of one cluster `ROUNDS` times. */
+async function churn(
+  protocol: "sotw" | "delta",
+  streams: number,
+  services: number,
+  timeout: number,
+): Promise<ChurnResult> {
+  const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
+  const registry = createSnapshotRegistry({ nodeGroup: () => "bench" });
+  registry.setSnapshot("bench", { [EDS]: names.map((n, i) => cla(n, 10, 20000 + i * 10)) });
+  const ads = createAdsServer({ registry });
+  const port = await ads.listen();
+  const load = startLoad({
+    target: `127.0.0.1:${port}`,
+    streams,
+    streamsPerChannel: 100,
+    subscriptions: { [EDS]: names },
+    protocol,
+  });
+  try {
+    await load.next("subscribed", timeout);
+    const done = await load.next("done", timeout);
+    // Let the initial ACKs land so the change is the only thing on the wire.
+    await new Promise((r) => setTimeout(r, 300));
+    const latencies: number[] = [];
+    let changeBytes = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      await load.mark(timeout);
+      const target = names[(round * 37) % services] ?? "svc-0";
+      const t0 = performance.timeOrigin + performance.now();
+      // One endpoint of one cluster moves to another port.
+      registry.updateResources("bench", EDS, { upsert: [cla(target, 10, 40000 + round * 10)] });
+      const marked = await load.next("marked", timeout);
+      for (const at of marked.arrivals) latencies.push(at - t0);
+      changeBytes += marked.bytes;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      latencies: latencies.sort((a, b) => a - b),
+      bytesPerChange: changeBytes / ROUNDS / streams,
+      worldBytes: done.bytes / streams,
+    };
+  } finally {
+    await load.stop();
+    await ads.shutdown(1000);
+  }
+}
+
+/**
+ * Endpoint churn: N streams subscribed to every CLA; one endpoint of one
+ * cluster changes; time until every stream has it and the bytes it cost, over
+ * Delta and, in the same run, over SotW.
+ */
+const scenario: Scenario = {
+  name: "churn",
+  description: "one endpoint change reaching N streams subscribed to 1,000 CLAs: Delta vs SotW",
+  async run(ctx) {
+    const streams = Number(process.env.XDSKIT_BENCH_STREAMS) || (ctx.quick ? 100 : 1000);
+    const services = ctx.quick ? 200 : 1000;
+    const timeout = ctx.quick ? 60_000 : 150_000;
+    ctx.log(`churn: ${streams} Delta streams`);
+    const delta = await churn("delta", streams, services, timeout);
+    ctx.log(`churn: ${streams} SotW streams`);
+    const sotw = await churn("sotw", streams, services, timeout);
+    const params = { streams, services, endpointsPerCla: 10, changes: ROUNDS };
+    const figures: Figure[] = [];
+    for (const p of [50, 99]) {
+      figures.push(
+        figure({
+          scenario: "churn",
+          metric: `p${p} time until a stream has the changed endpoint (Delta)`,
+          params,
+          value: percentile(delta.latencies, p),
+          unit: "ms",
+          baseline: { name: "the same change over SotW", value: percentile(sotw.latencies, p) },
+          ...(p === 99 ? { target: "p99 <= 50 ms at 1,000 streams" } : {}),
+        }),
+      );
+    }
+    figures.push(
+      figure({
+        scenario: "churn",
+        metric: "bytes per stream for one endpoint change (Delta)",
+        params: { ...params, worldBytesPerStream: Math.round(delta.worldBytes) },
+        value: delta.bytesPerChange,
+        unit: "bytes",
+        baseline: { name: "the same change over SotW", value: sotw.bytesPerChange },
+        target: "proportional to the change, not to the world",
+      }),
+      figure({
+        scenario: "churn",
+        metric: "bytes per stream for one change vs the whole world (Delta)",
+        params,
+        value: delta.bytesPerChange,
+        unit: "bytes",
+        baseline: { name: "bytes per stream of the initial world", value: delta.worldBytes },
+      }),
+    );
+    return figures;
+  },
+};
+
+export default scenario;
