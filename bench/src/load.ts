@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { LoadEvent, LoadPlan } from "./load-client.js";
+import type { IpcEvent as LoadEvent, LoadPlan } from "./load-client.js";
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "load-client.js");
 

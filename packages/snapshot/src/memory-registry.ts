@@ -80,13 +80,92 @@ function identity(o: object): number {
   return id;
 }
 
+// The names part of a share key, built once per name set: streams re-arm with
+// the same set object after every push, so this walks the names only when a
+// subscription changes. Equal contents get equal numbers, so streams that
+// subscribed to the same names still share responses.
+const nameSetKeys = new WeakMap<ReadonlySet<string>, number>();
+const nameSetIds = new Map<string, number>();
+let nextNameSetId = 0;
+function nameSetKey(names: ReadonlySet<string>): number {
+  let id = nameSetKeys.get(names);
+  if (id === undefined) {
+    // Names in request order: clients of one kind send them in the same order;
+    // a different order only costs sharing, never correctness.
+    let text = "";
+    for (const n of names) text += `${n}\n`;
+    id = nameSetIds.get(text);
+    if (id === undefined) {
+      id = ++nextNameSetId;
+      // Bounded: past the cap, new sets simply stop sharing with equal ones.
+      if (nameSetIds.size < 100_000) nameSetIds.set(text, id);
+    }
+    nameSetKeys.set(names, id);
+  }
+  return id;
+}
+
 function shareKeyOf(req: WatchRequest): string {
-  // Names in request order: clients of one kind send them in the same order;
-  // a different order only costs sharing, never correctness.
-  let names = "";
-  for (const n of req.resourceNames) names += `${n}\n`;
   const known = req.knownVersions ? identity(req.knownVersions) : 0;
-  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${known}|${names}`;
+  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${known}|${nameSetKey(req.resourceNames)}`;
+}
+
+/** What a response's `versions` map was computed from, so re-arming with it can skip the work. */
+interface Provenance {
+  readonly ts: TypeSnapshot | undefined;
+  /** {@link nameSetKey} of the names: equal sets of different streams compare equal. */
+  readonly names: number;
+  readonly wildcard: boolean;
+  readonly mode: string;
+}
+const provenance = new WeakMap<ReadonlyMap<string, string>, Provenance>();
+
+// The versions map depends only on the type snapshot and the subscription, so
+// every stream with the same subscription gets the same map object. Streams
+// re-arm with it, which makes their share keys equal again even when their
+// first requests differed (as Delta's always do), so later pushes are
+// computed once for all of them.
+const versionMaps = new WeakMap<TypeSnapshot, Map<string, ReadonlyMap<string, string>>>();
+
+function versionsOf(
+  req: WatchRequest,
+  ts: TypeSnapshot | undefined,
+  subscribed: readonly EncodedResource[],
+): ReadonlyMap<string, string> {
+  const names = nameSetKey(req.resourceNames);
+  const mode = req.mode ?? "sotw";
+  const key = `${names}|${req.wildcard ? 1 : 0}|${mode}`;
+  let byKey = ts ? versionMaps.get(ts) : undefined;
+  const cached = byKey?.get(key);
+  if (cached) return cached;
+  const versions = new Map<string, string>();
+  for (const r of subscribed) versions.set(r.name, r.version);
+  provenance.set(versions, { ts, names, wildcard: req.wildcard, mode });
+  if (ts) {
+    if (!byKey) {
+      byKey = new Map();
+      versionMaps.set(ts, byKey);
+    }
+    byKey.set(key, versions);
+  }
+  return versions;
+}
+
+/**
+ * True when the request re-arms with the versions of a response computed for
+ * the very same subscription and type snapshot: then the client has
+ * everything and the O(names) comparison can be skipped.
+ */
+function upToDate(req: WatchRequest, ts: TypeSnapshot | undefined): boolean {
+  if (!req.knownVersions) return false;
+  const p = provenance.get(req.knownVersions);
+  return (
+    p !== undefined &&
+    p.ts === ts &&
+    p.names === nameSetKey(req.resourceNames) &&
+    p.wildcard === req.wildcard &&
+    p.mode === (req.mode ?? "sotw")
+  );
 }
 
 /**
@@ -121,8 +200,7 @@ function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefin
     }
     subscribed = list;
   }
-  const versions = new Map<string, string>();
-  for (const r of subscribed) versions.set(r.name, r.version);
+  const versions = versionsOf(req, ts, subscribed);
 
   const known = req.knownVersions;
   const removed: string[] = [];
@@ -355,7 +433,10 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     set.add(w);
     this.#watchCount++;
     const snap = this.#snapshots.get(request.nodeGroup);
-    const now = snap ? respond(request, snap, this.resourceType(request.typeUrl)) : null;
+    const now =
+      snap && !upToDate(request, snap.types.get(request.typeUrl))
+        ? respond(request, snap, this.resourceType(request.typeUrl))
+        : null;
     if (now) {
       // Answer on a microtask, not inside watch(): the caller gets its cancel
       // function first, and a callback that re-arms cannot race the return value.

@@ -1,0 +1,393 @@
+import { type MessageInitShape, create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { type Logger, findResourceType, silentLogger } from "@xdskit/xds-types";
+import type { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import {
+  DeltaDiscoveryRequestSchema,
+  DeltaDiscoveryResponseSchema,
+  DiscoveryRequestSchema,
+  DiscoveryResponseSchema,
+} from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+import { EventEmitter } from "eventemitter3";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import { type ConnectionSecurity, channelCredentials } from "./credentials.js";
+import { type ReceivedResource, ResourceStore, type StoredResource, decodeReceived } from "./store.js";
+
+const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+const DELTA_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
+
+/** A response the client received, decoded, before it is accepted. */
+export interface ReceivedUpdate {
+  readonly typeUrl: string;
+  /** SotW `version_info` / Delta `system_version_info`. */
+  readonly version: string;
+  readonly nonce: string;
+  /** Resources with a body (heartbeats are not listed). */
+  readonly resources: readonly StoredResource[];
+  /** Delta `removed_resources`; SotW full-state types: subscribed names left out of the response. */
+  readonly removed: readonly string[];
+}
+
+/** Typed events of an {@link AdsClient}. */
+export interface AdsClientEvents {
+  /** A stream opened (first one, or after a reconnect). */
+  connected: (event: { attempt: number }) => void;
+  /** The stream ended; `retryInMs` is set when the client will reconnect. */
+  disconnected: (event: { code: number; details: string; retryInMs: number | undefined }) => void;
+  /** A response was accepted into the store (and ACKed when `autoAck`). */
+  update: (event: ReceivedUpdate & { readonly upserted: readonly string[] }) => void;
+  /** A response was rejected (by the `validate` hook or because it did not decode) and NACKed. */
+  nack: (event: { typeUrl: string; version: string; nonce: string; message: string }) => void;
+}
+
+/** Options of {@link createAdsClient}. */
+export interface AdsClientOptions {
+  /** The control plane, `host:port`. */
+  target: string;
+  /** The node this client presents (id, cluster, locality, metadata…). */
+  node: MessageInitShape<typeof NodeSchema>;
+  /** State of the World (default) or incremental (Delta). */
+  protocol?: "sotw" | "delta";
+  /** Plaintext (default), TLS or mTLS. */
+  security?: ConnectionSecurity;
+  /**
+   * Inspects each response before it is accepted; return (or throw) an error
+   * message to NACK it. The store keeps the last accepted config.
+   */
+  validate?: (update: ReceivedUpdate) => string | undefined | void;
+  /** Reconnect with backoff when the stream ends. Default true. */
+  reconnect?: boolean;
+  /** Reconnect timing. */
+  backoff?: BackoffOptions;
+  /** Extra grpc-js channel options. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Diagnostics. Default: silent. */
+  logger?: Logger;
+}
+
+/** The parts of a Delta request the client varies. */
+interface DeltaFields {
+  resourceNamesSubscribe?: string[];
+  resourceNamesUnsubscribe?: string[];
+  initialResourceVersions?: Record<string, string>;
+  responseNonce?: string;
+  errorDetail?: { code: number; message: string };
+}
+
+/** What a client asked for of one type. */
+interface Subscription {
+  wildcard: boolean;
+  names: Set<string>;
+  /** SotW: the last accepted version and the last nonce received. */
+  version: string;
+  nonce: string;
+  /** A response arrived on the current stream. */
+  synced: boolean;
+}
+
+/** An ADS client: subscriptions, a decoded store, automatic ACK/NACK and reconnects. */
+export interface AdsClient extends Pick<EventEmitter<AdsClientEvents>, "on" | "off" | "once"> {
+  /** The decoded configuration received so far. */
+  readonly store: ResourceStore;
+  /**
+   * Subscribes to resources of a type; no names (or `*`) is wildcard. Adds to
+   * what is already subscribed.
+   */
+  subscribe(typeUrl: string, names?: readonly string[]): void;
+  /** Drops names from a subscription (`*` drops the wildcard). */
+  unsubscribe(typeUrl: string, names: readonly string[]): void;
+  /** Resolves once every subscribed type has had a response on the current stream. */
+  synced(timeoutMs?: number): Promise<void>;
+  /** Throws when the stream ended for good (reconnect off, or closed), with the server's reason. */
+  assertHealthy(): void;
+  /** Ends the stream and stops reconnecting. */
+  close(): void;
+}
+
+class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
+  readonly store = new ResourceStore();
+  readonly #options: AdsClientOptions;
+  readonly #delta: boolean;
+  readonly #subs = new Map<string, Subscription>();
+  readonly #backoff: Backoff;
+  readonly #log: Logger;
+  readonly #client: grpc.Client;
+  #call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+  #nodeSent = false;
+  #attempt = 0;
+  /** Why the stream ended for good (no reconnect). */
+  #fatal: string | undefined;
+
+  constructor(options: AdsClientOptions) {
+    super();
+    this.#options = options;
+    this.#delta = options.protocol === "delta";
+    this.#backoff = new Backoff(options.backoff);
+    this.#log = options.logger ?? silentLogger;
+    this.#client = new grpc.Client(options.target, channelCredentials(options.security), {
+      "grpc.max_receive_message_length": -1,
+      ...options.channelOptions,
+    });
+    this.#open();
+  }
+
+  subscribe(typeUrl: string, names: readonly string[] = []): void {
+    let sub = this.#subs.get(typeUrl);
+    const fresh = !sub;
+    if (!sub) {
+      sub = { wildcard: false, names: new Set(), version: "", nonce: "", synced: false };
+      this.#subs.set(typeUrl, sub);
+    }
+    const added: string[] = [];
+    if (names.length === 0 || names.includes("*")) {
+      if (!sub.wildcard) added.push("*");
+      sub.wildcard = true;
+    }
+    for (const n of names) {
+      if (n !== "*" && !sub.names.has(n)) {
+        sub.names.add(n);
+        added.push(n);
+      }
+    }
+    if (!fresh && added.length === 0) return;
+    sub.synced = false;
+    if (this.#delta) {
+      this.#sendDelta(typeUrl, { resourceNamesSubscribe: added, ...(fresh ? this.#initial(typeUrl) : {}) });
+    } else {
+      this.#sendSotw(typeUrl, sub);
+    }
+  }
+
+  unsubscribe(typeUrl: string, names: readonly string[]): void {
+    const sub = this.#subs.get(typeUrl);
+    if (!sub) return;
+    const dropped: string[] = [];
+    for (const n of names) {
+      if (n === "*" ? sub.wildcard : sub.names.has(n)) dropped.push(n);
+      if (n === "*") sub.wildcard = false;
+      else sub.names.delete(n);
+    }
+    if (dropped.length === 0) return;
+    if (!sub.wildcard) {
+      // What the client no longer subscribes to leaves its store.
+      const keep = sub.names;
+      this.store.remove(
+        typeUrl,
+        [...this.store.all(typeUrl).keys()].filter((n) => !keep.has(n)),
+      );
+    }
+    if (this.#delta) this.#sendDelta(typeUrl, { resourceNamesUnsubscribe: dropped });
+    else this.#sendSotw(typeUrl, sub);
+  }
+
+  async synced(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const waiting = [...this.#subs].filter(([, s]) => !s.synced).map(([t]) => t);
+      if (waiting.length === 0) return;
+      this.assertHealthy();
+      if (Date.now() >= deadline) {
+        throw new Error(`no response within ${timeoutMs} ms for ${waiting.join(", ")} from ${this.#options.target}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  assertHealthy(): void {
+    if (this.#fatal) throw new Error(this.#fatal);
+    if (this.#closed) throw new Error("the client was closed");
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#call?.cancel();
+    this.#call = undefined;
+    this.#client.close();
+  }
+
+  #initial(typeUrl: string): { initialResourceVersions?: Record<string, string> } {
+    const versions = this.store.versions(typeUrl);
+    return Object.keys(versions).length > 0 ? { initialResourceVersions: versions } : {};
+  }
+
+  #node(): { node?: MessageInitShape<typeof NodeSchema> } {
+    if (this.#nodeSent) return {};
+    this.#nodeSent = true;
+    return { node: this.#options.node };
+  }
+
+  #sotwNames(typeUrl: string, sub: Subscription): string[] {
+    const names = [...sub.names];
+    // Full-state types take the legacy empty list as wildcard; others need `*`.
+    if (sub.wildcard && (names.length > 0 || !findResourceType(typeUrl)?.fullState)) names.push("*");
+    return names;
+  }
+
+  #sendSotw(typeUrl: string, sub: Subscription, extra: { errorDetail?: { code: number; message: string } } = {}): void {
+    if (!this.#call) return;
+    const req = create(DiscoveryRequestSchema, {
+      typeUrl,
+      versionInfo: sub.version,
+      responseNonce: sub.nonce,
+      resourceNames: this.#sotwNames(typeUrl, sub),
+      ...this.#node(),
+      ...extra,
+    });
+    this.#call.write(toBinary(DiscoveryRequestSchema, req));
+  }
+
+  #sendDelta(typeUrl: string, fields: DeltaFields): void {
+    if (!this.#call) return;
+    const req = create(DeltaDiscoveryRequestSchema, { typeUrl, ...this.#node(), ...fields });
+    this.#call.write(toBinary(DeltaDiscoveryRequestSchema, req));
+  }
+
+  #open(): void {
+    if (this.#closed) return;
+    this.#attempt++;
+    this.#nodeSent = false;
+    const call = this.#client.makeBidiStreamRequest(
+      this.#delta ? DELTA_PATH : SOTW_PATH,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+    );
+    this.#call = call;
+    let ended = false;
+    const end = (code: number, details: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.#call === call) this.#call = undefined;
+      for (const s of this.#subs.values()) s.synced = false;
+      const retry = !this.#closed && this.#options.reconnect !== false ? this.#backoff.next() : undefined;
+      this.#log.info("stream ended", { target: this.#options.target, code, details, retryInMs: retry });
+      this.emit("disconnected", { code, details, retryInMs: retry });
+      if (retry !== undefined) this.#retry = setTimeout(() => this.#open(), retry);
+      else if (!this.#closed)
+        this.#fatal = `the stream to ${this.#options.target} ended: ${details || `status ${code}`}`;
+    };
+    call.on("data", (buf: Buffer) => {
+      this.#backoff.reset();
+      try {
+        if (this.#delta) this.#onDelta(buf);
+        else this.#onSotw(buf);
+      } catch (err) {
+        this.#log.error("response handling failed", { error: String(err) });
+      }
+    });
+    call.on("status", (s: grpc.StatusObject) => end(s.code, s.details));
+    call.on("error", (err: grpc.ServiceError) => end(err.code ?? grpc.status.UNKNOWN, err.details ?? err.message));
+    this.emit("connected", { attempt: this.#attempt });
+    // Resubscribe everything (Delta: saying what is held, so only changes come back).
+    for (const [typeUrl, sub] of this.#subs) {
+      if (this.#delta) {
+        const names = [...sub.names];
+        if (sub.wildcard) names.push("*");
+        this.#sendDelta(typeUrl, { resourceNamesSubscribe: names, ...this.#initial(typeUrl) });
+      } else {
+        sub.nonce = "";
+        this.#sendSotw(typeUrl, sub);
+      }
+    }
+  }
+
+  /** Runs the validate hook; returns the NACK message, if any. */
+  #check(update: ReceivedUpdate): string | undefined {
+    try {
+      return this.#options.validate?.(update) ?? undefined;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  #decodeAll(typeUrl: string, received: readonly ReceivedResource[]): StoredResource[] | string {
+    try {
+      return received.map((r) => decodeReceived(typeUrl, r));
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  #onSotw(buf: Buffer): void {
+    const r = fromBinary(DiscoveryResponseSchema, buf);
+    const sub = this.#subs.get(r.typeUrl);
+    if (!sub) return;
+    sub.nonce = r.nonce;
+    sub.synced = true;
+    const decoded = this.#decodeAll(
+      r.typeUrl,
+      r.resources.map((a) => ({ name: "", version: r.versionInfo, bytes: a.value })),
+    );
+    const fullState = findResourceType(r.typeUrl)?.fullState ?? false;
+    const resources = typeof decoded === "string" ? [] : decoded;
+    const present = new Set(resources.map((x) => x.name));
+    const removed = fullState ? [...this.store.all(r.typeUrl).keys()].filter((n) => !present.has(n)) : [];
+    const update: ReceivedUpdate = { typeUrl: r.typeUrl, version: r.versionInfo, nonce: r.nonce, resources, removed };
+    const problem = typeof decoded === "string" ? decoded : this.#check(update);
+    if (problem !== undefined) {
+      this.emit("nack", { typeUrl: r.typeUrl, version: r.versionInfo, nonce: r.nonce, message: problem });
+      this.#sendSotw(r.typeUrl, sub, { errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: problem } });
+      return;
+    }
+    this.store.remove(r.typeUrl, removed);
+    this.store.upsert(r.typeUrl, resources);
+    sub.version = r.versionInfo;
+    this.#sendSotw(r.typeUrl, sub);
+    this.emit("update", { ...update, upserted: [...present] });
+  }
+
+  #onDelta(buf: Buffer): void {
+    const r = fromBinary(DeltaDiscoveryResponseSchema, buf);
+    const sub = this.#subs.get(r.typeUrl);
+    if (!sub) return;
+    sub.synced = true;
+    const withBody = r.resources.filter((x) => x.resource);
+    const decoded = this.#decodeAll(
+      r.typeUrl,
+      withBody.map((x) => ({
+        name: x.name,
+        version: x.version,
+        bytes: x.resource?.value ?? new Uint8Array(),
+        ...(x.ttl ? { ttlMs: Number(x.ttl.seconds) * 1000 + x.ttl.nanos / 1e6 } : {}),
+      })),
+    );
+    const resources = typeof decoded === "string" ? [] : decoded;
+    const update: ReceivedUpdate = {
+      typeUrl: r.typeUrl,
+      version: r.systemVersionInfo,
+      nonce: r.nonce,
+      resources,
+      removed: r.removedResources,
+    };
+    const problem = typeof decoded === "string" ? decoded : this.#check(update);
+    if (problem !== undefined) {
+      this.emit("nack", { typeUrl: r.typeUrl, version: r.systemVersionInfo, nonce: r.nonce, message: problem });
+      this.#sendDelta(r.typeUrl, {
+        responseNonce: r.nonce,
+        errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: problem },
+      });
+      return;
+    }
+    const removed = this.store.remove(r.typeUrl, r.removedResources);
+    this.store.upsert(r.typeUrl, resources);
+    this.#sendDelta(r.typeUrl, { responseNonce: r.nonce });
+    if (resources.length > 0 || removed.length > 0 || r.removedResources.length > 0) {
+      this.emit("update", { ...update, upserted: resources.map((x) => x.name) });
+    }
+  }
+}
+
+/**
+ * Connects to a control plane over ADS (SotW or Delta) and keeps a decoded
+ * store of what it is sent. Call `subscribe` for each type; responses are
+ * ACKed, or NACKed when `validate` objects, and the stream reconnects with
+ * jittered backoff, resubscribing what it had.
+ */
+export function createAdsClient(options: AdsClientOptions): AdsClient {
+  if (!options?.target) throw new Error("createAdsClient needs a target (host:port of the control plane)");
+  if (!options.node?.id) throw new Error("createAdsClient needs a node with an id");
+  return new AdsClientImpl(options);
+}

@@ -1,0 +1,178 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  DeltaDiscoveryRequestSchema,
+  DeltaDiscoveryResponseSchema,
+  DiscoveryRequestSchema,
+  DiscoveryResponseSchema,
+} from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+
+/** What a load run does: how many streams, over how many channels, subscribing to what. */
+export interface LoadPlan {
+  readonly target: string;
+  readonly streams: number;
+  readonly streamsPerChannel: number;
+  /** type URL → names to subscribe to ([] = wildcard). */
+  readonly subscriptions: Readonly<Record<string, readonly string[]>>;
+  /** State of the World (default) or incremental. */
+  readonly protocol?: "sotw" | "delta";
+  /** Node ids are `<nodePrefix>-<pid>-<n>`. Default "load". */
+  readonly nodePrefix?: string;
+  /** Channel credentials (not sent over IPC: the bench uses plaintext). Default insecure. */
+  readonly credentials?: grpc.ChannelCredentials;
+}
+
+/** What a load run reports. */
+export type LoadEvent =
+  | { ev: "subscribed"; streams: number }
+  /** Every stream has a response for every subscribed type; `fullConfigMs` is, per stream, the time from its start. */
+  | { ev: "done"; streams: number; responses: number; bytes: number; fullConfigMs: number[] }
+  /** After a `mark`: when (epoch ms) each stream got its next response, and the bytes of those responses. */
+  | { ev: "marked"; arrivals: number[]; bytes: number }
+  | { ev: "markSet" }
+  | { ev: "error"; message: string };
+
+const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+const DELTA_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
+
+/** Encodes the first request of a type and decodes responses into what an ACK needs. */
+interface Codec {
+  readonly path: string;
+  subscribe(typeUrl: string, names: readonly string[], node?: object): Uint8Array;
+  /** Decodes a response and builds its ACK; `namesOf` gives the names a SotW ACK repeats. */
+  answer(buf: Buffer, namesOf: (typeUrl: string) => readonly string[]): { typeUrl: string; ack: Uint8Array };
+}
+
+const sotwCodec: Codec = {
+  path: SOTW_PATH,
+  subscribe: (typeUrl, names, node) =>
+    toBinary(
+      DiscoveryRequestSchema,
+      create(DiscoveryRequestSchema, { typeUrl, resourceNames: [...names], ...(node ? { node } : {}) }),
+    ),
+  answer: (buf, namesOf) => {
+    const r = fromBinary(DiscoveryResponseSchema, buf);
+    const ack = create(DiscoveryRequestSchema, {
+      typeUrl: r.typeUrl,
+      versionInfo: r.versionInfo,
+      responseNonce: r.nonce,
+      resourceNames: [...namesOf(r.typeUrl)],
+    });
+    return { typeUrl: r.typeUrl, ack: toBinary(DiscoveryRequestSchema, ack) };
+  },
+};
+
+const deltaCodec: Codec = {
+  path: DELTA_PATH,
+  subscribe: (typeUrl, names, node) =>
+    toBinary(
+      DeltaDiscoveryRequestSchema,
+      create(DeltaDiscoveryRequestSchema, {
+        typeUrl,
+        resourceNamesSubscribe: names.length === 0 ? ["*"] : [...names],
+        ...(node ? { node } : {}),
+      }),
+    ),
+  answer: (buf) => {
+    const r = fromBinary(DeltaDiscoveryResponseSchema, buf);
+    const ack = create(DeltaDiscoveryRequestSchema, { typeUrl: r.typeUrl, responseNonce: r.nonce });
+    return { typeUrl: r.typeUrl, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
+  },
+};
+
+/** A running load: `mark` starts timing the next response of every stream; `stop` ends it. */
+export interface RunningLoad {
+  mark(): void;
+  stop(): void;
+  /** Responses and bytes received so far, and streams with a full config. */
+  progress(): { responses: number; bytes: number; complete: number };
+}
+
+/**
+ * Opens `plan.streams` ADS streams (SotW or Delta) from this process, each
+ * with its own node id, subscribes them and ACKs everything; reports through
+ * `send`. The basis of `xdskit-adsc load` and of the benchmarks' load client.
+ */
+export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLoad {
+  if (!(plan.streams > 0) || !(plan.streamsPerChannel > 0)) {
+    throw new Error(
+      `a load needs streams > 0 and streamsPerChannel > 0; got ${plan.streams} and ${plan.streamsPerChannel}`,
+    );
+  }
+  const codec = plan.protocol === "delta" ? deltaCodec : sotwCodec;
+  const types = Object.keys(plan.subscriptions);
+  const channels: grpc.Client[] = [];
+  const calls: grpc.ClientDuplexStream<Uint8Array, Buffer>[] = [];
+  let complete = 0;
+  let responses = 0;
+  let bytes = 0;
+  // Timing after a mark: arrival per stream (NaN until it arrives).
+  let arrivals: number[] | undefined;
+  let arrived = 0;
+  let markedBytes = 0;
+  const started = performance.now();
+  const fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
+  for (let i = 0; i < plan.streams; i++) {
+    if (i % plan.streamsPerChannel === 0) {
+      // A local subchannel pool gives each client its own HTTP/2 connection.
+      channels.push(
+        new grpc.Client(plan.target, plan.credentials ?? grpc.credentials.createInsecure(), {
+          "grpc.use_local_subchannel_pool": 1,
+          "grpc.max_receive_message_length": -1,
+        }),
+      );
+    }
+    const ch = channels[channels.length - 1] as grpc.Client;
+    const call = ch.makeBidiStreamRequest(
+      codec.path,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+    );
+    calls.push(call);
+    const got = new Set<string>();
+    call.on("data", (buf: Buffer) => {
+      responses++;
+      bytes += buf.length;
+      if (arrivals && Number.isNaN(arrivals[i])) {
+        arrivals[i] = performance.timeOrigin + performance.now();
+        markedBytes += buf.length;
+        if (++arrived === plan.streams) {
+          send({ ev: "marked", arrivals, bytes: markedBytes });
+          arrivals = undefined;
+        }
+      }
+      const { typeUrl, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? []);
+      call.write(ack);
+      if (!got.has(typeUrl)) {
+        got.add(typeUrl);
+        if (got.size === types.length) {
+          fullConfigMs[i] = performance.now() - started;
+          if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
+        }
+      }
+    });
+    call.on("error", (err: grpc.ServiceError) => {
+      if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
+    });
+    types.forEach((typeUrl, k) => {
+      const node =
+        k === 0
+          ? { id: `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`, cluster: "load", locality: { zone: "a" } }
+          : undefined;
+      call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node));
+    });
+  }
+  send({ ev: "subscribed", streams: plan.streams });
+  return {
+    mark() {
+      arrivals = new Array<number>(plan.streams).fill(Number.NaN);
+      arrived = 0;
+      markedBytes = 0;
+    },
+    stop() {
+      for (const c of calls) c.cancel();
+      for (const ch of channels) ch.close();
+    },
+    progress: () => ({ responses, bytes, complete }),
+  };
+}
