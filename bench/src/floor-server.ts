@@ -16,30 +16,32 @@ export async function startFloorServer(): Promise<{
   const streams = new Set<grpc.ServerDuplexStream<Buffer, Buffer>>();
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
+  const method = (name: string) => ({
+    path: `/envoy.service.discovery.v3.AggregatedDiscoveryService/${name}`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: raw,
+    responseDeserialize: raw,
+  });
+  const handle = (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+    call.once("data", () => streams.add(call));
+    call.on("data", () => {});
+    call.on("error", () => streams.delete(call));
+    call.on("end", () => {
+      streams.delete(call);
+      call.end();
+    });
+    call.on("cancelled", () => streams.delete(call));
+  };
+  // SotW and Delta: the floor does not look at requests, so one handler serves both.
   server.addService(
     {
-      StreamAggregatedResources: {
-        path: "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
+      StreamAggregatedResources: method("StreamAggregatedResources"),
+      DeltaAggregatedResources: method("DeltaAggregatedResources"),
     },
-    {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        call.once("data", () => streams.add(call));
-        call.on("data", () => {});
-        call.on("error", () => streams.delete(call));
-        call.on("end", () => {
-          streams.delete(call);
-          call.end();
-        });
-        call.on("cancelled", () => streams.delete(call));
-      },
-    },
+    { StreamAggregatedResources: handle, DeltaAggregatedResources: handle },
   );
   const port = await new Promise<number>((res, rej) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),

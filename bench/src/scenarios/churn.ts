@@ -1,8 +1,9 @@
 import { createAdsServer } from "@xdskit/ads-server";
-import { createSnapshotRegistry } from "@xdskit/snapshot";
+import { assembleDeltaDiscoveryResponse, createSnapshotRegistry, deltaBody } from "@xdskit/snapshot";
 import { cla } from "@xdskit/snapshot/testing";
 import { TypeUrl } from "@xdskit/xds-types";
 import { type Figure, type Scenario, figure } from "../figure.js";
+import { startFloorServer } from "../floor-server.js";
 import { startLoad } from "../load.js";
 
 const EDS = TypeUrl.ClusterLoadAssignment;
@@ -71,6 +72,55 @@ async function churn(
   }
 }
 
+/** The floor: a bare grpc-js server writing the same Delta bytes (world, then each change) to the same client. */
+async function churnFloor(streams: number, services: number, timeout: number): Promise<number[]> {
+  const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
+  const registry = createSnapshotRegistry();
+  const bytesOf = (clas: ReturnType<typeof cla>[], nonce: string) => {
+    const ts = registry.setSnapshot("floor", { [EDS]: clas }).get(EDS);
+    const list = clas.map((c) => ts?.resources.get(c.clusterName)).filter((r) => r !== undefined);
+    return assembleDeltaDiscoveryResponse(
+      { systemVersionInfo: ts?.version ?? "", typeUrl: EDS, nonce },
+      deltaBody(list),
+    );
+  };
+  const world = bytesOf(
+    names.map((n, i) => cla(n, 10, 20000 + i * 10)),
+    "0",
+  );
+  const floor = await startFloorServer();
+  const load = startLoad({
+    target: `127.0.0.1:${floor.port}`,
+    streams,
+    streamsPerChannel: 100,
+    subscriptions: { [EDS]: names },
+    protocol: "delta",
+  });
+  try {
+    await load.next("subscribed", timeout);
+    const deadline = Date.now() + timeout;
+    while (floor.subscribed() < streams && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    floor.broadcast([world]);
+    await load.next("done", timeout);
+    await new Promise((r) => setTimeout(r, 300));
+    const latencies: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const target = names[(round * 37) % services] ?? "svc-0";
+      const change = bytesOf([cla(target, 10, 40000 + round * 10)], String(round + 1));
+      await load.mark(timeout);
+      const t0 = performance.timeOrigin + performance.now();
+      floor.broadcast([change]);
+      const marked = await load.next("marked", timeout);
+      for (const at of marked.arrivals) latencies.push(at - t0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return latencies.sort((a, b) => a - b);
+  } finally {
+    await load.stop();
+    await floor.stop();
+  }
+}
+
 /**
  * Endpoint churn: N streams subscribed to every CLA; one endpoint of one
  * cluster changes; time until every stream has it and the bytes it cost, over
@@ -87,6 +137,8 @@ const scenario: Scenario = {
     const delta = await churn("delta", streams, services, timeout);
     ctx.log(`churn: ${streams} SotW streams`);
     const sotw = await churn("sotw", streams, services, timeout);
+    ctx.log(`churn: ${streams} Delta streams against the floor`);
+    const floor = await churnFloor(streams, services, timeout);
     const params = { streams, services, endpointsPerCla: 10, changes: ROUNDS };
     const figures: Figure[] = [];
     for (const p of [50, 99]) {
@@ -103,6 +155,14 @@ const scenario: Scenario = {
       );
     }
     figures.push(
+      figure({
+        scenario: "churn",
+        metric: "p99 time until a stream has the changed endpoint (Delta) vs the floor",
+        params,
+        value: percentile(delta.latencies, 99),
+        unit: "ms",
+        baseline: { name: "bare grpc-js server writing the same bytes", value: percentile(floor, 99) },
+      }),
       figure({
         scenario: "churn",
         metric: "bytes per stream for one endpoint change (Delta)",

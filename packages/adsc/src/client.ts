@@ -54,7 +54,7 @@ export interface AdsClientOptions {
    * Inspects each response before it is accepted; return (or throw) an error
    * message to NACK it. The store keeps the last accepted config.
    */
-  validate?: (update: ReceivedUpdate) => string | undefined | void;
+  validate?: (update: ReceivedUpdate) => string | undefined;
   /** Reconnect with backoff when the stream ends. Default true. */
   reconnect?: boolean;
   /** Reconnect timing. */
