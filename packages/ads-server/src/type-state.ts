@@ -48,6 +48,7 @@ export class TypeState {
   ackedAt: Date | undefined;
   lastNack: NackRecord | undefined;
   requests = 0;
+  #lastNames: readonly string[] | undefined;
   cancelWatch: CancelWatch | undefined;
   pending: PendingResponse | undefined;
   /** Delta: recently sent nonces and the system version each carried, so any of them can be ACKed. */
@@ -70,6 +71,20 @@ export class TypeState {
    * "nothing" after that (and for every other type).
    */
   applyNames(names: readonly string[]): boolean {
+    // The common case, an ACK repeating the previous request's names in the
+    // same order: nothing changed, and nothing needs allocating.
+    const last = this.#lastNames;
+    this.#lastNames = names;
+    if (last !== undefined && last.length === names.length && names.length > 0) {
+      let same = true;
+      for (let i = 0; i < names.length; i++) {
+        if (names[i] !== last[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return false;
+    }
     let wildcard: boolean;
     const explicit = new Set<string>();
     for (const n of names) if (n !== "*") explicit.add(n);
