@@ -4,13 +4,14 @@ import { cla } from "@xdskit/snapshot/testing";
 import { TypeUrl } from "@xdskit/xds-types";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { startFloorServer } from "../floor-server.js";
-import { startLoad } from "../load.js";
+import { type LoadClient, startLoad } from "../load.js";
+import { percentile, until } from "../measure.js";
 
 const EDS = TypeUrl.ClusterLoadAssignment;
 const ROUNDS = 5;
 
 interface ChurnResult {
-  /** Per stream and round: ms from the registry update to the response's arrival. */
+  /** Per stream and round: ms from the registry update to the response's arrival (unsorted). */
   readonly latencies: number[];
   /** Bytes received per stream for one change. */
   readonly bytesPerChange: number;
@@ -18,10 +19,41 @@ interface ChurnResult {
   readonly worldBytes: number;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
+/** The initial world: one CLA with 10 endpoints per service. */
+function worldOf(names: readonly string[]) {
+  return names.map((n, i) => cla(n, 10, 20000 + i * 10));
+}
+
+/** The changed CLA of a round: one endpoint of one cluster moves to other ports. */
+function changeOf(names: readonly string[], round: number) {
+  return cla(names[(round * 37) % names.length] ?? "svc-0", 10, 40000 + round * 10);
+}
+
+/**
+ * Runs `ROUNDS` changes against streams that already hold the world: each
+ * round `prepare` readies the change (untimed) and returns what sends it,
+ * which is timed until every stream has its next response.
+ */
+async function timeChanges(
+  load: LoadClient,
+  timeout: number,
+  prepare: (round: number) => () => void,
+): Promise<{ latencies: number[]; bytes: number }> {
+  // Let the initial ACKs land so the change is the only thing on the wire.
+  await new Promise((r) => setTimeout(r, 300));
+  const latencies: number[] = [];
+  let bytes = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const send = prepare(round);
+    await load.mark(timeout);
+    const t0 = performance.timeOrigin + performance.now();
+    send();
+    const marked = await load.next("marked", timeout);
+    for (const at of marked.arrivals) latencies.push(at - t0);
+    bytes += marked.bytes;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { latencies, bytes };
 }
 
 /** Subscribes `streams` clients to every CLA, then changes one endpoint of one cluster `ROUNDS` times. */
@@ -33,7 +65,7 @@ async function churn(
 ): Promise<ChurnResult> {
   const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
   const registry = createSnapshotRegistry({ nodeGroup: () => "bench" });
-  registry.setSnapshot("bench", { [EDS]: names.map((n, i) => cla(n, 10, 20000 + i * 10)) });
+  registry.setSnapshot("bench", { [EDS]: worldOf(names) });
   const ads = createAdsServer({ registry });
   const port = await ads.listen();
   const load = startLoad({
@@ -46,26 +78,10 @@ async function churn(
   try {
     await load.next("subscribed", timeout);
     const done = await load.next("done", timeout);
-    // Let the initial ACKs land so the change is the only thing on the wire.
-    await new Promise((r) => setTimeout(r, 300));
-    const latencies: number[] = [];
-    let changeBytes = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      await load.mark(timeout);
-      const target = names[(round * 37) % services] ?? "svc-0";
-      const t0 = performance.timeOrigin + performance.now();
-      // One endpoint of one cluster moves to another port.
-      registry.updateResources("bench", EDS, { upsert: [cla(target, 10, 40000 + round * 10)] });
-      const marked = await load.next("marked", timeout);
-      for (const at of marked.arrivals) latencies.push(at - t0);
-      changeBytes += marked.bytes;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return {
-      latencies: latencies.sort((a, b) => a - b),
-      bytesPerChange: changeBytes / ROUNDS / streams,
-      worldBytes: done.bytes / streams,
-    };
+    const { latencies, bytes } = await timeChanges(load, timeout, (round) => () => {
+      registry.updateResources("bench", EDS, { upsert: [changeOf(names, round)] });
+    });
+    return { latencies, bytesPerChange: bytes / ROUNDS / streams, worldBytes: done.bytes / streams };
   } finally {
     await load.stop();
     await ads.shutdown(1000);
@@ -84,10 +100,7 @@ async function churnFloor(streams: number, services: number, timeout: number): P
       deltaBody(list),
     );
   };
-  const world = bytesOf(
-    names.map((n, i) => cla(n, 10, 20000 + i * 10)),
-    "0",
-  );
+  const world = bytesOf(worldOf(names), "0");
   const floor = await startFloorServer();
   const load = startLoad({
     target: `127.0.0.1:${floor.port}`,
@@ -98,23 +111,14 @@ async function churnFloor(streams: number, services: number, timeout: number): P
   });
   try {
     await load.next("subscribed", timeout);
-    const deadline = Date.now() + timeout;
-    while (floor.subscribed() < streams && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until("every floor stream to subscribe", () => floor.subscribed() === streams, timeout);
     floor.broadcast([world]);
     await load.next("done", timeout);
-    await new Promise((r) => setTimeout(r, 300));
-    const latencies: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const target = names[(round * 37) % services] ?? "svc-0";
-      const change = bytesOf([cla(target, 10, 40000 + round * 10)], String(round + 1));
-      await load.mark(timeout);
-      const t0 = performance.timeOrigin + performance.now();
-      floor.broadcast([change]);
-      const marked = await load.next("marked", timeout);
-      for (const at of marked.arrivals) latencies.push(at - t0);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return latencies.sort((a, b) => a - b);
+    const { latencies } = await timeChanges(load, timeout, (round) => {
+      const change = bytesOf([changeOf(names, round)], String(round + 1));
+      return () => floor.broadcast([change]);
+    });
+    return latencies;
   } finally {
     await load.stop();
     await floor.stop();

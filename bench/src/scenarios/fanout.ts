@@ -5,16 +5,9 @@ import { TypeUrl } from "@xdskit/xds-types";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { startFloorServer } from "../floor-server.js";
 import { startLoad } from "../load.js";
+import { until } from "../measure.js";
 
 const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
-
-async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /**
  * Fan-out: N streams from a separate process subscribe CDS/EDS/LDS/RDS; one

@@ -6,7 +6,7 @@ import {
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
 import type { Connection } from "./connection.js";
 import { type AcceptedRequest, type StreamEnv, type StreamProtocol, recordAnswer, serveStream } from "./stream.js";
-import type { TypeState } from "./type-state.js";
+import { type TypeState, sameSet } from "./type-state.js";
 
 // Stands in the known versions for a name the client subscribed to and does
 // not have: the registry then either sends the resource or, when it does not
@@ -126,10 +126,4 @@ function resubscribe(
     if (kept.length !== pending.resources.length) pending.resources = kept;
   }
   conn.arm(state, known);
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }

@@ -1,8 +1,6 @@
 import type { JsonValue, MessageInitShape } from "@bufbuild/protobuf";
-import { ExtensionName, TypeUrl, unpackHttpConnectionManager } from "@xdskit/xds-types";
-import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import { TypeUrl, referencesOf } from "@xdskit/xds-types";
 import type { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import { findMessageSchema, messageToJson } from "@xdskit/xds-types/registry";
 import { type AdsClient, createAdsClient } from "./client.js";
 import type { ConnectionSecurity } from "./credentials.js";
@@ -27,28 +25,12 @@ export interface ConfigDump {
   }[];
 }
 
-/** RDS names a listener uses, from its API listener or HTTP connection manager filters. */
-function routeNames(l: Listener): string[] {
+/** Names of `toType` that the held resources of `fromType` refer to (listeners → RDS, clusters → EDS). */
+function namesUsed(store: ResourceStore, fromType: string, toType: string): string[] {
   const out: string[] = [];
-  const take = (hcm: ReturnType<typeof unpackHttpConnectionManager>) => {
-    if (hcm.routeSpecifier.case === "rds") out.push(hcm.routeSpecifier.value.routeConfigName);
-  };
-  if (l.apiListener?.apiListener) take(unpackHttpConnectionManager(l.apiListener.apiListener));
-  for (const fc of [...l.filterChains, ...(l.defaultFilterChain ? [l.defaultFilterChain] : [])]) {
-    for (const f of fc.filters) {
-      if (f.name === ExtensionName.httpConnectionManager && f.configType.case === "typedConfig") {
-        take(unpackHttpConnectionManager(f.configType.value));
-      }
-    }
-  }
-  return out;
-}
-
-/** EDS names the clusters use. */
-function edsNames(clusters: Iterable<Cluster>): string[] {
-  const out: string[] = [];
-  for (const c of clusters) {
-    if (c.edsClusterConfig) out.push(c.edsClusterConfig.serviceName || c.name);
+  for (const r of store.all(fromType).values()) {
+    if (!r.message) continue;
+    for (const ref of referencesOf(fromType, r.message)) if (ref.toType === toType) out.push(ref.toName);
   }
   return out;
 }
@@ -97,8 +79,8 @@ export async function dumpConfig(options: DumpOptions): Promise<ConfigDump> {
     await client.synced(timeoutMs);
     // Each round may name more routes and endpoints; a handful of rounds is always enough.
     for (let round = 0; round < 8; round++) {
-      const rds = [...client.store.listeners().values()].flatMap((l) => (l.message ? routeNames(l.message) : []));
-      const eds = edsNames([...client.store.clusters().values()].flatMap((c) => (c.message ? [c.message] : [])));
+      const rds = namesUsed(client.store, TypeUrl.Listener, TypeUrl.RouteConfiguration);
+      const eds = namesUsed(client.store, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment);
       const missing = () =>
         rds.some((n) => !client.store.routes().has(n)) || eds.some((n) => !client.store.endpoints().has(n));
       if (!missing()) break;

@@ -1,5 +1,4 @@
-import { findResourceType } from "@xdskit/xds-types";
-import { referencesOf } from "./references.js";
+import { findResourceType, referencesOf } from "@xdskit/xds-types";
 import type { ConsistencyIssue, Snapshot } from "./types.js";
 
 function shortName(typeUrl: string): string {

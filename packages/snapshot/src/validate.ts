@@ -2,12 +2,11 @@
 // resource is refused at the door with a readable reason instead of being
 // pushed to every client and rejected there.
 import type { Message } from "@bufbuild/protobuf";
-import { TypeUrl } from "@xdskit/xds-types";
+import { TypeUrl, isEdsCluster, referencesOf } from "@xdskit/xds-types";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import type { ClusterLoadAssignment } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
 import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
-import { isEdsCluster, referencesOf } from "./references.js";
 
 /** Returns the broken rules of one resource as readable sentences; empty when it is fine. */
 export function structuralProblems(typeUrl: string, message: Message): string[] {

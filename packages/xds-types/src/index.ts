@@ -24,3 +24,5 @@ export { silentLogger } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { canonicalResourceName, inGlobCollection, isGlobCollection, parseXdstpName } from "./xdstp.js";
 export type { XdstpName } from "./xdstp.js";
+export { isEdsCluster, referencesOf } from "./references.js";
+export type { Reference } from "./references.js";

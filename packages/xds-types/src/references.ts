@@ -1,13 +1,15 @@
-// Reads what one resource refers to in other types: the basis of both the
-// consistency check and of structural validation.
+// Reads what one resource refers to in other types: the basis of the
+// registry's consistency check and structural validation, and of clients
+// that follow listeners and clusters to their routes and endpoints.
 import type { Message } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { TypeUrl, unpackAny } from "@xdskit/xds-types";
-import { type Cluster, Cluster_DiscoveryType } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
-import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
-import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
-import { HttpConnectionManagerSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
-import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
+import { unpackAny } from "./any.js";
+import { TypeUrl } from "./type-url.js";
+import { type Cluster, Cluster_DiscoveryType } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
+import type { Listener } from "./gen/envoy/config/listener/v3/listener_pb.js";
+import type { RouteConfiguration } from "./gen/envoy/config/route/v3/route_pb.js";
+import { HttpConnectionManagerSchema } from "./gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import { TcpProxySchema } from "./gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb.js";
 
 /** One reference from a resource to a resource of another type. */
 export interface Reference {
