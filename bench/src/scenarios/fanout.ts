@@ -44,8 +44,8 @@ const scenario: Scenario = {
     try {
       await load.next("subscribed", timeout);
       await until("every stream to register", () => ads.connections.count() === streams, timeout);
-      // Give the server a moment to arm every watch.
-      await new Promise((r) => setTimeout(r, 200));
+      // Every stream has asked for every type: the push alone is timed.
+      await until("every watch to be armed", () => registry.watchCount() === streams * ORDER.length, timeout);
       const t0 = performance.now();
       registry.setSnapshot("bench", input);
       setMs = performance.now() - t0;

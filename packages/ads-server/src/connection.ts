@@ -305,14 +305,21 @@ export class Connection {
       (this.protocol === "sotw" || pending.removed === resp.removed);
     const cache = this.protocol === "sotw" ? this.ctx.assembled : this.ctx.assembledDelta;
     let out = shared ? cache.get(resp) : undefined;
+    // The registry hands out the same response again when a stream asks the
+    // same thing of the same snapshot twice (a name set changed and changed
+    // back). Nonces must not repeat on a stream, and a stream's nonces only
+    // grow: an older shared one gets this stream a fresh assembly instead.
+    if (out && out.seq <= state.sentSeq) out = undefined;
     if (!out) {
-      const nonce = this.ctx.nextNonce();
-      out = { nonce, bytes: this.#assemble(state, pending, nonce) };
-      if (shared) cache.set(resp, out);
+      const seq = this.ctx.nextNonce();
+      const nonce = seq.toString(36);
+      out = { nonce, seq, bytes: this.#assemble(state, pending, nonce) };
+      if (shared && !cache.has(resp)) cache.set(resp, out);
     }
     const { nonce, bytes } = out;
     state.sentVersion = pending.version;
     state.sentNonce = nonce;
+    state.sentSeq = out.seq;
     state.sentAt = new Date();
     if (this.protocol === "delta") {
       state.recentNonces.set(nonce, pending.version);

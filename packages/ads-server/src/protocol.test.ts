@@ -112,8 +112,20 @@ describe("SotW protocol over ADS", () => {
     const r2 = await s.next();
     assert.deepEqual(names(r2), ["svc-1", "svc-2"], "full-state: every subscribed resource");
     assert.equal(r2.versionInfo, r1.versionInfo);
-    s.ack(r2, ["svc-1", "svc-2"]);
+    // Back to the first name set: the same answer as r1, under a nonce never used on this stream.
+    s.ack(r2, ["svc-1"]);
+    const r3 = await s.next();
+    assert.deepEqual(names(r3), ["svc-1"]);
+    assert.notEqual(r3.nonce, r1.nonce);
+    assert.notEqual(r3.nonce, r2.nonce);
+    s.ack(r3, ["svc-1"]);
     await s.none(200);
+    // Another stream asking what r1 answered shares its bytes and nonce.
+    const other = new RawStream(client);
+    other.send({ node: testNode(g), typeUrl: CDS, resourceNames: ["svc-1"] });
+    const o1 = await other.next();
+    assert.equal(o1.nonce, r1.nonce);
+    other.close();
     s.close();
   });
 

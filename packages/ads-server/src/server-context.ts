@@ -3,6 +3,14 @@ import type { Logger } from "@xdskit/xds-types";
 import type { AdsServerEvents } from "./events.js";
 import type { AdsMetrics } from "./metrics.js";
 
+/** A response's bytes, ready to write, and the nonce they carry. */
+export interface Assembled {
+  readonly nonce: string;
+  /** The number the nonce was made from: a stream never gets one at or below the last it was sent. */
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+}
+
 /** What every stream handler shares with the server. */
 export interface ServerContext {
   readonly registry: SnapshotRegistry;
@@ -15,10 +23,10 @@ export interface ServerContext {
    * same response object gets the same bytes and nonce (nonces only need to be
    * unique per stream and type), so a fan-out assembles once, not per stream.
    */
-  readonly assembled: WeakMap<WatchResponse, { readonly nonce: string; readonly bytes: Uint8Array }>;
+  readonly assembled: WeakMap<WatchResponse, Assembled>;
   /** The same for Delta responses (a registry response may reach both kinds of stream). */
-  readonly assembledDelta: WeakMap<WatchResponse, { readonly nonce: string; readonly bytes: Uint8Array }>;
-  /** Issues a nonce unique within this server. */
-  nextNonce(): string;
+  readonly assembledDelta: WeakMap<WatchResponse, Assembled>;
+  /** Issues the next nonce number; nonces are its base-36 text, so they grow with time. */
+  nextNonce(): number;
   emit<E extends keyof AdsServerEvents>(event: E, ...args: Parameters<AdsServerEvents[E]>): void;
 }

@@ -129,7 +129,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       },
       assembled: new WeakMap(),
       assembledDelta: new WeakMap(),
-      nextNonce: () => (++nonces).toString(36),
+      nextNonce: () => ++nonces,
       connections: this.connections,
       streams: this.#streams,
       shuttingDown: () => this.#shuttingDown,

@@ -41,6 +41,8 @@ export class TypeState {
   namedOnce = false;
   sentVersion: string | undefined;
   sentNonce: string | undefined;
+  /** The number behind `sentNonce` (0 before the first response). */
+  sentSeq = 0;
   sentAt: Date | undefined;
   /** Per-resource versions the client has been sent (or will be, once the pending response goes out). */
   sentVersions: ReadonlyMap<string, string> = new Map();

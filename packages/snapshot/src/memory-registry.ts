@@ -230,6 +230,35 @@ function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefin
 
 const EMPTY_VERSION = new SetDigest().version();
 
+// Responses per snapshot and share key. Watches asking the same thing of the
+// same snapshot get one response object, so the ADS server encodes and
+// assembles it once: whether a change fires them together or they arrive one
+// by one (a fleet reconnecting after a control-plane restart, or subscribing
+// while a push is under way). Only requests without versions, or with the
+// registry's own shared version maps, are kept: other known-version maps are
+// one stream's own and would never be asked for again.
+const responseCache = new WeakMap<Snapshot, Map<string, WatchResponse | null>>();
+const RESPONSE_CACHE_LIMIT = 1024;
+
+function respondShared(w: Watch, snap: Snapshot, type: ResourceType | undefined): WatchResponse | null {
+  const known = w.request.knownVersions;
+  if (known && !provenance.has(known)) return respond(w.request, snap, type);
+  let cache = responseCache.get(snap);
+  if (!cache) {
+    cache = new Map();
+    responseCache.set(snap, cache);
+  }
+  const key = `${w.request.typeUrl}\u0000${w.shareKey}`;
+  let resp = cache.get(key);
+  if (resp === undefined) {
+    resp = respond(w.request, snap, type);
+    // Bounded per snapshot: past the cap, start over rather than grow.
+    if (cache.size >= RESPONSE_CACHE_LIMIT) cache.clear();
+    cache.set(key, resp);
+  }
+  return resp;
+}
+
 class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> implements MemorySnapshotRegistry {
   readonly #snapshots = new Map<string, SnapshotImpl>();
   readonly #watches = new Map<string, Set<Watch>>();
@@ -435,7 +464,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     const snap = this.#snapshots.get(request.nodeGroup);
     const now =
       snap && !upToDate(request, snap.types.get(request.typeUrl))
-        ? respond(request, snap, this.resourceType(request.typeUrl))
+        ? respondShared(w, snap, this.resourceType(request.typeUrl))
         : null;
     if (now) {
       // Answer on a microtask, not inside watch(): the caller gets its cancel
@@ -477,7 +506,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
         if (!w.active) continue;
         let resp = shared.get(w.shareKey);
         if (resp === undefined) {
-          resp = respond(w.request, snap, type);
+          resp = respondShared(w, snap, type);
           shared.set(w.shareKey, resp);
         }
         if (!resp) continue;

@@ -389,6 +389,65 @@ describe("watches", () => {
     assert.equal(a.got[0]?.resources, b.got[0]?.resources);
   });
 
+  it("watchers arriving one by one after a snapshot share one response too (a reconnecting fleet)", async () => {
+    const r = createSnapshotRegistry();
+    r.setSnapshot("g", world(3));
+    const got: WatchResponse[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = collect();
+      r.watch({ nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-2"]) }, c.cb);
+      await flush();
+      assert.equal(c.got.length, 1);
+      got.push(c.got[0] as WatchResponse);
+    }
+    for (const resp of got) assert.equal(resp, got[0]);
+    // A different subscription, or a new snapshot, is answered afresh.
+    const other = collect();
+    r.watch({ nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: new Set(["svc-1"]) }, other.cb);
+    r.setSnapshot("g", world(4));
+    const after = collect();
+    r.watch({ nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-2"]) }, after.cb);
+    await flush();
+    assert.deepEqual(
+      other.got[0]?.resources.map((x) => x.name),
+      ["svc-1"],
+    );
+    assert.notEqual(after.got[0], got[0]);
+    assert.deepEqual(
+      after.got[0]?.resources.map((x) => x.name),
+      ["svc-0", "svc-2"],
+    );
+  });
+
+  it("answers a stream's own known versions without caching them for others", async () => {
+    const r = createSnapshotRegistry();
+    r.setSnapshot("g", world(3));
+    const names = new Set(["svc-0", "svc-1"]);
+    const svc0 = r.getSnapshot("g")?.get(EDS)?.resources.get("svc-0")?.version ?? "";
+    const a = collect();
+    r.watch(
+      {
+        nodeGroup: "g",
+        typeUrl: EDS,
+        wildcard: false,
+        resourceNames: names,
+        knownVersions: new Map([["svc-0", svc0]]),
+      },
+      a.cb,
+    );
+    const b = collect();
+    r.watch({ nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: names, knownVersions: new Map() }, b.cb);
+    await flush();
+    assert.deepEqual(
+      a.got[0]?.resources.map((x) => x.name),
+      ["svc-1"],
+    );
+    assert.deepEqual(
+      b.got[0]?.resources.map((x) => x.name),
+      ["svc-0", "svc-1"],
+    );
+  });
+
   it("emits typed events", () => {
     const r = createSnapshotRegistry();
     const seen: string[] = [];
