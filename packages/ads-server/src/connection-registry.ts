@@ -28,6 +28,8 @@ export interface ConnectionInfo {
   readonly connectedAt: string;
   /** Responses waiting for HTTP/2 flow control (at most one per type). */
   readonly pendingResponses: number;
+  /** Bytes written to the stream that HTTP/2 flow control has not yet taken. */
+  readonly inFlightBytes: number;
   readonly types: readonly TypeStatus[];
 }
 
@@ -42,6 +44,7 @@ export function describeConnection(c: Connection): ConnectionInfo {
     service: c.service,
     connectedAt: c.connectedAt.toISOString(),
     pendingResponses: c.pendingCount(),
+    inFlightBytes: c.inFlightBytes(),
     types: [...c.types.values()].map((s) => ({
       typeUrl: s.typeUrl,
       shortName: s.shortName,

@@ -51,7 +51,10 @@ export class Connection {
   nodeGroup = "";
   closed = false;
   #flushScheduled = false;
-  #blocked = false;
+  // Responses written to the call whose bytes HTTP/2 has not yet taken (their
+  // write callbacks have not fired), and their size.
+  #inFlight = 0;
+  #inFlightBytes = 0;
   readonly #pendingTypes: TypeState[] = [];
 
   constructor(
@@ -256,24 +259,38 @@ export class Connection {
     return best;
   }
 
-  /** Writes pending responses in push order until the stream reports a full buffer. */
+  /**
+   * Writes pending responses in push order while the stream has room: fewer
+   * in-flight bytes than the budget, and fewer in-flight writes than the
+   * call's own buffer holds. The write callbacks (HTTP/2 took the bytes)
+   * open room again.
+   */
   flush(): void {
-    while (!this.#blocked && !this.closed) {
+    while (!this.closed && this.#hasRoom()) {
       const state = this.#pickNext();
       if (!state) break;
       const pending = state.pending;
       state.pending = undefined;
       this.#pendingTypes.splice(this.#pendingTypes.indexOf(state), 1);
-      if (!pending) continue;
-      if (!this.#write(state, pending)) {
-        this.#blocked = true;
-        this.call.once("drain", () => {
-          this.#blocked = false;
-          this.flush();
-        });
-      }
+      if (pending) this.#write(state, pending);
     }
   }
+
+  #hasRoom(): boolean {
+    if (this.#inFlight === 0) return true;
+    return this.#inFlightBytes < this.ctx.maxInFlightBytesPerStream && this.#inFlight < this.call.writableHighWaterMark;
+  }
+
+  /** Bytes written to the stream that HTTP/2 flow control has not yet taken. */
+  inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
+  #written = (size: number): void => {
+    this.#inFlight--;
+    this.#inFlightBytes -= size;
+    if (this.#pendingTypes.length > 0) this.flush();
+  };
 
   #assemble(state: TypeState, pending: PendingResponse, nonce: string): Uint8Array {
     const controlPlane = this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {};
@@ -295,7 +312,7 @@ export class Connection {
     );
   }
 
-  #write(state: TypeState, pending: PendingResponse): boolean {
+  #write(state: TypeState, pending: PendingResponse): void {
     const resp = pending.response;
     const started = process.hrtime.bigint();
     // A response shared by many streams is assembled once; a merged one is this stream's own.
@@ -328,13 +345,17 @@ export class Connection {
         if (oldest !== undefined) state.recentNonces.delete(oldest);
       }
     }
-    let ok = true;
+    const size = bytes.length;
+    this.#inFlight++;
+    this.#inFlightBytes += size;
     try {
-      ok = this.call.write(bytes);
+      this.call.write(bytes, () => this.#written(size));
     } catch (err) {
+      this.#inFlight--;
+      this.#inFlightBytes -= size;
       this.ctx.metrics?.sendError(state.shortName);
       this.ctx.log.warn("write failed", { connection: this.id, error: String(err) });
-      return true;
+      return;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.ctx.metrics?.push(state.shortName, seconds);
@@ -347,7 +368,6 @@ export class Connection {
       removed: pending.removed.length,
       bytes: bytes.length,
     });
-    return ok;
   }
 
   /** Cancels every watch and drops pending responses. Idempotent. */

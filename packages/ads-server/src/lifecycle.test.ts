@@ -81,5 +81,9 @@ describe("server lifecycle", () => {
       () => createAdsServer({ registry: createSnapshotRegistry(), maxResourceNamesPerRequest: 0 }),
       /maxResourceNamesPerRequest must be positive/,
     );
+    assert.throws(
+      () => createAdsServer({ registry: createSnapshotRegistry(), maxInFlightBytesPerStream: -1 }),
+      /maxInFlightBytesPerStream must be positive, got -1/,
+    );
   });
 });

@@ -17,6 +17,8 @@ export interface ServerContext {
   readonly log: Logger;
   readonly controlPlaneId: string | undefined;
   readonly maxResourceNamesPerRequest: number;
+  /** See `AdsServerOptions.maxInFlightBytesPerStream`. */
+  readonly maxInFlightBytesPerStream: number;
   readonly metrics: AdsMetrics | undefined;
   /**
    * Assembled bytes per shared registry response. Every stream that gets the

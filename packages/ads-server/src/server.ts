@@ -51,6 +51,13 @@ export interface AdsServerOptions {
   maxReceiveMessageBytes?: number;
   /** Most resource names in one request; more ends the stream with RESOURCE_EXHAUSTED. Default 10,000. */
   maxResourceNamesPerRequest?: number;
+  /**
+   * Bytes of responses a stream may have written that HTTP/2 flow control has
+   * not yet taken. Past it, newer responses wait in the stream's queue (one per
+   * type, latest wins) instead of piling up in memory for a client that reads
+   * slowly. One response is always let through, however big. Default 1 MiB.
+   */
+  maxInFlightBytesPerStream?: number;
   /** Keepalive settings (own server only). */
   keepalive?: KeepaliveOptions;
   /** Register the per-type services (CDS, EDS, LDS, RDS, SRDS, VHDS, SDS, RTDS, ECDS) besides ADS. Default true. */
@@ -110,6 +117,10 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     if (!(maxNames > 0)) {
       throw new XdsError("invalid_argument", `maxResourceNamesPerRequest must be positive, got ${maxNames}`);
     }
+    const maxInFlight = options.maxInFlightBytesPerStream ?? 1024 * 1024;
+    if (!(maxInFlight > 0)) {
+      throw new XdsError("invalid_argument", `maxInFlightBytesPerStream must be positive, got ${maxInFlight}`);
+    }
     this.#options = options;
     const emit = this.emit.bind(this) as StreamEnv["emit"];
     let nonces = 0;
@@ -118,6 +129,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       log: options.logger ?? silentLogger,
       controlPlaneId: options.controlPlaneId,
       maxResourceNamesPerRequest: maxNames,
+      maxInFlightBytesPerStream: maxInFlight,
       metrics: options.metrics,
       emit: (event, ...args) => {
         try {
