@@ -8,6 +8,7 @@ import { RawStream, rawClient } from "@xdskit/ads-server/testing";
 import { defineResourceType, TypeUrl, decodeResource } from "@xdskit/xds-types";
 import { type AccessLog, AccessLogSchema } from "@xdskit/xds-types/gen/envoy/config/accesslog/v3/accesslog_pb";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ClusterSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
@@ -119,9 +120,11 @@ describe("discovery controller", () => {
     source.setService({ name: "echo", endpoints: [{ address: "127.0.0.1", port: 9001 }] });
     class Broken extends DefaultConfigGenerator {
       fail = false;
-      override buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
-        const out = super.buildClusters(proxy, push);
-        if (this.fail) for (const c of out) c.edsClusterConfig = undefined;
+      // Listeners are written after clusters and endpoints: a broken listener
+      // must not let the new clusters and endpoints through on their own.
+      override buildListeners(proxy: Proxy, push: PushContext): Listener[] {
+        const out = super.buildListeners(proxy, push);
+        if (this.fail) for (const l of out) l.apiListener = undefined;
         return out;
       }
     }
@@ -132,12 +135,21 @@ describe("discovery controller", () => {
     const group = controller.registry.nodeGroup(
       create((await import("@xdskit/xds-types/gen/envoy/config/core/v3/base_pb")).NodeSchema, grpcNode("z")),
     );
-    const before = controller.registry.getSnapshot(group)?.get(TypeUrl.Cluster);
+    const before = controller.registry.getSnapshot(group);
+    assert.ok(before);
     generator.fail = true;
+    // The new port changes every type; only the listeners are broken, and none of the types is installed.
     source.setService({ name: "echo", port: 9002, endpoints: [{ address: "127.0.0.1", port: 9002 }] });
     await controller.flush();
-    assert.match(failures[0] ?? "", /eds_cluster_config/);
-    assert.equal(controller.registry.getSnapshot(group)?.get(TypeUrl.Cluster), before);
+    assert.match(failures[0] ?? "", /LDS "[^"]+" is invalid: .*api_listener/);
+    assert.equal(controller.registry.getSnapshot(group), before);
+    generator.fail = false;
+    source.setService({ name: "echo", port: 9003, endpoints: [{ address: "127.0.0.1", port: 9003 }] });
+    await controller.flush();
+    const after = controller.registry.getSnapshot(group);
+    for (const t of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]) {
+      assert.notEqual(after?.get(t)?.version, before.get(t)?.version, `${t} should carry the fixed build`);
+    }
     controller.close();
   });
 });

@@ -1,6 +1,11 @@
 import { type Logger, silentLogger, XdsError } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import { createSnapshotRegistry, type MemorySnapshotRegistry, type SnapshotRegistryOptions } from "@xdskit/snapshot";
+import {
+  createSnapshotRegistry,
+  type MemorySnapshotRegistry,
+  type ResourceUpdate,
+  type SnapshotRegistryOptions,
+} from "@xdskit/snapshot";
 import type { Message } from "@bufbuild/protobuf";
 import { EventEmitter } from "eventemitter3";
 import { DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
@@ -125,16 +130,21 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
         for (const list of Object.values(input)) n += (list as readonly Message[]).length;
         return n;
       }
-      let changed = 0;
-      // Per type, only what changed is re-versioned; unchanged resources keep their version and fire nothing.
+      // Per type, only what changed is re-versioned; unchanged resources keep
+      // their version and fire nothing. All types go in as one change: a bad
+      // resource in any of them leaves the group's whole config as it was.
+      const updates: Record<string, ResourceUpdate> = {};
       for (const [typeUrl, list] of Object.entries(input)) {
         const resources = list as readonly Message[];
         const type = this.registry.resourceType(typeUrl);
         const names = new Set(resources.map((r) => type?.nameOf(r) ?? ""));
         const remove = [...(current.get(typeUrl)?.resources.keys() ?? [])].filter((n) => !names.has(n));
-        const before = current.get(typeUrl)?.version;
-        const after = this.registry.updateResources(group, typeUrl, { upsert: resources, remove });
-        if (after.version !== before) changed += 1;
+        updates[typeUrl] = { upsert: resources, remove };
+      }
+      const next = this.registry.updateSnapshot(group, updates);
+      let changed = 0;
+      for (const typeUrl of Object.keys(updates)) {
+        if (next.get(typeUrl)?.version !== current.get(typeUrl)?.version) changed += 1;
       }
       return changed;
     } catch (err) {

@@ -57,6 +57,13 @@ export interface MemorySnapshotRegistry extends SnapshotRegistry {
 
 const EMPTY = new Map<string, EncodedResource>();
 
+/** What an update did to one type. */
+interface TypeChange {
+  readonly next: TypeSnapshotImpl;
+  readonly upserted: string[];
+  readonly removed: string[];
+}
+
 interface Watch {
   readonly request: WatchRequest;
   readonly callback: WatchCallback;
@@ -363,11 +370,15 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     const touched = new Set<string>();
     for (const [t, ts] of snap.types) if (prev?.types.get(t) !== ts) touched.add(t);
     if (prev) for (const t of prev.types.keys()) if (!snap.types.has(t)) touched.add(t);
-    if (!prev)
-      for (const key of this.#watches.keys())
-        if (key.startsWith(`${nodeGroup}\u0000`)) touched.add(key.slice(nodeGroup.length + 1));
+    if (!prev) for (const t of this.#watchedTypes(nodeGroup)) touched.add(t);
     this.#fire(nodeGroup, touched, snap);
     return snap;
+  }
+
+  /** Type URLs some watch of the node group is parked on. */
+  *#watchedTypes(nodeGroup: string): Iterable<string> {
+    const prefix = `${nodeGroup}\u0000`;
+    for (const key of this.#watches.keys()) if (key.startsWith(prefix)) yield key.slice(prefix.length);
   }
 
   #assertConsistent(snap: Snapshot): void {
@@ -400,55 +411,96 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   }
 
   updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot {
-    let next: TypeSnapshotImpl;
-    let snap: SnapshotImpl;
-    const upserted: string[] = [];
-    const removed: string[] = [];
+    const snap = this.updateSnapshot(nodeGroup, { [typeUrl]: update });
+    return snap.get(typeUrl) as TypeSnapshot;
+  }
+
+  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot {
     const prev = this.#snapshots.get(nodeGroup);
-    const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
+    const changes: TypeChange[] = [];
+    let snap: SnapshotImpl;
+    let typeUrl: string | undefined;
     try {
-      const type = this.#typeOrThrow(typeUrl, nodeGroup);
-      const where = `node group "${nodeGroup}", ${type.shortName}`;
-      const map = new Map(prevTs?.resources ?? EMPTY);
-      const digest = prevTs ? prevTs.digest.copy() : new SetDigest();
-      const seen = new Set<string>();
-      for (const item of update.upsert ?? []) {
-        const enc = this.#encode(type, item, where);
-        if (seen.has(enc.name)) {
-          throw new XdsError("duplicate_resource", `${where}: the name "${enc.name}" appears twice in one update`);
-        }
-        seen.add(enc.name);
-        const old = map.get(enc.name);
-        if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs) continue;
-        if (old) digest.toggle(old, -1);
-        digest.toggle(enc, 1);
-        map.set(enc.name, enc);
-        upserted.push(enc.name);
-      }
-      for (const name of update.remove ?? []) {
-        if (seen.has(name)) {
-          throw new XdsError("invalid_argument", `${where}: "${name}" is both upserted and removed in one update`);
-        }
-        const old = map.get(name);
-        if (!old) continue;
-        digest.toggle(old, -1);
-        map.delete(name);
-        removed.push(name);
-      }
-      if (upserted.length === 0 && removed.length === 0 && prevTs) return prevTs;
-      next = new TypeSnapshotImpl(typeUrl, digest.version(), map, digest);
+      if (!nodeGroup) throw new XdsError("invalid_argument", "updateSnapshot needs a non-empty node group");
       const types = new Map(prev?.types ?? []);
-      types.set(typeUrl, next);
+      for (const [t, update] of Object.entries(updates)) {
+        typeUrl = t;
+        const change = this.#applyUpdate(nodeGroup, t, prev?.types.get(t) as TypeSnapshotImpl | undefined, update);
+        if (!change) continue;
+        changes.push(change);
+        types.set(t, change.next);
+      }
+      typeUrl = undefined;
+      // Nothing changed: the same snapshot object, and nothing fires.
+      if (prev && changes.length === 0) return prev;
       snap = new SnapshotImpl(nodeGroup, types);
+      // Checked once all types are applied, so a cluster and the route that
+      // uses it can arrive in one update.
       if (this.#options.consistent) this.#assertConsistent(snap);
     } catch (err) {
       this.#failed(nodeGroup, typeUrl, err);
       throw err;
     }
     this.#snapshots.set(nodeGroup, snap);
-    this.emit("resourcesUpdated", { nodeGroup, typeUrl, version: next.version, upserted, removed });
-    this.#fire(nodeGroup, new Set([typeUrl]), snap);
-    return next;
+    for (const c of changes) {
+      this.emit("resourcesUpdated", {
+        nodeGroup,
+        typeUrl: c.next.typeUrl,
+        version: c.next.version,
+        upserted: c.upserted,
+        removed: c.removed,
+      });
+    }
+    // One firing for every changed type: streams queue them together and push in make-before-break order.
+    const touched = new Set(changes.map((c) => c.next.typeUrl));
+    // A group's first snapshot also answers watchers of the types it lacks (they get nothing, not a wait).
+    if (!prev) for (const t of this.#watchedTypes(nodeGroup)) touched.add(t);
+    this.#fire(nodeGroup, touched, snap);
+    return snap;
+  }
+
+  /** One type's upserts and removals over its previous snapshot, or undefined when nothing changes. */
+  #applyUpdate(
+    nodeGroup: string,
+    typeUrl: string,
+    prevTs: TypeSnapshotImpl | undefined,
+    update: ResourceUpdate,
+  ): TypeChange | undefined {
+    const type = this.#typeOrThrow(typeUrl, nodeGroup);
+    const where = `node group "${nodeGroup}", ${type.shortName}`;
+    if (update === null || typeof update !== "object") {
+      throw new XdsError("invalid_argument", `${where}: expected an update ({ upsert?, remove? }), got ${update}`);
+    }
+    const upserted: string[] = [];
+    const removed: string[] = [];
+    const map = new Map(prevTs?.resources ?? EMPTY);
+    const digest = prevTs ? prevTs.digest.copy() : new SetDigest();
+    const seen = new Set<string>();
+    for (const item of update.upsert ?? []) {
+      const enc = this.#encode(type, item, where);
+      if (seen.has(enc.name)) {
+        throw new XdsError("duplicate_resource", `${where}: the name "${enc.name}" appears twice in one update`);
+      }
+      seen.add(enc.name);
+      const old = map.get(enc.name);
+      if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs) continue;
+      if (old) digest.toggle(old, -1);
+      digest.toggle(enc, 1);
+      map.set(enc.name, enc);
+      upserted.push(enc.name);
+    }
+    for (const name of update.remove ?? []) {
+      if (seen.has(name)) {
+        throw new XdsError("invalid_argument", `${where}: "${name}" is both upserted and removed in one update`);
+      }
+      const old = map.get(name);
+      if (!old) continue;
+      digest.toggle(old, -1);
+      map.delete(name);
+      removed.push(name);
+    }
+    if (upserted.length === 0 && removed.length === 0 && prevTs) return undefined;
+    return { next: new TypeSnapshotImpl(typeUrl, digest.version(), map, digest), upserted, removed };
   }
 
   watch(request: WatchRequest, callback: WatchCallback): CancelWatch {

@@ -146,6 +146,108 @@ describe("consistency", () => {
     );
     assert.ok(r.getSnapshot("g")?.get(EDS)?.resources.has("svc-0"));
   });
+
+  it("accepts a new cluster, its endpoints and the route using it in one update when enforced", () => {
+    const r = createSnapshotRegistry({ consistent: true });
+    r.setSnapshot("g", world(1));
+    // One type at a time, the route would dangle; together they are consistent.
+    const route = weightedRoute("svc-0", "svc-0", [
+      ["svc-0", 50],
+      ["new", 50],
+    ]);
+    assert.throws(() => r.updateResources("g", RDS, { upsert: [route] }), /"new"/);
+    const snap = r.updateSnapshot("g", {
+      [RDS]: { upsert: [route] },
+      [CDS]: { upsert: [edsCluster("new")] },
+      [EDS]: { upsert: [cla("new")] },
+    });
+    assert.equal(r.getSnapshot("g"), snap);
+    assert.ok(snap.get(CDS)?.resources.has("new"));
+    assert.deepEqual(r.checkConsistency("g"), []);
+  });
+});
+
+describe("updateSnapshot", () => {
+  it("installs every type or none: a bad resource in one type leaves all of them as they were", () => {
+    const r = createSnapshotRegistry();
+    const good = r.setSnapshot("g", world(2));
+    const failures: { typeUrl?: string; message: string }[] = [];
+    r.on("validationFailed", (e) =>
+      failures.push({ ...(e.typeUrl ? { typeUrl: e.typeUrl } : {}), message: e.error.message }),
+    );
+    const badListener = apiListener("l");
+    delete (badListener as { apiListener?: unknown }).apiListener;
+    assert.throws(
+      () =>
+        r.updateSnapshot("g", {
+          [CDS]: { upsert: [edsCluster("svc-9")] },
+          [LDS]: { upsert: [badListener] },
+        }),
+      (e: unknown) => e instanceof XdsError && e.code === "invalid_resource" && /LDS "l" is invalid/.test(e.message),
+    );
+    assert.equal(r.getSnapshot("g"), good);
+    assert.equal(r.getSnapshot("g")?.get(CDS)?.resources.has("svc-9"), false);
+    assert.deepEqual(
+      failures.map((f) => f.typeUrl),
+      [LDS],
+    );
+  });
+
+  it("fires the watchers of every changed type in one go, and only of those", async () => {
+    const r = createSnapshotRegistry();
+    r.setSnapshot("g", world(2));
+    const order: string[] = [];
+    const watchAll = () => {
+      for (const t of [CDS, EDS, LDS, RDS]) {
+        const v = r.getSnapshot("g")?.get(t)?.version;
+        r.watch(
+          {
+            nodeGroup: "g",
+            typeUrl: t,
+            wildcard: true,
+            resourceNames: new Set(),
+            ...(v ? { knownVersion: v } : {}),
+          },
+          (resp) => order.push(resp.typeUrl),
+        );
+      }
+    };
+    watchAll();
+    await flush();
+    assert.deepEqual(order, [], "up-to-date watchers wait");
+    const events: string[] = [];
+    r.on("resourcesUpdated", (e) => events.push(`${e.typeUrl}:${e.upserted.join()}:${e.removed.join()}`));
+    r.updateSnapshot("g", {
+      [EDS]: { upsert: [cla("svc-0", 5)] },
+      [CDS]: { upsert: [edsCluster("svc-2")] },
+      [LDS]: { upsert: [], remove: [] },
+    });
+    // Fired synchronously, together; LDS did not change and stays parked.
+    assert.deepEqual(order.sort(), [CDS, EDS].sort());
+    assert.deepEqual(events.sort(), [`${CDS}:svc-2:`, `${EDS}:svc-0:`].sort());
+  });
+
+  it("returns the same snapshot and fires nothing when nothing changes", () => {
+    const r = createSnapshotRegistry();
+    const s = r.setSnapshot("g", world(2));
+    let events = 0;
+    r.on("resourcesUpdated", () => events++);
+    const same = s.get(EDS)?.resources.get("svc-0")?.message;
+    assert.ok(same);
+    assert.equal(r.updateSnapshot("g", { [EDS]: { upsert: [same] }, [CDS]: {} }), s);
+    assert.equal(events, 0);
+  });
+
+  it("refuses a missing node group, an unknown type and an update that is not an object", () => {
+    const r = createSnapshotRegistry();
+    assert.throws(() => r.updateSnapshot("", { [CDS]: {} }), /needs a non-empty node group/);
+    assert.throws(() => r.updateSnapshot("g", { "type.googleapis.com/acme.Widget": {} }), /acme.Widget/);
+    assert.throws(
+      () => r.updateSnapshot("g", { [CDS]: null as never }),
+      /CDS: expected an update \(\{ upsert\?, remove\? \}\), got null/,
+    );
+    assert.equal(r.getSnapshot("g"), undefined);
+  });
 });
 
 describe("bad input", () => {

@@ -160,6 +160,15 @@ export interface SnapshotRegistry extends Pick<EventEmitter<SnapshotRegistryEven
   clearSnapshot(nodeGroup: string): void;
   /** Upserts and removes resources of one type, bumping only what changed. Returns the new type snapshot. */
   updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot;
+  /**
+   * Upserts and removes resources of several types as one change: every type
+   * is validated (and, when consistency is enforced, checked together) before
+   * any is installed, so a bad resource in one type leaves all of them as they
+   * were; watchers of every changed type fire together, so streams push them
+   * in make-before-break order. Returns the new snapshot (the same one when
+   * nothing changed).
+   */
+  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot;
   /** Registers a one-shot watch: the callback fires once, right away (on a microtask) if the client lacks something, else on the next real change. */
   watch(request: WatchRequest, callback: WatchCallback): CancelWatch;
   /**
