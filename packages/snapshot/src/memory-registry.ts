@@ -1,4 +1,4 @@
-import type { Message } from "@bufbuild/protobuf";
+import type { Message, Registry } from "@bufbuild/protobuf";
 import {
   type Logger,
   type ResourceType,
@@ -29,7 +29,7 @@ import type {
   WatchRequest,
   WatchResponse,
 } from "./types.js";
-import { structuralProblems } from "./validate.js";
+import { defaultAnyRegistry, ruleProblems, structuralProblems } from "./validate.js";
 
 /** Options of {@link createSnapshotRegistry}. */
 export interface SnapshotRegistryOptions {
@@ -39,6 +39,18 @@ export interface SnapshotRegistryOptions {
   consistent?: boolean;
   /** Apply the built-in structural rules (EDS clusters need eds_cluster_config, …). Default true. */
   structuralValidation?: boolean;
+  /**
+   * Check the protoc-gen-validate rules Envoy's protos declare (non-empty
+   * names, port ≤ 65535, positive timeouts, required oneofs, …): what Envoy
+   * would NACK is refused here with the field path. Default true.
+   */
+  protoRules?: boolean;
+  /**
+   * Schemas the rule check uses to look inside `Any` fields. Default: the HTTP
+   * connection manager, router and TLS contexts; pass `xdsRegistry` from
+   * `@xdskit/xds-types/registry` to check every extension type.
+   */
+  anyRegistry?: Registry;
   /** Extra host rules: return the broken rules of a resource as sentences (empty or undefined when fine). */
   validate?: (typeUrl: string, resource: Message) => readonly string[] | undefined;
   /** Resource types beyond the built-in table (see `defineResourceType`), so hosts can serve their own type URLs. */
@@ -237,6 +249,9 @@ function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefin
 
 const EMPTY_VERSION = new SetDigest().version();
 
+// How many valid content hashes a registry remembers (about 100 bytes each).
+const VALID_CONTENT_LIMIT = 500_000;
+
 // Responses per snapshot and share key. Watches asking the same thing of the
 // same snapshot get one response object, so the ADS server encodes and
 // assembles it once: whether a change fires them together or they arrive one
@@ -273,6 +288,8 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   readonly #options: SnapshotRegistryOptions;
   readonly #log: Logger;
   #watchCount = 0;
+  /** Content hashes that passed the built-in checks. */
+  readonly #validContent = new Set<string>();
 
   constructor(options: SnapshotRegistryOptions) {
     super();
@@ -303,7 +320,19 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   #encode(type: ResourceType, input: ResourceInput, where: string): EncodedResource {
     const enc = encodeResource(type, input, where);
     const problems: string[] = [];
-    if (this.#options.structuralValidation !== false) problems.push(...structuralProblems(type.typeUrl, enc.message));
+    // The built-in checks depend only on the content, which the hash names
+    // (type URL included): content already found valid is not walked again,
+    // so rebuilding a group, or another group, with unchanged resources costs
+    // no checking.
+    if (!this.#validContent.has(enc.hash)) {
+      if (this.#options.structuralValidation !== false) problems.push(...structuralProblems(type.typeUrl, enc.message));
+      if (this.#options.protoRules !== false)
+        problems.push(...ruleProblems(type.schema, enc.message, this.#options.anyRegistry ?? defaultAnyRegistry));
+      if (problems.length === 0) {
+        if (this.#validContent.size >= VALID_CONTENT_LIMIT) this.#validContent.clear();
+        this.#validContent.add(enc.hash);
+      }
+    }
     const extra = this.#options.validate?.(type.typeUrl, enc.message);
     if (extra) problems.push(...extra);
     if (problems.length > 0) {

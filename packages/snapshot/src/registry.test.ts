@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { TypeUrl, XdsError } from "@xdskit/xds-types";
+import { TypeUrl, XdsError, packAny, unpackHttpConnectionManager } from "@xdskit/xds-types";
+import { HttpConnectionManagerSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
 import { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { createSnapshotRegistry } from "./index.js";
 import { apiListener, cla, edsCluster, weightedRoute, world } from "./testing/fixtures.js";
@@ -289,6 +290,36 @@ describe("bad input", () => {
     if (route) route.action = { case: undefined };
     rejects({ [RDS]: [rc] }, "invalid_resource", /RDS "r" is invalid: .*routes\[0\] has no action/);
   });
+  it("a broken protoc-gen-validate rule, named by its field path", () => {
+    const c = cla("svc-0", 1, 70_000);
+    rejects(
+      { [EDS]: [c] },
+      "invalid_resource",
+      /EDS "svc-0" is invalid: endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.port_value: must be at most 65535/,
+    );
+  });
+  it("a broken rule inside the HTTP connection manager of a listener", () => {
+    const l = apiListener("l", "r");
+    const hcm = l.apiListener?.apiListener;
+    assert.ok(hcm);
+    const decoded = unpackHttpConnectionManager(hcm);
+    decoded.statPrefix = "";
+    if (l.apiListener) l.apiListener.apiListener = packAny(HttpConnectionManagerSchema, decoded);
+    rejects(
+      { [LDS]: [l] },
+      "invalid_resource",
+      /LDS "l" is invalid: api_listener\.api_listener\(envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpConnectionManager\)\.stat_prefix: must be at least 1 characters long/,
+    );
+  });
+  it("rules can be turned off", () => {
+    const r = createSnapshotRegistry({ protoRules: false });
+    assert.ok(
+      r
+        .setSnapshot("g", { [EDS]: [cla("svc-0", 1, 70_000)] })
+        .get(EDS)
+        ?.resources.has("svc-0"),
+    );
+  });
   it("a host rule", () => {
     const r = createSnapshotRegistry({
       validate: (_t, m) => ((m as { name?: string }).name === "forbidden" ? ["name is reserved"] : []),
@@ -297,6 +328,25 @@ describe("bad input", () => {
       () => r.setSnapshot("g", { [CDS]: [edsCluster("forbidden")] }),
       /CDS "forbidden" is invalid: name is reserved/,
     );
+  });
+  it("content checked once is not walked again, but the host's rule always runs and bad content stays refused", () => {
+    let hostCalls = 0;
+    let forbid = false;
+    const r = createSnapshotRegistry({
+      validate: () => {
+        hostCalls++;
+        return forbid ? ["closed for maintenance"] : [];
+      },
+    });
+    r.setSnapshot("a", { [EDS]: [cla("x")] });
+    r.setSnapshot("b", { [EDS]: [cla("x")] });
+    assert.equal(hostCalls, 2);
+    forbid = true;
+    assert.throws(() => r.setSnapshot("c", { [EDS]: [cla("x")] }), /closed for maintenance/);
+    forbid = false;
+    const bad = cla("y", 1, 70_000);
+    for (const g of ["d", "e"])
+      assert.throws(() => r.setSnapshot(g, { [EDS]: [bad] }), /port_value: must be at most 65535/);
   });
   it("an invalid per-resource update leaves the type untouched", () => {
     const r = createSnapshotRegistry();

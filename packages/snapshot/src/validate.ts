@@ -1,8 +1,15 @@
 // Cheap structural rules that catch what Envoy or gRPC would NACK, so a bad
 // resource is refused at the door with a readable reason instead of being
 // pushed to every client and rejected there.
-import type { Message } from "@bufbuild/protobuf";
+import { type DescMessage, type Message, type Registry, createRegistry } from "@bufbuild/protobuf";
 import { TypeUrl, isEdsCluster, referencesOf } from "@xdskit/xds-types";
+import { RouterSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/router/v3/router_pb";
+import { HttpConnectionManagerSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
+import {
+  DownstreamTlsContextSchema,
+  UpstreamTlsContextSchema,
+} from "@xdskit/xds-types/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb";
+import { checkRules } from "@xdskit/xds-types/rules";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import type { ClusterLoadAssignment } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
 import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
@@ -56,4 +63,21 @@ export function structuralProblems(typeUrl: string, message: Message): string[] 
     problems.push(err instanceof Error ? err.message : String(err));
   }
   return problems;
+}
+
+/**
+ * The extension types the rule check looks into by default (the ones xdskit's
+ * own builders put in `Any` fields); a host passes a fuller registry, such as
+ * `xdsRegistry` from `@xdskit/xds-types/registry`, to cover every type.
+ */
+export const defaultAnyRegistry: Registry = createRegistry(
+  HttpConnectionManagerSchema,
+  RouterSchema,
+  UpstreamTlsContextSchema,
+  DownstreamTlsContextSchema,
+);
+
+/** The protoc-gen-validate rules a resource breaks, as `path: what` sentences. */
+export function ruleProblems(schema: DescMessage, message: Message, anyRegistry: Registry): string[] {
+  return checkRules(schema, message, { registry: anyRegistry, limit: 10 }).map((v) => `${v.path}: ${v.message}`);
 }
