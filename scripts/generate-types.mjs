@@ -10,8 +10,12 @@
 //   * drop every file that still imports a proto nobody carries (opencensus,
 //     opentelemetry, prometheus, servicecontrol, …), repeatedly, until the
 //     remaining set is closed under imports,
-//   * remove `ignore_empty` from validate rules, because the validate.proto
-//     shipped beside the Envoy API is older than the API and lacks that field.
+//   * add `ignore_empty` to validate.proto's StringRules (field 26, as in
+//     protoc-gen-validate upstream): the copy shipped beside the Envoy API is
+//     older than the API, which uses it on string rules. Kept, not stripped,
+//     so the rule checker knows which fields skip their rules when empty; a
+//     use on any other rule kind makes generation fail instead of passing
+//     silently.
 // Then buf runs protoc-gen-es over the staged workspace.
 //
 // `--check` regenerates into a scratch folder and fails if the result differs
@@ -76,6 +80,17 @@ function walk(dir, out = []) {
   return out;
 }
 
+function addIgnoreEmpty(text) {
+  const anchor = /(\n\s*optional bool strict = 25 \[default = true\];)/;
+  if (text.includes("ignore_empty")) return text;
+  if (!anchor.test(text))
+    fail("validate/validate.proto: StringRules.strict (field 25) not found; cannot add ignore_empty");
+  return text.replace(
+    anchor,
+    "$1\n\n  // Added by xdskit's generator, as upstream: skip the rules when the value is empty.\n  optional bool ignore_empty = 26;",
+  );
+}
+
 const LEGACY_VERSION_DIR = /^v(2|2alpha\d*|3alpha|2beta\d*|1alpha\d*)$/;
 // Folders of googleapis whose protos need packages the deps do not carry.
 const DROPPED_GOOGLEAPIS = ["google/api/servicecontrol", "google/api/servicemanagement"];
@@ -93,7 +108,7 @@ function stage(deps, extra, staging) {
     if (r === "googleapis") list = list.filter((f) => !DROPPED_GOOGLEAPIS.some((d) => f.startsWith(`${d}/`)));
     for (const rel of list) {
       let text = fs.readFileSync(path.join(base, rel), "utf8");
-      text = text.replace(/\s*ignore_empty:\s*true/g, "");
+      if (rel === "validate/validate.proto") text = addIgnoreEmpty(text);
       files.set(rel, { root: r, text });
     }
   }

@@ -8,6 +8,7 @@ import {
   ClusterSchema,
 } from "./gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ClusterLoadAssignmentSchema } from "./gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { UpstreamHttpProtocolOptionsSchema } from "./gen/envoy/config/core/v3/protocol_pb.js";
 import { ListenerSchema } from "./gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "./gen/envoy/config/route/v3/route_pb.js";
 import { RegexMatcherSchema } from "./gen/envoy/type/matcher/v3/regex_pb.js";
@@ -145,6 +146,18 @@ describe("protoc-gen-validate rules", () => {
     assert.deepEqual(checkRules(RouteConfigurationSchema, rc), [
       { path: "virtual_hosts[0].routes[0].match.safe_regex.regex", message: "must be at least 1 characters long" },
     ]);
+  });
+
+  it("ignore_empty: an empty value skips the rules, a non-empty one is checked", () => {
+    // UpstreamHttpProtocolOptions.override_auto_sni_header: a header name, or nothing.
+    assert.deepEqual(checkRules(UpstreamHttpProtocolOptionsSchema, create(UpstreamHttpProtocolOptionsSchema)), []);
+    assert.deepEqual(
+      checkRules(
+        UpstreamHttpProtocolOptionsSchema,
+        create(UpstreamHttpProtocolOptionsSchema, { overrideAutoSniHeader: "bad header" }),
+      ),
+      [{ path: "override_auto_sni_header", message: "must be a valid HTTP header name" }],
+    );
   });
 
   it("looks inside Any fields whose type the given registry knows", () => {

@@ -616,12 +616,14 @@ function stringCheck(s: StringRules): ValueCheck | undefined {
     if (test) {
       const [ok, what] = test;
       checks.push((v, u, k, ctx) => {
-        // PGV skips well-known checks on empty strings only where min_len allows it; an empty value is not a hostname.
         if (!ok(v as string)) report(ctx, u, k, `must be ${what}`);
       });
     }
   }
-  return combine(checks);
+  const check = combine(checks);
+  // ignore_empty: the rules hold only for a non-empty value.
+  if (check && s.ignoreEmpty) return (v, u, k, ctx) => v !== "" && check(v, u, k, ctx);
+  return check;
 }
 
 function wellKnownString(kind: string, regex: number, strict: boolean): [(v: string) => boolean, string] | undefined {
