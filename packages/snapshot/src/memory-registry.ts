@@ -581,15 +581,10 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       const set = this.#watches.get(key);
       if (!set) continue;
       const type = this.resourceType(typeUrl);
-      // Watches asking the same thing get the same response object, and so share one encoded body.
-      const shared = new Map<string, WatchResponse | null>();
+      // Watches asking the same thing get the same response object (see respondShared).
       for (const w of [...set]) {
         if (!w.active) continue;
-        let resp = shared.get(w.shareKey);
-        if (resp === undefined) {
-          resp = respondShared(w, snap, type);
-          shared.set(w.shareKey, resp);
-        }
+        const resp = respondShared(w, snap, type);
         if (!resp) continue;
         this.#cancel(w, key);
         this.#invoke(w, resp);

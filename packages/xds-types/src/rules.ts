@@ -208,7 +208,7 @@ function compileField(field: DescField): Check | undefined {
       const skip = r?.message?.skip === true;
       const wrapper = isWrapperDesc(schema);
       const own = r ? valueCheck(field, r) : undefined;
-      const walk = !skip && !wrapper && hasRules(schema, new Set());
+      const walk = !skip && !wrapper && declaresRules(schema);
       if (!requiredValue && !own && !walk) return undefined;
       return (msg, at, ctx) => {
         const v = get(msg);
@@ -224,8 +224,7 @@ function compileField(field: DescField): Check | undefined {
     case "list": {
       const rep = r?.type.case === "repeated" ? r.type.value : undefined;
       const item = rep?.items ? valueCheck(field, rep.items) : undefined;
-      const walk =
-        field.listKind === "message" && rep?.items?.message?.skip !== true && hasRules(field.message, new Set());
+      const walk = field.listKind === "message" && rep?.items?.message?.skip !== true && declaresRules(field.message);
       if (!rep && !walk) return undefined;
       return (msg, at, ctx) => {
         const list = get(msg) as readonly unknown[];
@@ -244,8 +243,7 @@ function compileField(field: DescField): Check | undefined {
       const keyCheck = mr?.keys ? scalarRules(mr.keys) : undefined;
       const valueRules = mr?.values;
       const valCheck = valueRules ? valueCheck(field, valueRules) : undefined;
-      const walk =
-        field.mapKind === "message" && valueRules?.message?.skip !== true && hasRules(field.message, new Set());
+      const walk = field.mapKind === "message" && valueRules?.message?.skip !== true && declaresRules(field.message);
       if (!mr && !walk) return undefined;
       return (msg, at, ctx) => {
         const map = get(msg) as Record<string, unknown>;
@@ -277,7 +275,7 @@ function walkAny(any: Any, at: Path, ctx: Ctx): void {
   if (!ctx.registry || !any.typeUrl) return;
   const name = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
   const schema = ctx.registry.getMessage(name);
-  if (!schema || !hasRules(schema, new Set())) return;
+  if (!schema || !declaresRules(schema)) return;
   let inner: Message | undefined;
   try {
     inner = anyUnpack(any, ctx.registry);
@@ -408,42 +406,65 @@ function scalarRules(r: FieldRules): ValueCheck | undefined {
 }
 
 function numberCheck(n: NumberRules): ValueCheck | undefined {
+  // Unset proto2 fields read as their default: only own (set) ones are bounds.
+  const set = (key: keyof NumberRules & string) => (has(n, key) ? (n[key] as Num) : undefined);
+  const rules = { const: set("const"), lt: set("lt"), lte: set("lte"), gt: set("gt"), gte: set("gte") };
+  return combine(orderedChecks<Num>({ ...rules, in: n.in, notIn: n.notIn }, (v) => v, String));
+}
+
+/** Bounds of a totally ordered value: numbers, or Duration and Timestamp by their nanoseconds. */
+interface Ordered<T> {
+  readonly const?: T | undefined;
+  readonly lt?: T | undefined;
+  readonly lte?: T | undefined;
+  readonly gt?: T | undefined;
+  readonly gte?: T | undefined;
+  readonly in: readonly T[];
+  readonly notIn: readonly T[];
+}
+
+/** const, lt/lte/gt/gte (PGV's exclusive range when the upper bound is below the lower) and in/not_in. */
+function orderedChecks<T>(r: Ordered<T>, ord: (v: T) => Num, show: (v: T) => string): ValueCheck[] {
   const checks: ValueCheck[] = [];
-  if (has(n, "const")) {
-    const c = n.const as Num;
-    checks.push((v, u, k, ctx) => {
-      if (v !== c) report(ctx, u, k, `must equal ${c}`);
-    });
+  if (r.const !== undefined) {
+    const c = ord(r.const);
+    const text = `must equal ${show(r.const)}`;
+    checks.push((v, u, k, ctx) => ord(v as T) !== c && report(ctx, u, k, text));
   }
-  const lower = has(n, "gt")
-    ? { v: n.gt as Num, incl: false }
-    : has(n, "gte")
-      ? { v: n.gte as Num, incl: true }
-      : undefined;
-  const upper = has(n, "lt")
-    ? { v: n.lt as Num, incl: false }
-    : has(n, "lte")
-      ? { v: n.lte as Num, incl: true }
-      : undefined;
-  const above = (v: Num) => (lower ? (lower.incl ? v >= lower.v : v > lower.v) : true);
-  const below = (v: Num) => (upper ? (upper.incl ? v <= upper.v : v < upper.v) : true);
-  const lowText = lower ? `${lower.incl ? "at least" : "greater than"} ${lower.v}` : "";
-  const highText = upper ? `${upper.incl ? "at most" : "less than"} ${upper.v}` : "";
-  if (lower && upper && upper.v < lower.v) {
+  const low = r.gt ?? r.gte;
+  const high = r.lt ?? r.lte;
+  const lo = low === undefined ? undefined : ord(low);
+  const hi = high === undefined ? undefined : ord(high);
+  const loIncl = r.gt === undefined;
+  const hiIncl = r.lt === undefined;
+  const above = (x: Num) => lo === undefined || (loIncl ? x >= lo : x > lo);
+  const below = (x: Num) => hi === undefined || (hiIncl ? x <= hi : x < hi);
+  const loText = low === undefined ? "" : `${loIncl ? "at least" : "greater than"} ${show(low)}`;
+  const hiText = high === undefined ? "" : `${hiIncl ? "at most" : "less than"} ${show(high)}`;
+  if (lo !== undefined && hi !== undefined && hi < lo) {
     // PGV: an upper bound below the lower one means "outside the range".
     checks.push((v, u, k, ctx) => {
-      const x = v as Num;
-      if (!above(x) && !below(x)) report(ctx, u, k, `must be ${lowText} or ${highText}`);
+      const x = ord(v as T);
+      if (!above(x) && !below(x)) report(ctx, u, k, `must be ${loText} or ${hiText}`);
     });
-  } else if (lower || upper) {
-    const text = [lowText, highText].filter(Boolean).join(" and ");
+  } else if (lo !== undefined || hi !== undefined) {
+    const text = [loText, hiText].filter(Boolean).join(" and ");
     checks.push((v, u, k, ctx) => {
-      const x = v as Num;
+      const x = ord(v as T);
       if (!above(x) || !below(x)) report(ctx, u, k, `must be ${text}`);
     });
   }
-  inNotIn(checks, n.in, n.notIn, (v) => String(v));
-  return combine(checks);
+  if (r.in.length > 0) {
+    const allowed = r.in.map(ord);
+    const text = `must be one of ${r.in.map(show).join(", ")}`;
+    checks.push((v, u, k, ctx) => !allowed.includes(ord(v as T)) && report(ctx, u, k, text));
+  }
+  if (r.notIn.length > 0) {
+    const refused = r.notIn.map(ord);
+    const text = `must not be one of ${r.notIn.map(show).join(", ")}`;
+    checks.push((v, u, k, ctx) => refused.includes(ord(v as T)) && report(ctx, u, k, text));
+  }
+  return checks;
 }
 
 function inNotIn<T>(checks: ValueCheck[], inList: readonly T[], notIn: readonly T[], show: (v: T) => string): void {
@@ -727,58 +748,13 @@ function showDuration(d: Duration): string {
   return n % 1_000_000_000n === 0n ? `${n / 1_000_000_000n}s` : `${Number(n) / 1e9}s`;
 }
 
-/** Bound checks over a totally ordered value (nanoseconds), shared by Duration and Timestamp. */
-function boundChecks<T extends { seconds: bigint; nanos: number }>(
-  r: { const?: T | undefined; lt?: T | undefined; lte?: T | undefined; gt?: T | undefined; gte?: T | undefined },
-  show: (v: T) => string,
-): ValueCheck[] {
-  const checks: ValueCheck[] = [];
-  const at = (k: "const" | "lt" | "lte" | "gt" | "gte") => (r[k] !== undefined ? nanos(r[k] as T) : undefined);
-  const c = at("const");
-  if (c !== undefined)
-    checks.push((v, u, k, ctx) => nanos(v as T) !== c && report(ctx, u, k, `must equal ${show(r.const as T)}`));
-  const lo = at("gt") ?? at("gte");
-  const loIncl = r.gt === undefined;
-  const hi = at("lt") ?? at("lte");
-  const hiIncl = r.lt === undefined;
-  if (lo === undefined && hi === undefined) return checks;
-  const loText = lo !== undefined ? `${loIncl ? "at least" : "greater than"} ${show((r.gt ?? r.gte) as T)}` : "";
-  const hiText = hi !== undefined ? `${hiIncl ? "at most" : "less than"} ${show((r.lt ?? r.lte) as T)}` : "";
-  const above = (x: bigint) => lo === undefined || (loIncl ? x >= lo : x > lo);
-  const below = (x: bigint) => hi === undefined || (hiIncl ? x <= hi : x < hi);
-  if (lo !== undefined && hi !== undefined && hi < lo) {
-    checks.push((v, u, k, ctx) => {
-      const x = nanos(v as T);
-      if (!above(x) && !below(x)) report(ctx, u, k, `must be ${loText} or ${hiText}`);
-    });
-  } else {
-    const text = [loText, hiText].filter(Boolean).join(" and ");
-    checks.push((v, u, k, ctx) => {
-      const x = nanos(v as T);
-      if (!above(x) || !below(x)) report(ctx, u, k, `must be ${text}`);
-    });
-  }
-  return checks;
-}
-
 function durationCheck(d: DurationRules): ValueCheck | undefined {
-  const checks = boundChecks<Duration>(d, showDuration);
-  if (d.in.length > 0 || d.notIn.length > 0) {
-    const inSet = d.in.map(nanos);
-    const notIn = d.notIn.map(nanos);
-    checks.push((v, u, k, ctx) => {
-      const x = nanos(v as Duration);
-      if (inSet.length > 0 && !inSet.includes(x))
-        report(ctx, u, k, `must be one of ${d.in.map(showDuration).join(", ")}`);
-      if (notIn.includes(x)) report(ctx, u, k, `must not be one of ${d.notIn.map(showDuration).join(", ")}`);
-    });
-  }
-  return combine(checks);
+  return combine(orderedChecks<Duration>(d, nanos, showDuration));
 }
 
 function timestampCheck(t: TimestampRules): ValueCheck | undefined {
   const show = (v: Timestamp) => new Date(Number(v.seconds) * 1000 + Math.floor(v.nanos / 1e6)).toISOString();
-  const checks = boundChecks<Timestamp>(t, show);
+  const checks = orderedChecks<Timestamp>({ ...t, in: [], notIn: [] }, nanos, show);
   const now = () => BigInt(Date.now()) * 1_000_000n;
   if (t.ltNow)
     checks.push((v, u, k, ctx) => nanos(v as Timestamp) >= now() && report(ctx, u, k, "must be in the past"));
