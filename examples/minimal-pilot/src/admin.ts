@@ -22,6 +22,12 @@ function json(res: http.ServerResponse, code: number, body: unknown): void {
 export function adminHandler(deps: AdminDeps): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://admin");
+    // Every page only reads: other methods are refused, not ignored.
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "application/json" });
+      res.end(`${JSON.stringify({ error: `${req.method} is not allowed; the admin pages answer GET and HEAD` })}\n`);
+      return;
+    }
     try {
       switch (url.pathname) {
         case "/healthz":
@@ -72,16 +78,35 @@ export function adminHandler(deps: AdminDeps): http.RequestListener {
           const push = deps.controller.pushContext();
           return json(res, 200, {
             file: deps.file?.path ?? null,
-            lastError: deps.file?.lastError?.message ?? null,
+            lastError: (deps.file?.lastError ?? deps.controller.lastRejection()?.error)?.message ?? null,
             services: [...push.services.values()],
             routes: [...push.routes.values()].flat(),
             nodeGroups: [...deps.controller.nodeGroups().keys()],
           });
         }
+        case "/debug/node_groups": {
+          const live = deps.controller.registry.liveNodeGroups();
+          return json(res, 200, {
+            stats: deps.controller.registry.stats(),
+            nodeGroups: [...deps.controller.nodeGroups()].map(([name, proxy]) => ({
+              name,
+              kind: proxy.kind,
+              streams: live.get(name) ?? 0,
+              hasSnapshot: deps.controller.registry.getSnapshot(name) !== undefined,
+            })),
+          });
+        }
         default:
           json(res, 404, {
             error: `no page ${url.pathname}`,
-            pages: ["/healthz", "/metrics", "/debug/connections", "/debug/config_dump?node=ID", "/debug/mesh"],
+            pages: [
+              "/healthz",
+              "/metrics",
+              "/debug/connections",
+              "/debug/config_dump?node=ID",
+              "/debug/mesh",
+              "/debug/node_groups",
+            ],
           });
       }
     } catch (err) {

@@ -22,6 +22,8 @@ const USAGE = `usage: npm start -- [options]
   --admin-port N    admin HTTP port: /healthz /metrics /debug/connections /debug/config_dump?node=ID (default 15014)
   --host ADDR       address to bind both servers to (default 127.0.0.1)
   --config FILE     a mesh file (YAML or JSON), watched for changes; see docs/mesh-file.md
+  --max-config-bytes N
+                    largest mesh file accepted (default 8388608); a bigger one is refused
   --backends N      demo echo backends to start on loopback (default 2 without --config, 0 with it)
   --debounce MS     push debounce quiet period (default 100)
   --verbose         log what happens
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
         "admin-port": { type: "string" },
         host: { type: "string", default: "127.0.0.1" },
         config: { type: "string" },
+        "max-config-bytes": { type: "string" },
         backends: { type: "string" },
         debounce: { type: "string", default: "100" },
         verbose: { type: "boolean", default: false },
@@ -89,15 +92,19 @@ async function main(): Promise<void> {
   let source: FileSource | MemorySource;
   if (values.config) {
     try {
-      file = createFileSource({ path: values.config });
+      const maxBytes = values["max-config-bytes"] === undefined ? undefined : Number(values["max-config-bytes"]);
+      if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0)) {
+        console.error(
+          `minimal-pilot: --max-config-bytes must be a positive whole number, got "${values["max-config-bytes"]}"`,
+        );
+        process.exit(2);
+      }
+      file = createFileSource({ path: values.config, ...(maxBytes ? { maxBytes } : {}) });
     } catch (err) {
       console.error(`minimal-pilot: ${(err as Error).message}`);
       process.exit(1);
     }
     source = file;
-    file.on("rejected", (e) =>
-      console.error(`minimal-pilot: config rejected, still serving the last good one: ${e.error.message}`),
-    );
   } else {
     const mem = createMemorySource();
     mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: host, port: p })) });
@@ -135,7 +142,11 @@ async function main(): Promise<void> {
       `push: ${e.reasons.join("; ")} → ${e.types.join(",")} for ${e.nodeGroups} node group(s), ${e.resourcesChanged} type(s) changed`,
     );
   });
-  controller.on("sourceRejected", () => configRejects.inc());
+  controller.on("sourceRejected", (e) => {
+    configRejects.inc();
+    console.error(`minimal-pilot: config rejected, still serving the last good one: ${e.error.message}`);
+  });
+  controller.on("nodeGroupRemoved", (e) => console.log(`node group ${e.nodeGroup} removed: ${e.reason}`));
   controller.on("pushFailed", (e) => console.error(`push failed for ${e.nodeGroup}: ${e.error.message}`));
 
   const ads = createAdsServer({

@@ -162,4 +162,53 @@ describe("minimal-pilot end to end", () => {
       v2.close();
     }
   });
+
+  it("a truncated (empty) mesh file is refused and clients keep their config", async () => {
+    const before = JSON.parse((await admin("/debug/connections")).text).connections[0];
+    fs.truncateSync(mesh, 0);
+    const err = await waitFor("the admin page to show the refusal", async () => {
+      const m = JSON.parse((await admin("/debug/mesh")).text);
+      return /empty/.test(m.lastError ?? "") ? m.lastError : undefined;
+    });
+    assert.match(err, /mesh\.yaml: the file is empty/);
+    await new Promise((r) => setTimeout(r, 400));
+    const after = JSON.parse((await admin("/debug/connections")).text).connections[0];
+    assert.deepEqual(
+      after.types.map((t: { sentVersion: string }) => t.sentVersion),
+      before.types.map((t: { sentVersion: string }) => t.sentVersion),
+      "nothing was pushed",
+    );
+    assert.ok((await sample(client)).every((x) => x === "backend-1"));
+    write(meshWith({ echoPorts: [backends[0]?.port ?? 0], withV2: false }));
+    await waitFor("the error to clear", async () =>
+      JSON.parse((await admin("/debug/mesh")).text).lastError === null ? true : undefined,
+    );
+  });
+
+  it("a mesh file over --max-config-bytes is refused unread; the admin port keeps answering", async () => {
+    const big = `${meshWith({ echoPorts: [backends[0]?.port ?? 0], withV2: false })}#${"x".repeat(20 * 1024 * 1024)}\n`;
+    fs.writeFileSync(mesh, big);
+    const err = await waitFor("the refusal", async () => {
+      const m = JSON.parse((await admin("/debug/mesh")).text);
+      return /limit/.test(m.lastError ?? "") ? m.lastError : undefined;
+    });
+    assert.match(err, /mesh\.yaml: the file is \d+ bytes; the limit is 8388608/);
+    assert.equal((await admin("/healthz")).status, 200);
+    assert.ok((await sample(client)).every((x) => x === "backend-1"));
+  });
+
+  it("admin pages answer GET and HEAD only, and list node groups", async () => {
+    for (const method of ["DELETE", "POST", "PUT"]) {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/debug/mesh`, { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get("allow"), "GET, HEAD");
+    }
+    const head = await fetch(`http://127.0.0.1:${adminPort}/healthz`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    const groups = JSON.parse((await admin("/debug/node_groups")).text);
+    assert.deepEqual(
+      groups.nodeGroups.map((g: { name: string; streams: number }) => [g.name, g.streams]),
+      [["proxyless/e2e", 1]],
+    );
+  });
 });

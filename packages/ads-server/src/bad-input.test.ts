@@ -4,6 +4,7 @@ import { type Client, status } from "@grpc/grpc-js";
 import { edsCluster, world } from "@xdskit/snapshot/testing";
 import { TypeUrl } from "@xdskit/xds-types";
 import { startServer } from "./testing/harness.js";
+import { fetchClientStatusMatching } from "./testing/csds-client.js";
 import { RawStream, rawClient, testNode } from "./testing/raw-client.js";
 
 const CDS = TypeUrl.Cluster;
@@ -123,5 +124,41 @@ describe("bad input never crashes the server or touches other clients", () => {
     s.close();
     await bystanderStillServed();
     assert.ok(rejected.length >= 5);
+  });
+
+  it("CSDS regexes are RE2: linear time, RE2 syntax only, bounded size", async () => {
+    const regex = (value: string) => ({
+      nodeMatchers: [{ nodeId: { matchPattern: { case: "safeRegex" as const, value: { regex: value } } } }],
+    });
+    const s = new RawStream(client);
+    const evil = "a".repeat(32);
+    s.send({ node: testNode(evil), typeUrl: CDS });
+    const deadline = Date.now() + 3000;
+    while (env.server.connections.byNodeId(evil).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Catastrophic backtracking for a backtracking engine; nothing for RE2.
+    const none = await fetchClientStatusMatching(client, regex("(a+)+b"));
+    assert.equal(none.config.length, 0);
+    const all = await fetchClientStatusMatching(client, regex("a+"));
+    assert.deepEqual(
+      all.config.map((c) => c.node?.id),
+      [evil],
+      "safe_regex matches the whole node id",
+    );
+    await assert.rejects(
+      fetchClientStatusMatching(client, regex("(?=a)a+")),
+      (e: { code: number; details: string }) => {
+        assert.equal(e.code, status.INVALID_ARGUMENT);
+        assert.match(e.details, /node_matchers\[0\]\.node_id\.safe_regex is not RE2 syntax/);
+        return true;
+      },
+    );
+    await assert.rejects(fetchClientStatusMatching(client, regex("a".repeat(2000))), (e: { details: string }) => {
+      assert.match(e.details, /is 2000 characters; the limit is 1024/);
+      return true;
+    });
+    s.close();
+    await bystanderStillServed();
   });
 });

@@ -4,7 +4,7 @@ import type { Client } from "@grpc/grpc-js";
 import { world } from "@xdskit/snapshot/testing";
 import { TypeUrl } from "@xdskit/xds-types";
 import { startServer } from "./testing/harness.js";
-import { RawStream, rawClient, testNode } from "./testing/raw-client.js";
+import { RawDeltaStream, RawStream, rawClient, testNode } from "./testing/raw-client.js";
 
 describe("connection churn", () => {
   let env: Awaited<ReturnType<typeof startServer>>;
@@ -46,5 +46,40 @@ describe("connection churn", () => {
     assert.equal(env.registry.watchCount(), 0);
     assert.equal(connects, 1000);
     assert.equal(disconnects, 1000);
+  });
+
+  it("subscription churn holds only live subscriptions, and nothing once the streams close", async () => {
+    const before = env.registry.stats();
+    const names = (k: number) => Array.from({ length: 200 }, (_, i) => (i < 5 ? `svc-${i}` : `churn-${k}-${i}`));
+    // Three streams in turn, each changing its subscription 300 times: every
+    // change a distinct set of 200 names.
+    for (let stream = 0; stream < 3; stream++) {
+      const s = new RawDeltaStream(client);
+      s.send({ node: testNode("churn"), typeUrl: TypeUrl.ClusterLoadAssignment, resourceNamesSubscribe: names(0) });
+      let r = await s.next();
+      for (let k = 1; k <= 300; k++) {
+        s.ack(r, names(k), names(k - 1));
+        r = await s.next();
+        if (k % 100 === 0) {
+          await new Promise((done) => setImmediate(done));
+          const now = env.registry.stats();
+          assert.ok(
+            now.subscriptions <= before.subscriptions + 2,
+            `live subscriptions stay bounded (${now.subscriptions})`,
+          );
+          assert.ok(now.nameSets <= before.nameSets + 2, `name sets stay bounded (${now.nameSets})`);
+        }
+      }
+      s.close();
+      await s.ended().catch(() => undefined);
+    }
+    const deadline = Date.now() + 5000;
+    while (env.server.connections.count() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((done) => setImmediate(done));
+    const after = env.registry.stats();
+    assert.equal(after.watches, before.watches);
+    assert.equal(after.subscriptions, before.subscriptions, "every subscription is released");
+    assert.equal(after.nameSets, before.nameSets, "every interned name set is released");
+    assert.equal(after.cachedResponses, before.cachedResponses, "no response stays cached for a closed stream");
   });
 });

@@ -12,45 +12,33 @@ import {
   ClientStatusResponseSchema,
   ConfigStatus,
 } from "@xdskit/xds-types/gen/envoy/service/status/v3/csds_pb";
-import type { StringMatcher } from "@xdskit/xds-types/gen/envoy/type/matcher/v3/string_pb";
+import { XdsError } from "@xdskit/xds-types";
 import type { Connection } from "./connection.js";
+import { compileStringMatcher } from "./string-match.js";
 import type { StreamEnv } from "./stream.js";
 
-function matchString(m: StringMatcher | undefined, value: string): boolean {
-  if (!m) return true;
-  const v = m.ignoreCase ? value.toLowerCase() : value;
-  const p = m.matchPattern;
-  const norm = (s: string) => (m.ignoreCase ? s.toLowerCase() : s);
-  switch (p.case) {
-    case "exact":
-      return v === norm(p.value);
-    case "prefix":
-      return v.startsWith(norm(p.value));
-    case "suffix":
-      return v.endsWith(norm(p.value));
-    case "contains":
-      return v.includes(norm(p.value));
-    case "safeRegex":
-      try {
-        return new RegExp(`^(?:${p.value.regex})$`).test(value);
-      } catch {
-        return false;
-      }
-    default:
-      return true;
-  }
-}
+// Bounds the work one request can ask for.
+const MAX_NODE_MATCHERS = 64;
 
-function selected(req: ClientStatusRequest, c: Connection): boolean {
-  if (req.nodeMatchers.length === 0) return true;
-  return req.nodeMatchers.some((m) => matchString(m.nodeId, c.nodeId));
+/** Which connections a request selects; throws `invalid_argument` for matchers it cannot run. */
+function selector(req: ClientStatusRequest): (c: Connection) => boolean {
+  if (req.nodeMatchers.length === 0) return () => true;
+  if (req.nodeMatchers.length > MAX_NODE_MATCHERS) {
+    throw new XdsError(
+      "invalid_argument",
+      `node_matchers has ${req.nodeMatchers.length} entries; the limit is ${MAX_NODE_MATCHERS}`,
+    );
+  }
+  const matchers = req.nodeMatchers.map((m, i) => compileStringMatcher(m.nodeId, `node_matchers[${i}].node_id`));
+  return (c) => matchers.some((match) => match(c.nodeId));
 }
 
 /** Builds the CSDS view of the selected connections. */
 export function clientStatus(env: StreamEnv, req: ClientStatusRequest): Uint8Array {
+  const selected = selector(req);
   const configs = [];
   for (const c of env.connections.connections()) {
-    if (!c.node || !selected(req, c)) continue;
+    if (!c.node || !selected(c)) continue;
     const snap = env.registry.getSnapshot(c.nodeGroup);
     const generic: ClientConfig_GenericXdsConfig[] = [];
     for (const s of c.types.values()) {
@@ -106,7 +94,19 @@ export function clientStatus(env: StreamEnv, req: ClientStatusRequest): Uint8Arr
 }
 
 function decodeRequest(buf: Buffer): ClientStatusRequest {
-  return fromBinary(ClientStatusRequestSchema, buf);
+  try {
+    return fromBinary(ClientStatusRequestSchema, buf);
+  } catch (err) {
+    throw new XdsError("invalid_argument", `malformed ClientStatusRequest: ${String(err)}`);
+  }
+}
+
+/** The gRPC status of a failed CSDS request: the client's mistake, or ours. */
+function failure(err: unknown): { code: status; details: string } {
+  if (err instanceof XdsError && err.code === "invalid_argument") {
+    return { code: status.INVALID_ARGUMENT, details: err.message };
+  }
+  return { code: status.INTERNAL, details: `the control plane failed to answer: ${String(err)}` };
 }
 
 /** Handlers of `envoy.service.status.v3.ClientStatusDiscoveryService`. */
@@ -117,24 +117,18 @@ export function csdsHandlers(env: StreamEnv) {
         try {
           call.write(clientStatus(env, decodeRequest(chunk)));
         } catch (err) {
-          call.emit("error", {
-            code: status.INVALID_ARGUMENT,
-            details: `malformed ClientStatusRequest: ${String(err)}`,
-          });
+          call.emit("error", failure(err));
         }
       });
       call.on("end", () => call.end());
       call.on("error", () => {});
     },
     FetchClientStatus(call: ServerUnaryCall<Buffer, Uint8Array>, callback: sendUnaryData<Uint8Array>) {
-      let req: ClientStatusRequest;
       try {
-        req = decodeRequest(call.request);
+        callback(null, clientStatus(env, decodeRequest(call.request)));
       } catch (err) {
-        callback({ code: status.INVALID_ARGUMENT, details: `malformed ClientStatusRequest: ${String(err)}` });
-        return;
+        callback(failure(err));
       }
-      callback(null, clientStatus(env, req));
     },
   };
 }

@@ -1,11 +1,18 @@
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { canonicalResourceName, isGlobCollection } from "@xdskit/xds-types";
 import {
   type DeltaDiscoveryRequest,
   DeltaDiscoveryRequestSchema,
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
 import type { Connection } from "./connection.js";
-import { type AcceptedRequest, type StreamEnv, type StreamProtocol, recordAnswer, serveStream } from "./stream.js";
+import {
+  type AcceptedRequest,
+  type StreamEnv,
+  type StreamProtocol,
+  type StreamTools,
+  recordAnswer,
+  serveStream,
+} from "./stream.js";
 import { type TypeState, sameSet } from "./type-state.js";
 
 // Stands in the known versions for a name the client subscribed to and does
@@ -40,11 +47,17 @@ function deltaProtocol(env: StreamEnv): StreamProtocol<typeof DeltaDiscoveryRequ
         req.resourceLocatorsUnsubscribe.length +
         Object.keys(req.initialResourceVersions).length,
     }),
-    handle: (conn, req, accepted) => handleDelta(env, conn, req, accepted),
+    handle: (conn, req, accepted, tools) => handleDelta(env, conn, req, accepted, tools),
   };
 }
 
-function handleDelta(env: StreamEnv, conn: Connection, req: DeltaDiscoveryRequest, { typeUrl, type }: AcceptedRequest) {
+function handleDelta(
+  env: StreamEnv,
+  conn: Connection,
+  req: DeltaDiscoveryRequest,
+  { typeUrl, type }: AcceptedRequest,
+  tools: StreamTools,
+) {
   const state = conn.state(typeUrl, type.shortName, type.fullState);
   const first = state.requests === 0;
   state.requests++;
@@ -82,6 +95,14 @@ function handleDelta(env: StreamEnv, conn: Connection, req: DeltaDiscoveryReques
   for (const raw of unsubscribe) {
     if (raw === "*") wildcard = false;
     else names.delete(canonicalResourceName(raw));
+  }
+  if (names.size > env.maxSubscribedNamesPerStream) {
+    tools.reject(
+      status.RESOURCE_EXHAUSTED,
+      `the stream would be subscribed to ${names.size} ${type.shortName} names; the limit is ${env.maxSubscribedNamesPerStream} per type`,
+      "max_subscribed_names",
+    );
+    return;
   }
   if (!first && wildcard === state.wildcard && sameSet(names, state.names)) {
     // A plain ACK or NACK: the watch was re-armed with what was sent, so a

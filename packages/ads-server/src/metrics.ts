@@ -11,4 +11,6 @@ export interface AdsMetrics {
   nack(type: string): void;
   /** Writing a response failed. */
   sendError(type: string): void;
+  /** A stream was refused or ended because a limit was reached (`reason` names the limit). Optional. */
+  refused?(reason: string): void;
 }

@@ -43,8 +43,15 @@ export function createPromMetrics(options: PromMetricsOptions = {}): AdsMetrics 
     labelNames: ["type"],
     registers: [registry],
   });
+  const refused = new client.Counter({
+    name: `${p}pilot_xds_refused`,
+    help: "xDS streams refused or ended by a server limit, by limit (max_connections, max_streams_per_connection, max_names_per_request, max_subscribed_names, …).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
   return {
     registry,
+    refused: (reason) => refused.inc({ reason }),
     connections: (d) => clients.inc(d),
     push: (type, seconds) => {
       pushes.inc({ type });

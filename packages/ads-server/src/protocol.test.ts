@@ -120,11 +120,11 @@ describe("SotW protocol over ADS", () => {
     assert.notEqual(r3.nonce, r2.nonce);
     s.ack(r3, ["svc-1"]);
     await s.none(200);
-    // Another stream asking what r1 answered shares its bytes and nonce.
+    // Another stream asking what r3 answered (s holds that subscription) shares its bytes and nonce.
     const other = new RawStream(client);
     other.send({ node: testNode(g), typeUrl: CDS, resourceNames: ["svc-1"] });
     const o1 = await other.next();
-    assert.equal(o1.nonce, r1.nonce);
+    assert.equal(o1.nonce, r3.nonce);
     other.close();
     s.close();
   });

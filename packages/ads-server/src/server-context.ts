@@ -2,6 +2,7 @@ import type { SnapshotRegistry, WatchResponse } from "@xdskit/snapshot";
 import type { Logger } from "@xdskit/xds-types";
 import type { AdsServerEvents } from "./events.js";
 import type { AdsMetrics } from "./metrics.js";
+import type { PeerLimits } from "./peer-limits.js";
 
 /** A response's bytes, ready to write, and the nonce they carry. */
 export interface Assembled {
@@ -17,6 +18,10 @@ export interface ServerContext {
   readonly log: Logger;
   readonly controlPlaneId: string | undefined;
   readonly maxResourceNamesPerRequest: number;
+  /** See `AdsServerOptions.maxSubscribedNamesPerStream`. */
+  readonly maxSubscribedNamesPerStream: number;
+  /** Streams per client connection and connections. */
+  readonly peers: PeerLimits;
   /** See `AdsServerOptions.maxInFlightBytesPerStream`. */
   readonly maxInFlightBytesPerStream: number;
   readonly metrics: AdsMetrics | undefined;

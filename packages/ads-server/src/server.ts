@@ -20,6 +20,7 @@ import { serveFetch } from "./fetch.js";
 import type { AdsMetrics } from "./metrics.js";
 import { adsService, csdsService, perTypeServices } from "./services.js";
 import { serveDeltaStream } from "./delta-stream.js";
+import { PeerLimits } from "./peer-limits.js";
 import { serveSotwStream } from "./sotw-stream.js";
 import type { StreamEnv } from "./stream.js";
 
@@ -52,6 +53,23 @@ export interface AdsServerOptions {
   /** Most resource names in one request; more ends the stream with RESOURCE_EXHAUSTED. Default 10,000. */
   maxResourceNamesPerRequest?: number;
   /**
+   * Most names one stream may be subscribed to, per type (Delta subscriptions
+   * grow request by request); more ends the stream with RESOURCE_EXHAUSTED.
+   * Default 50,000.
+   */
+  maxSubscribedNamesPerStream?: number;
+  /**
+   * Most client connections with open xDS streams; a stream from a further
+   * connection is refused with RESOURCE_EXHAUSTED. Default 20,000.
+   */
+  maxConnections?: number;
+  /**
+   * Most xDS streams one client connection may hold open; further streams are
+   * refused with RESOURCE_EXHAUSTED (the own server also advertises it as the
+   * HTTP/2 concurrent-stream limit). Default 1,000.
+   */
+  maxStreamsPerConnection?: number;
+  /**
    * Bytes of responses a stream may have written that HTTP/2 flow control has
    * not yet taken. Past it, newer responses wait in the stream's queue (one per
    * type, latest wins) instead of piling up in memory for a client that reads
@@ -74,6 +92,8 @@ export interface AdsServerOptions {
 export interface AdsServer extends Pick<EventEmitter<AdsServerEvents>, "on" | "off" | "once"> {
   /** The registered streams. */
   readonly connections: ConnectionRegistry;
+  /** Client connections (distinct peers) with at least one open xDS stream. */
+  clientConnectionCount(): number;
   /** Registers the xDS services on a gRPC server (done at creation when `options.server` is given). */
   addTo(server: Server): void;
   /** Starts the server's own gRPC server. Returns the bound port. Default address `127.0.0.1:0`. */
@@ -101,6 +121,12 @@ function keepaliveChannelOptions(k: KeepaliveOptions, maxReceive: number): Chann
   return o;
 }
 
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!(v > 0)) throw new XdsError("invalid_argument", `${name} must be positive, got ${value}`);
+  return v;
+}
+
 class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
   readonly connections = new ConnectionRegistry();
   readonly #streams = new Set<Connection>();
@@ -108,19 +134,20 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
   readonly #env: StreamEnv;
   #own: Server | undefined;
   #shuttingDown = false;
+  readonly #peers: PeerLimits;
 
   constructor(options: AdsServerOptions) {
     super();
     if (!options?.registry)
       throw new XdsError("invalid_argument", "createAdsServer needs a registry (a SnapshotRegistry)");
-    const maxNames = options.maxResourceNamesPerRequest ?? 10_000;
-    if (!(maxNames > 0)) {
-      throw new XdsError("invalid_argument", `maxResourceNamesPerRequest must be positive, got ${maxNames}`);
-    }
-    const maxInFlight = options.maxInFlightBytesPerStream ?? 1024 * 1024;
-    if (!(maxInFlight > 0)) {
-      throw new XdsError("invalid_argument", `maxInFlightBytesPerStream must be positive, got ${maxInFlight}`);
-    }
+    const maxNames = positive(options.maxResourceNamesPerRequest, 10_000, "maxResourceNamesPerRequest");
+    const maxInFlight = positive(options.maxInFlightBytesPerStream, 1024 * 1024, "maxInFlightBytesPerStream");
+    const maxSubscribed = positive(options.maxSubscribedNamesPerStream, 50_000, "maxSubscribedNamesPerStream");
+    const peers = new PeerLimits(
+      positive(options.maxConnections, 20_000, "maxConnections"),
+      positive(options.maxStreamsPerConnection, 1_000, "maxStreamsPerConnection"),
+    );
+    this.#peers = peers;
     this.#options = options;
     const emit = this.emit.bind(this) as StreamEnv["emit"];
     let nonces = 0;
@@ -130,6 +157,8 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       controlPlaneId: options.controlPlaneId,
       maxResourceNamesPerRequest: maxNames,
       maxInFlightBytesPerStream: maxInFlight,
+      maxSubscribedNamesPerStream: maxSubscribed,
+      peers,
       metrics: options.metrics,
       emit: (event, ...args) => {
         try {
@@ -147,6 +176,10 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       shuttingDown: () => this.#shuttingDown,
     };
     if (options.server) this.addTo(options.server);
+  }
+
+  clientConnectionCount(): number {
+    return this.#peers.connectionCount();
   }
 
   addTo(server: Server): void {
@@ -191,9 +224,14 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       );
     }
     if (this.#own) throw new XdsError("invalid_argument", "listen() was already called");
-    const server = new Server(
-      keepaliveChannelOptions(this.#options.keepalive ?? {}, this.#options.maxReceiveMessageBytes ?? 4 * 1024 * 1024),
-    );
+    const server = new Server({
+      ...keepaliveChannelOptions(
+        this.#options.keepalive ?? {},
+        this.#options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
+      ),
+      // One above the limit: the stream past it is refused with a clear status instead of queued by HTTP/2.
+      "grpc.max_concurrent_streams": this.#peers.maxStreamsPerConnection + 1,
+    });
     this.addTo(server);
     this.#own = server;
     return await new Promise<number>((resolve, reject) => {

@@ -1,10 +1,17 @@
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
 import type { Connection } from "./connection.js";
-import { type AcceptedRequest, type StreamEnv, type StreamProtocol, recordAnswer, serveStream } from "./stream.js";
+import {
+  type AcceptedRequest,
+  type StreamEnv,
+  type StreamProtocol,
+  type StreamTools,
+  recordAnswer,
+  serveStream,
+} from "./stream.js";
 
 /**
  * Serves one State-of-the-World stream: ADS (`fixedTypeUrl` undefined) or a
@@ -25,11 +32,25 @@ function sotwProtocol(env: StreamEnv): StreamProtocol<typeof DiscoveryRequestSch
     protocol: "sotw",
     requestSchema: DiscoveryRequestSchema,
     head: (req) => ({ node: req.node, typeUrl: req.typeUrl, nameCount: req.resourceNames.length }),
-    handle: (conn, req, accepted) => handleSotw(env, conn, req, accepted),
+    handle: (conn, req, accepted, tools) => handleSotw(env, conn, req, accepted, tools),
   };
 }
 
-function handleSotw(env: StreamEnv, conn: Connection, req: DiscoveryRequest, { typeUrl, type }: AcceptedRequest): void {
+function handleSotw(
+  env: StreamEnv,
+  conn: Connection,
+  req: DiscoveryRequest,
+  { typeUrl, type }: AcceptedRequest,
+  tools: StreamTools,
+): void {
+  if (req.resourceNames.length > env.maxSubscribedNamesPerStream) {
+    tools.reject(
+      status.RESOURCE_EXHAUSTED,
+      `the stream would be subscribed to ${req.resourceNames.length} ${type.shortName} names; the limit is ${env.maxSubscribedNamesPerStream} per type`,
+      "max_subscribed_names",
+    );
+    return;
+  }
   const state = conn.state(typeUrl, type.shortName, type.fullState);
   state.requests++;
   env.emit("request", {

@@ -4,6 +4,7 @@ import { type ResourceType, findResourceType } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { Connection, type Protocol } from "./connection.js";
 import type { ConnectionRegistry } from "./connection-registry.js";
+import type { RefusalReason } from "./peer-limits.js";
 import type { ServerContext } from "./server-context.js";
 import type { TypeState } from "./type-state.js";
 
@@ -40,8 +41,8 @@ export interface StreamProtocol<Desc extends DescMessage> {
 
 /** What a protocol handler may do to its stream. */
 export interface StreamTools {
-  /** Ends the stream with a status, logged and reported as `rejected`. */
-  reject(code: status, details: string): void;
+  /** Ends the stream with a status, logged and reported as `rejected` (and as a refusal when `limit` is given). */
+  reject(code: status, details: string, limit?: RefusalReason): void;
 }
 
 /**
@@ -62,6 +63,14 @@ export function serveStream<Desc extends DescMessage>(
     call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
     return;
   }
+  const refusal = env.peers.admit(conn.peer);
+  if (refusal) {
+    env.log.warn("stream refused", { peer: conn.peer, reason: refusal.reason });
+    env.metrics?.refused?.(refusal.reason);
+    env.emit("rejected", { peer: conn.peer, code: status.RESOURCE_EXHAUSTED, details: refusal.details });
+    call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: refusal.details });
+    return;
+  }
   env.streams.add(conn);
   let registered = false;
   let ended = false;
@@ -71,15 +80,18 @@ export function serveStream<Desc extends DescMessage>(
     ended = true;
     conn.close();
     env.streams.delete(conn);
+    env.peers.leave(conn.peer);
     if (registered && env.connections.remove(conn)) {
+      env.registry.releaseNodeGroup?.(conn.nodeGroup);
       env.metrics?.connections(-1);
       env.emit("disconnect", { connection: conn.ref(), reason });
     }
   };
 
-  const reject = (code: status, details: string) => {
+  const reject = (code: status, details: string, limit?: RefusalReason) => {
     if (ended) return;
     env.log.warn("stream rejected", { connection: conn.id, peer: conn.peer, code, details });
+    if (limit) env.metrics?.refused?.(limit);
     env.emit("rejected", { peer: conn.peer, code, details });
     finish(details);
     call.emit("error", { code, details });
@@ -100,6 +112,7 @@ export function serveStream<Desc extends DescMessage>(
         return undefined;
       }
       env.connections.add(conn);
+      env.registry.retainNodeGroup?.(conn.nodeGroup);
       registered = true;
       env.metrics?.connections(1);
       env.emit("connect", { connection: conn.ref(), node: head.node, service });
@@ -122,6 +135,7 @@ export function serveStream<Desc extends DescMessage>(
       reject(
         status.RESOURCE_EXHAUSTED,
         `a request for ${typeUrl} names ${head.nameCount} resources; the limit is ${env.maxResourceNamesPerRequest}`,
+        "max_names_per_request",
       );
       return undefined;
     }

@@ -29,9 +29,10 @@ export function createAggregateRegistry(registries: readonly ServiceRegistry[]):
   };
   return {
     services,
+    ready: () => registries.every((r) => r.ready?.() ?? true),
+    allowsEmpty: () => registries.every((r) => r.allowsEmpty?.() ?? false),
     on: emitter.on.bind(emitter) as ServiceRegistry["on"],
     off: emitter.off.bind(emitter) as ServiceRegistry["off"],
-    once: emitter.once.bind(emitter) as ServiceRegistry["once"],
     close: () => {
       for (const r of registries) {
         r.off("change", forward.change);

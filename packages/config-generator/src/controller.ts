@@ -12,6 +12,7 @@ import { DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import type { ChangeKind } from "./model.js";
 import { defaultNodeGroup, type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
+import { type AcceptedModel, ModelRejected, acceptModel } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
 
@@ -29,8 +30,10 @@ export interface ControllerEvents {
   }) => void;
   /** A node group's config could not be built or was refused by the registry; it keeps its last good config. */
   pushFailed: (event: { nodeGroup: string; error: Error }) => void;
-  /** A node group was seen for the first time. */
+  /** A node group was seen for the first time (or again after it was removed). */
   nodeGroupAdded: (event: { nodeGroup: string; proxy: Proxy }) => void;
+  /** A node group was dropped with its snapshot: no stream used it for the idle period, or the host forgot it. */
+  nodeGroupRemoved: (event: { nodeGroup: string; reason: string }) => void;
   /** A source refused new input (its last good state stays served). */
   sourceRejected: (event: { reason: string; error: Error }) => void;
 }
@@ -60,26 +63,51 @@ export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>
   readonly generator: DefaultConfigGenerator;
   /** The push context of the last push. */
   pushContext(): PushContext;
-  /** Node groups seen so far, with the proxy that represents each. */
+  /** Node groups the controller builds for, with the proxy that represents each. */
   nodeGroups(): ReadonlyMap<string, Proxy>;
+  /**
+   * Drops a node group no live stream uses, with its snapshot (groups are
+   * also dropped by themselves once idle: see the registry's
+   * `nodeGroupIdleMs`). Returns false, and keeps it, while a stream uses it.
+   */
+  forgetNodeGroup(nodeGroup: string): boolean;
+  /** True once the sources gave a model that passed validation; nothing is served before. */
+  ready(): boolean;
+  /** The controller's last refusal of the sources' output, while that output is still refused. */
+  lastRejection(): { reason: string; error: Error; at: Date } | undefined;
   /** Runs any queued push now and waits for it. */
   flush(): Promise<void>;
   /** Stops listening to sources and drops queued pushes. */
   close(): void;
 }
 
+/** What the controller knows of one node group. */
+interface GroupState {
+  /** The proxy the group's config is built for (the first client that named it). */
+  readonly proxy: Proxy;
+  /**
+   * True until a full build of the group succeeded, and again after any build
+   * failed: such a group is always built in full, so a scoped push never
+   * installs a partial world (CDS or LDS from a build that did not make them).
+   */
+  needsFull: boolean;
+}
+
 class Controller extends EventEmitter<ControllerEvents> implements DiscoveryController {
   readonly registry: MemorySnapshotRegistry;
   readonly generator: DefaultConfigGenerator;
-  readonly #groups = new Map<string, Proxy>();
+  readonly #groups = new Map<string, GroupState>();
   readonly #options: DiscoveryControllerOptions;
   readonly #queue: PushQueue;
   readonly #log: Logger;
   #push: PushContext;
+  /** The last services and routes that passed validation; undefined until the sources first gave some. */
+  #model: AcceptedModel | undefined;
+  #lastRejection: { reason: string; error: Error; at: Date } | undefined;
   readonly #onChange = (c: { kinds: readonly ChangeKind[]; reason: string }) => this.#queue.enqueue(c);
-  readonly #onRejected = (e: { reason: string; error: Error }) => {
-    this.#log.warn("source rejected input", { reason: e.reason, error: e.error.message });
-    this.emit("sourceRejected", e);
+  readonly #onRejected = (e: { reason: string; error: Error }) => this.#rejected(e.reason, e.error, false);
+  readonly #onIdle = (e: { nodeGroup: string }) => {
+    this.#forget(e.nodeGroup, "no stream used it for the idle period");
   };
 
   constructor(options: DiscoveryControllerOptions) {
@@ -89,7 +117,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.#log = options.logger ?? silentLogger;
     this.generator = options.generator ?? new DefaultConfigGenerator();
     this.registry = createSnapshotRegistry({ ...options.registry, nodeGroup: (node) => this.#nodeGroupOf(node) });
-    this.#push = this.#newPush(["initial"]);
+    this.registry.on("nodeGroupIdle", this.#onIdle);
+    this.#model = this.#accept(undefined);
+    this.#push = new PushContext(this.#model?.services ?? [], this.#model?.routes ?? [], ["initial"]);
     this.#queue = createPushQueue({
       debounceMs: options.debounceMs ?? 100,
       maxDelayMs: options.maxDelayMs ?? 10_000,
@@ -102,8 +132,25 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     }
   }
 
-  #newPush(reasons: readonly string[]): PushContext {
-    return new PushContext(this.#options.services.services(), this.#options.config?.routes() ?? [], reasons);
+  #rejected(reason: string, error: Error, own = true): void {
+    // A source's own refusals are its to clear (it keeps serving its last good
+    // state); the controller tracks only the models it refused itself.
+    if (own) this.#lastRejection = { reason, error, at: new Date() };
+    this.#log.warn("source rejected input", { reason, error: error.message });
+    this.emit("sourceRejected", { reason, error });
+  }
+
+  /** The sources' output if it passes validation, else the last good model (and a `sourceRejected`). */
+  #accept(previous: AcceptedModel | undefined): AcceptedModel | undefined {
+    try {
+      const model = acceptModel(this.#options.services, this.#options.config, previous);
+      this.#lastRejection = undefined;
+      return model;
+    } catch (err) {
+      if (!(err instanceof ModelRejected)) throw err;
+      if (!err.notReady) this.#rejected("source output rejected; the last good config stays", err);
+      return previous;
+    }
   }
 
   // Called by the registry when a stream arrives: a new group gets its
@@ -112,23 +159,25 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const proxy = proxyFromNode(node);
     const group = (this.#options.nodeGroup ?? defaultNodeGroup)(proxy);
     if (!this.#groups.has(group)) {
-      this.#groups.set(group, proxy);
+      const state: GroupState = { proxy, needsFull: true };
+      this.#groups.set(group, state);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
-      this.#build(group, proxy, this.#push, undefined);
+      // Nothing is served before the sources gave a model that passed validation.
+      if (this.#model) this.#build(group, state, this.#push, undefined);
     }
     return group;
   }
 
-  /** Builds and writes one group; returns how many resources changed, or -1 on failure. */
-  #build(group: string, proxy: Proxy, push: PushContext, types: ReadonlySet<string> | undefined): number {
+  /** Builds and writes one group; returns how many types changed, or -1 on failure. */
+  #build(group: string, state: GroupState, push: PushContext, scope: ReadonlySet<string> | undefined): number {
+    const full = state.needsFull || scope === undefined;
     try {
-      const input = this.generator.generate(proxy, push, types);
+      const input = this.generator.generate(state.proxy, push, full ? undefined : scope);
       const current = this.registry.getSnapshot(group);
       if (!current) {
         this.registry.setSnapshot(group, input);
-        let n = 0;
-        for (const list of Object.values(input)) n += (list as readonly Message[]).length;
-        return n;
+        state.needsFull = false;
+        return Object.keys(input).length;
       }
       // Per type, only what changed is re-versioned; unchanged resources keep
       // their version and fire nothing. All types go in as one change: a bad
@@ -142,6 +191,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
         updates[typeUrl] = { upsert: resources, remove };
       }
       const next = this.registry.updateSnapshot(group, updates);
+      if (full) state.needsFull = false;
       let changed = 0;
       for (const typeUrl of Object.keys(updates)) {
         if (next.get(typeUrl)?.version !== current.get(typeUrl)?.version) changed += 1;
@@ -149,6 +199,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       return changed;
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      state.needsFull = true;
       this.#log.warn("node group build failed; last good config kept", { nodeGroup: group, error: error.message });
       this.emit("pushFailed", { nodeGroup: group, error });
       return -1;
@@ -157,21 +208,29 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
 
   async #runPush(req: PushRequest): Promise<void> {
     const started = performance.now();
-    const push = this.#newPush(req.reasons);
+    const first = this.#model === undefined;
+    const model = this.#accept(this.#model);
+    if (!model || model === this.#model) return;
+    this.#model = model;
+    const push = new PushContext(model.services, model.routes, req.reasons);
     this.#push = push;
-    const types = typesTouchedBy(req.kinds);
-    for (const t of this.generator.builders().keys()) types.add(t);
+    // The first model builds every group in full; later ones only what the change touched.
+    let types: Set<string> | undefined;
+    if (!first) {
+      types = typesTouchedBy(req.kinds);
+      for (const t of this.generator.builders().keys()) types.add(t);
+    }
     let changed = 0;
     let failed = 0;
-    for (const [group, proxy] of this.#groups) {
-      const n = this.#build(group, proxy, push, types);
+    for (const [group, state] of this.#groups) {
+      const n = this.#build(group, state, push, types);
       if (n < 0) failed++;
       else changed += n;
     }
     this.emit("push", {
       reasons: req.reasons,
       kinds: [...req.kinds],
-      types: [...types].map((t) => this.registry.resourceType(t)?.shortName ?? t),
+      types: types ? [...types].map((t) => this.registry.resourceType(t)?.shortName ?? t) : ["all"],
       nodeGroups: this.#groups.size,
       resourcesChanged: changed,
       durationMs: performance.now() - started,
@@ -179,12 +238,35 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     });
   }
 
+  #forget(group: string, reason: string): boolean {
+    if (this.registry.liveNodeGroups().has(group)) return false;
+    const known = this.#groups.delete(group);
+    if (this.registry.getSnapshot(group)) this.registry.clearSnapshot(group);
+    if (known) {
+      this.#log.debug("node group removed", { nodeGroup: group, reason });
+      this.emit("nodeGroupRemoved", { nodeGroup: group, reason });
+    }
+    return known;
+  }
+
+  forgetNodeGroup(nodeGroup: string): boolean {
+    return this.#forget(nodeGroup, "forgotten by the host");
+  }
+
+  ready(): boolean {
+    return this.#model !== undefined;
+  }
+
+  lastRejection(): { reason: string; error: Error; at: Date } | undefined {
+    return this.#lastRejection;
+  }
+
   pushContext(): PushContext {
     return this.#push;
   }
 
   nodeGroups(): ReadonlyMap<string, Proxy> {
-    return this.#groups;
+    return new Map([...this.#groups].map(([g, s]) => [g, s.proxy]));
   }
 
   flush(): Promise<void> {
@@ -193,6 +275,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
 
   close(): void {
     this.#queue.close();
+    this.registry.off("nodeGroupIdle", this.#onIdle);
     for (const src of [this.#options.services, this.#options.config]) {
       src?.off("change", this.#onChange);
       src?.off("rejected", this.#onRejected);

@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { XdsError } from "@xdskit/xds-types";
-import { createFileSource, parseMeshFile } from "./file-source.js";
+import { createFileSource } from "./file-source.js";
+import { parseMeshFile } from "./mesh-file.js";
 import type { SourceChange } from "./sources.js";
 
 const good = `services:
@@ -87,17 +88,17 @@ describe("file source", () => {
       assert.equal(src.services().length, 2);
 
       fs.writeFileSync(file, good.replace("port: 8083", "port: 8084"));
-      src.reload();
+      await src.reload();
       assert.deepEqual(changes.at(-1)?.kinds, ["endpoints"], "only endpoints changed: an EDS-only push");
 
       fs.writeFileSync(file, `${good}\nbogus: 1\n`);
-      src.reload();
+      await src.reload();
       assert.match(rejected.at(-1) ?? "", /mesh.yaml: bogus: unknown key/);
       assert.equal(src.services()[1]?.endpoints[0]?.port, 8084, "the last good config is kept");
       assert.ok(src.lastError);
 
       fs.writeFileSync(file, good.replace("port: 8083", "port: 8084").replace("weight: 90", "weight: 50"));
-      src.reload();
+      await src.reload();
       assert.deepEqual(changes.at(-1)?.kinds, ["routes"], "only the split changed: an RDS-only push");
       assert.equal(src.lastError, undefined);
     } finally {
@@ -113,5 +114,125 @@ describe("file source", () => {
     assert.throws(() => createFileSource({ path: file }), /bad.yaml: services: expected a list/);
     assert.throws(() => createFileSource({ path: path.join(dir, "missing.yaml") }), /missing.yaml: cannot read/);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses an empty, whitespace-only, oversized or emptied file, and keeps the last good one", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-mesh-"));
+    const file = path.join(dir, "mesh.yaml");
+    fs.writeFileSync(file, good);
+    const src = createFileSource({ path: file, pollMs: 1_000_000, maxBytes: 4096 });
+    const changes: SourceChange[] = [];
+    const rejected: string[] = [];
+    src.on("change", (c) => changes.push(c));
+    src.on("rejected", (e) => rejected.push(e.error.message));
+    try {
+      for (const [text, pattern] of [
+        ["", /mesh.yaml: the file is empty; a mesh with no services must say so with "allowEmpty: true"/],
+        ["  \n\t\n", /the file is empty/],
+        [`${good}#${"x".repeat(5000)}\n`, /mesh.yaml: the file is 5\d{3} bytes; the limit is 4096/],
+        ["services: []\n", /lists no services; a mesh with no services must say so with "allowEmpty: true"/],
+      ] as const) {
+        fs.writeFileSync(file, text);
+        await src.reload();
+        assert.match(rejected.at(-1) ?? "", pattern);
+        assert.equal(src.services().length, 2, "the last good services are still served");
+        assert.equal(changes.length, 0);
+      }
+      fs.writeFileSync(file, "allowEmpty: true\nservices: []\n");
+      await src.reload();
+      assert.equal(src.services().length, 0, "an explicitly empty mesh is applied");
+      assert.equal(src.allowsEmpty(), true);
+      assert.deepEqual(changes.at(-1)?.kinds, ["services", "endpoints", "routes"]);
+    } finally {
+      src.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const empty = path.join(dir, "empty.yaml");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(empty, "");
+    assert.throws(() => createFileSource({ path: empty }), /empty.yaml: the file is empty/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads a change only once the file has settled; truncate-then-write and atomic renames both work", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-mesh-"));
+    const file = path.join(dir, "mesh.yaml");
+    fs.writeFileSync(file, good);
+    const src = createFileSource({ path: file, pollMs: 10, settleMs: 300 });
+    const seen: number[] = [];
+    const rejected: string[] = [];
+    src.on("change", () => seen.push(src.services().length));
+    src.on("rejected", (e) => rejected.push(e.error.message));
+    const until = async (cond: () => boolean, what: string) => {
+      const deadline = Date.now() + 5000;
+      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cond(), what);
+    };
+    try {
+      // An editor that truncates, then writes in two pieces: the empty file
+      // and the first piece (valid YAML with one service) are never applied.
+      const three = good.replace(
+        "routes:",
+        "  - name: third\n    endpoints: [{ address: 10.0.0.3, port: 80 }]\nroutes:",
+      );
+      const cut = three.indexOf("  - name: echo-v2");
+      const fd = fs.openSync(file, "w");
+      await new Promise((r) => setTimeout(r, 30));
+      fs.writeSync(fd, three.slice(0, cut));
+      await new Promise((r) => setTimeout(r, 30));
+      fs.writeSync(fd, three.slice(cut));
+      fs.closeSync(fd);
+      await until(() => seen.length === 1, `the finished file is applied (rejected: ${rejected.join("; ")})`);
+      assert.deepEqual(seen, [3], "only the whole file was applied");
+      assert.deepEqual(rejected, []);
+
+      // Atomic save: write a temporary file and rename it over the mesh file.
+      const tmp = path.join(dir, ".mesh.yaml.tmp");
+      fs.writeFileSync(tmp, good);
+      fs.renameSync(tmp, file);
+      await until(() => seen.length === 2, "the renamed file is applied");
+      assert.deepEqual(seen, [3, 2]);
+    } finally {
+      src.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("parses off the main thread: a large file does not stall the event loop", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-mesh-"));
+    const file = path.join(dir, "mesh.yaml");
+    fs.writeFileSync(file, good);
+    const src = createFileSource({ path: file, pollMs: 1_000_000 });
+    try {
+      let big = "services:\n";
+      for (let i = 0; i < 6000; i++) {
+        big += `  - name: svc-${i}\n    endpoints:\n`;
+        for (let j = 0; j < 4; j++)
+          big += `      - { address: 10.${i >> 8}.${i & 255}.${j + 1}, port: 8080, weight: 2 }\n`;
+      }
+      fs.writeFileSync(file, big);
+      // The event loop's longest gap while the file is read and parsed.
+      let longest = 0;
+      let last = performance.now();
+      const tick = setInterval(() => {
+        const now = performance.now();
+        longest = Math.max(longest, now - last);
+        last = now;
+      }, 5);
+      const inThread = performance.now();
+      parseMeshFile(big, "mesh.yaml");
+      const parseMs = performance.now() - inThread;
+      last = performance.now();
+      await src.reload();
+      clearInterval(tick);
+      assert.equal(src.services().length, 6000);
+      assert.ok(
+        longest < parseMs / 2,
+        `the loop stalled ${longest.toFixed(0)} ms; parsing on it takes ${parseMs.toFixed(0)} ms`,
+      );
+    } finally {
+      src.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,112 +1,31 @@
 import fs from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
-import { parse as parseYaml } from "yaml";
+import type { MeshFile } from "./mesh-file.js";
+import { type ParseResult, readMeshFile } from "./mesh-parse-worker.js";
 import type { ChangeKind, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
-import { validateReferences, validateRoute, validateService } from "./validate-model.js";
 
-/** The content of a mesh file. */
-export interface MeshFile {
-  readonly services: readonly Service[];
-  readonly routes: readonly RouteRule[];
-}
-
-type Shape = { [key: string]: "string" | "number" | "boolean" | Shape | [Shape] | "record" };
-
-const ENDPOINT: Shape = {
-  address: "string",
-  port: "number",
-  weight: "number",
-  healthy: "boolean",
-  locality: { region: "string", zone: "string", subZone: "string" },
-};
-const MESH: Shape = {
-  services: [{ name: "string", port: "number", protocol: "string", endpoints: [ENDPOINT] }],
-  routes: [
-    {
-      host: "string",
-      split: [{ service: "string", weight: "number" }],
-      pathPrefix: "string",
-      headers: "record",
-      timeoutMs: "number",
-      retries: { attempts: "number", on: "string" },
-    },
-  ],
-};
-
-function describe(v: unknown): string {
-  return Array.isArray(v)
-    ? "a list"
-    : v === null
-      ? "null"
-      : typeof v === "object"
-        ? "a map"
-        : `${typeof v} ${JSON.stringify(v)}`;
-}
-
-// Checks keys and types against the shape, so a typo is reported with its
-// path instead of being silently ignored.
-function checkShape(value: unknown, shape: Shape, at: string): void {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new XdsError("invalid_config", `${at || "top level"}: expected a map, got ${describe(value)}`);
-  }
-  for (const [key, v] of Object.entries(value)) {
-    const where = at ? `${at}.${key}` : key;
-    const want = shape[key];
-    if (want === undefined) {
-      throw new XdsError("invalid_config", `${where}: unknown key; expected one of ${Object.keys(shape).join(", ")}`);
-    }
-    if (v === undefined || v === null) continue;
-    if (want === "record") {
-      if (typeof v !== "object" || Array.isArray(v))
-        throw new XdsError("invalid_config", `${where}: expected a map, got ${describe(v)}`);
-      for (const [k, x] of Object.entries(v)) {
-        if (typeof x !== "string")
-          throw new XdsError("invalid_config", `${where}.${k}: expected a string, got ${describe(x)}`);
-      }
-    } else if (typeof want === "string") {
-      if (typeof v !== want) throw new XdsError("invalid_config", `${where}: expected a ${want}, got ${describe(v)}`);
-    } else if (Array.isArray(want)) {
-      if (!Array.isArray(v)) throw new XdsError("invalid_config", `${where}: expected a list, got ${describe(v)}`);
-      v.forEach((item, i) => {
-        checkShape(item, want[0], `${where}[${i}]`);
-      });
-    } else {
-      checkShape(v, want, where);
-    }
-  }
-}
-
-/** Parses and validates a mesh file's text (YAML or JSON). Throws `invalid_config` naming path and problem. */
-export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
-  let doc: unknown;
-  try {
-    doc = fileName.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new XdsError(
-      "invalid_config",
-      `${fileName}: not valid ${fileName.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`,
-    );
-  }
-  try {
-    checkShape(doc ?? {}, MESH, "");
-    const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[] };
-    const services = d.services ?? [];
-    const routes = d.routes ?? [];
-    services.forEach((s, i) => {
-      validateService(s, `services[${i}]`);
-    });
-    routes.forEach((r, i) => {
-      validateRoute(r, `routes[${i}]`);
-    });
-    validateReferences(services, routes);
-    return { services, routes };
-  } catch (err) {
-    if (err instanceof XdsError) throw new XdsError("invalid_config", `${fileName}: ${err.message}`);
-    throw err;
-  }
+/** Options of {@link createFileSource}. */
+export interface FileSourceOptions {
+  /** The mesh file (YAML, or JSON by `.json` extension). */
+  path: string;
+  /** How often the file is polled for changes, in ms. Default 250. */
+  pollMs?: number;
+  /**
+   * How long a changed file must stay unchanged before it is read, in ms, so
+   * a file seen mid-write is never applied. Default 100.
+   */
+  settleMs?: number;
+  /** Largest file accepted, in bytes; a bigger one is refused unread. Default 8 MiB. */
+  maxBytes?: number;
+  /**
+   * Heap a parse may use, in MB: a file that needs more is refused instead of
+   * growing the pilot. Default 512.
+   */
+  maxParseHeapMb?: number;
 }
 
 /** A watched mesh file as a service registry and config store. */
@@ -114,6 +33,13 @@ export interface FileSource extends ServiceRegistry, ConfigStore {
   readonly path: string;
   /** The last refusal, if the current file content is broken (the previous good content is served). */
   readonly lastError: Error | undefined;
+  /**
+   * Reads the file now (off the main thread) and applies it, or refuses it
+   * with a `rejected` event while the previous content stays served.
+   */
+  reload(): Promise<void>;
+  /** True when the current file says `allowEmpty: true`. */
+  allowsEmpty(): boolean;
   /** Stops watching. */
   close(): void;
 }
@@ -128,52 +54,139 @@ function kindsOf(prev: MeshFile, next: MeshFile): ChangeKind[] {
   return kinds;
 }
 
+// The worker runs the built JavaScript. Under a TypeScript loader (the test
+// runner runs the sources) the sibling `dist/` holds it.
+function workerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith(".ts") ? new URL("../dist/mesh-parse-worker.js", here) : new URL("./mesh-parse-worker.js", here);
+}
+
+/** Reads and parses a mesh file in a worker thread with bounded heap. */
+function parseInWorker(file: string, maxBytes: number, maxHeapMb: number): Promise<ParseResult> {
+  const fileName = path.basename(file);
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: ParseResult) => {
+      if (done) return;
+      done = true;
+      resolve(r);
+      void worker.terminate();
+    };
+    const worker = new Worker(workerUrl(), {
+      resourceLimits: { maxOldGenerationSizeMb: maxHeapMb, maxYoungGenerationSizeMb: 32 },
+      stdout: true,
+      stderr: true,
+    });
+    worker.unref();
+    worker.once("message", (r: ParseResult) => finish(r));
+    worker.once("error", (err: Error & { code?: string }) =>
+      finish({
+        ok: false,
+        message:
+          err.code === "ERR_WORKER_OUT_OF_MEMORY"
+            ? `${fileName}: parsing needs more than ${maxHeapMb} MB of memory; refused`
+            : `${fileName}: cannot parse: ${err.message}`,
+      }),
+    );
+    worker.once("exit", () => finish({ ok: false, message: `${fileName}: the parser stopped before answering` }));
+    worker.postMessage({ path: file, fileName, maxBytes });
+  });
+}
+
 class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   #current: MeshFile;
   #lastError: Error | undefined;
   #closed = false;
+  #settle: NodeJS.Timeout | undefined;
+  #loading: Promise<void> | undefined;
+  #again = false;
   readonly #listener: (curr: fs.Stats, prev: fs.Stats) => void;
 
   constructor(
     readonly path: string,
-    pollMs: number,
+    readonly options: Required<Omit<FileSourceOptions, "path">>,
   ) {
     super();
-    this.#current = parseMeshFile(this.#read(), path);
+    // The first read happens before anything is served, so it may block; it
+    // has the same size limit as every later one.
+    const first = readMeshFile({ path, fileName: this.path, maxBytes: options.maxBytes });
+    if (!first.ok) throw new XdsError("invalid_config", first.message);
+    this.#current = first.mesh;
     this.#listener = (curr, prev) => {
-      if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size) this.reload();
+      if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.#changed();
     };
     // Polling survives editors that replace the file instead of writing it.
-    fs.watchFile(path, { interval: pollMs, persistent: false }, this.#listener);
-  }
-
-  #read(): string {
-    try {
-      return fs.readFileSync(this.path, "utf8");
-    } catch (err) {
-      throw new XdsError("invalid_config", `${this.path}: cannot read: ${(err as Error).message}`);
-    }
+    fs.watchFile(path, { interval: options.pollMs, persistent: false }, this.#listener);
   }
 
   get lastError(): Error | undefined {
     return this.#lastError;
   }
 
-  /** Re-reads the file now; on error the previous content stays served and `rejected` is emitted. */
-  reload(): void {
+  // A change is read only once the file has been quiet for settleMs: every
+  // further change restarts the wait.
+  #changed(): void {
     if (this.#closed) return;
-    let next: MeshFile;
-    try {
-      next = parseMeshFile(this.#read(), this.path);
-    } catch (err) {
-      this.#lastError = err as Error;
-      this.emit("rejected", { reason: `${path.basename(this.path)} rejected`, error: err as Error });
+    if (this.#settle) clearTimeout(this.#settle);
+    this.#settle = setTimeout(() => {
+      this.#settle = undefined;
+      void this.reload();
+    }, this.options.settleMs);
+    this.#settle.unref();
+  }
+
+  reload(): Promise<void> {
+    if (this.#loading) {
+      // One read at a time; a change seen during it is read right after.
+      this.#again = true;
+      return this.#loading;
+    }
+    this.#loading = (async () => {
+      do {
+        this.#again = false;
+        await this.#loadOnce();
+      } while (this.#again && !this.#closed);
+    })().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #loadOnce(): Promise<void> {
+    if (this.#closed) return;
+    const result = await parseInWorker(this.path, this.options.maxBytes, this.options.maxParseHeapMb);
+    if (this.#closed) return;
+    if (result.ok) {
+      // Written to again while it was read: what was read may be half of it.
+      const now = statOrUndefined(this.path);
+      if (!now || now.size !== result.size || now.mtimeMs !== result.mtimeMs) {
+        this.#changed();
+        return;
+      }
+    }
+    if (!result.ok) {
+      this.#refuse(new XdsError("invalid_config", result.message));
+      return;
+    }
+    const next = result.mesh;
+    if (next.services.length === 0 && this.#current.services.length > 0 && next.allowEmpty !== true) {
+      this.#refuse(
+        new XdsError(
+          "invalid_config",
+          `${path.basename(this.path)}: would remove all ${this.#current.services.length} services; say "allowEmpty: true" to mean it`,
+        ),
+      );
       return;
     }
     this.#lastError = undefined;
     const kinds = kindsOf(this.#current, next);
     this.#current = next;
     if (kinds.length > 0) this.emit("change", { kinds, reason: `file ${path.basename(this.path)} changed` });
+  }
+
+  #refuse(error: Error): void {
+    this.#lastError = error;
+    this.emit("rejected", { reason: `${path.basename(this.path)} rejected`, error });
   }
 
   services(): readonly Service[] {
@@ -184,17 +197,40 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     return this.#current.routes;
   }
 
+  allowsEmpty(): boolean {
+    return this.#current.allowEmpty === true;
+  }
+
   close(): void {
     this.#closed = true;
+    if (this.#settle) clearTimeout(this.#settle);
     fs.unwatchFile(this.path, this.#listener);
+  }
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
   }
 }
 
 /**
  * Reads and watches a mesh file (YAML, or JSON by `.json` extension). A broken
  * first read throws; a broken later edit is refused with a `rejected` event
- * naming file, path and problem, and the last good content keeps being served.
+ * naming file, path and problem, and the last good content keeps being
+ * served. An empty file, a file over `maxBytes`, and a file that would remove
+ * every service without `allowEmpty: true` are refused too. Changes are read
+ * once the file has settled, in a worker thread.
  */
-export function createFileSource(options: { path: string; pollMs?: number }): FileSource & { reload(): void } {
-  return new FileSourceImpl(path.resolve(options.path), options.pollMs ?? 250);
+export function createFileSource(options: FileSourceOptions): FileSource {
+  const maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+  if (!(maxBytes > 0)) throw new XdsError("invalid_argument", `maxBytes must be positive, got ${options.maxBytes}`);
+  return new FileSourceImpl(path.resolve(options.path), {
+    pollMs: options.pollMs ?? 250,
+    settleMs: options.settleMs ?? 100,
+    maxBytes,
+    maxParseHeapMb: options.maxParseHeapMb ?? 512,
+  });
 }

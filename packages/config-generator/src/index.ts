@@ -11,11 +11,20 @@ export type {
 export { proxyFromNode, defaultNodeGroup } from "./proxy.js";
 export type { Proxy, ProxyKind } from "./proxy.js";
 export { PushContext } from "./push-context.js";
-export type { ConfigStore, ServiceRegistry, SourceChange, SourceEvents } from "./sources.js";
+export type {
+  ConfigStore,
+  ServiceRegistry,
+  SourceChange,
+  SourceEmitter,
+  SourceEvents,
+  SourceStatus,
+} from "./sources.js";
 export { createMemorySource } from "./memory-source.js";
 export type { MemorySource } from "./memory-source.js";
-export { createFileSource, parseMeshFile } from "./file-source.js";
-export type { FileSource, MeshFile } from "./file-source.js";
+export { createFileSource } from "./file-source.js";
+export type { FileSource, FileSourceOptions } from "./file-source.js";
+export { parseMeshFile } from "./mesh-file.js";
+export type { MeshFile } from "./mesh-file.js";
 export { createAggregateRegistry } from "./aggregate.js";
 export { validateReferences, validateRoute, validateService } from "./validate-model.js";
 export { DefaultConfigGenerator, clusterName, typesTouchedBy } from "./generator.js";

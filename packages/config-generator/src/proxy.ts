@@ -49,11 +49,12 @@ export function proxyFromNode(node: Node): Proxy {
 
 /**
  * The default node group: clients of the same kind and cluster get the same
- * config, so one generator run serves all of them. Sidecars are grouped by IP
- * too, because their inbound listeners depend on which endpoints they are.
+ * config, so one generator run serves all of them. It keys on exactly what
+ * the default builders read: a sidecar's IP decides its inbound listeners, so
+ * sidecars with an IP are grouped by it too; a sidecar without one has no
+ * inbound config and shares the group of its cluster (never one per node id).
  */
 export function defaultNodeGroup(proxy: Proxy): string {
-  return proxy.kind === "sidecar"
-    ? `sidecar/${proxy.cluster}/${proxy.ip ?? proxy.id}`
-    : `${proxy.kind}/${proxy.cluster}`;
+  if (proxy.kind === "sidecar" && proxy.ip) return `sidecar/${proxy.cluster}/${proxy.ip}`;
+  return `${proxy.kind}/${proxy.cluster}`;
 }

@@ -1,4 +1,3 @@
-import type { EventEmitter } from "eventemitter3";
 import type { ChangeKind, RouteRule, Service } from "./model.js";
 
 /** A change reported by a source. */
@@ -15,14 +14,40 @@ export interface SourceEvents {
   rejected: (event: { reason: string; error: Error }) => void;
 }
 
+/**
+ * How a source is listened to. Structural on purpose: eventemitter3, Node's
+ * own `EventEmitter` and any object with these two methods all fit.
+ */
+export interface SourceEmitter {
+  on(event: "change", listener: SourceEvents["change"]): unknown;
+  on(event: "rejected", listener: SourceEvents["rejected"]): unknown;
+  off(event: "change", listener: SourceEvents["change"]): unknown;
+  off(event: "rejected", listener: SourceEvents["rejected"]): unknown;
+}
+
+/** What every source may tell the controller besides its data. */
+export interface SourceStatus {
+  /**
+   * False until the source has read its data once (a store not reached yet).
+   * The controller serves nothing it has not read. Default: always ready.
+   */
+  ready?(): boolean;
+}
+
 /** Where services and endpoints come from (Kubernetes, Consul, a file, your own). */
-export interface ServiceRegistry extends Pick<EventEmitter<SourceEvents>, "on" | "off" | "once"> {
+export interface ServiceRegistry extends SourceEmitter, SourceStatus {
   /** Every service with its endpoints, as of now. */
   services(): readonly Service[];
+  /**
+   * True when an empty list of services is meant (a mesh file with
+   * `allowEmpty: true`). Otherwise the controller refuses a change that would
+   * remove every service of a non-empty mesh. Default false.
+   */
+  allowsEmpty?(): boolean;
 }
 
 /** Where routing rules come from. */
-export interface ConfigStore extends Pick<EventEmitter<SourceEvents>, "on" | "off" | "once"> {
+export interface ConfigStore extends SourceEmitter, SourceStatus {
   /** Every routing rule, as of now. */
   routes(): readonly RouteRule[];
 }

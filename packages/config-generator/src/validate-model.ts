@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { XdsError } from "@xdskit/xds-types";
 import type { RouteRule, Service } from "./model.js";
 
@@ -13,8 +14,8 @@ function port(where: string, p: unknown): void {
   }
 }
 
-/** Checks one service; throws `invalid_config` naming the path and the problem. */
-export function validateService(s: Service, where: string): void {
+/** Checks one service; throws `invalid_config` naming the path (default `service "<name>"`) and the problem. */
+export function validateService(s: Service, where = `service ${JSON.stringify(s?.name)}`): void {
   if (typeof s?.name !== "string" || !NAME.test(s.name)) {
     fail(
       `${where}.name`,
@@ -28,17 +29,27 @@ export function validateService(s: Service, where: string): void {
   if (!Array.isArray(s.endpoints)) fail(`${where}.endpoints`, "must be a list");
   s.endpoints.forEach((e, i) => {
     const at = `${where}.endpoints[${i}]`;
-    if (typeof e?.address !== "string" || e.address.length === 0)
-      fail(`${at}.address`, "must be a non-empty IP or host name");
+    if (typeof e?.address !== "string" || isIP(e.address) === 0)
+      fail(`${at}.address`, `must be an IPv4 or IPv6 address, got ${JSON.stringify(e?.address)}`);
     port(`${at}.port`, e.port);
     if (e.weight !== undefined && (!Number.isInteger(e.weight) || e.weight < 1 || e.weight > 128)) {
       fail(`${at}.weight`, `must be a whole number from 1 to 128, got ${JSON.stringify(e.weight)}`);
+    }
+    if (e.healthy !== undefined && typeof e.healthy !== "boolean") {
+      fail(`${at}.healthy`, `must be true or false, got ${JSON.stringify(e.healthy)}`);
+    }
+    if (e.locality !== undefined) {
+      for (const k of ["region", "zone", "subZone"] as const) {
+        const v = (e.locality as Record<string, unknown> | null)?.[k];
+        if (v !== undefined && typeof v !== "string")
+          fail(`${at}.locality.${k}`, `must be a string, got ${JSON.stringify(v)}`);
+      }
     }
   });
 }
 
 /** Checks one route rule (services it names are checked against a push by {@link validateReferences}). */
-export function validateRoute(r: RouteRule, where: string): void {
+export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(r?.host)}`): void {
   if (typeof r?.host !== "string" || !NAME.test(r.host))
     fail(`${where}.host`, `must be a service name, got ${JSON.stringify(r?.host)}`);
   if (!Array.isArray(r.split) || r.split.length === 0) fail(`${where}.split`, "must list at least one service");

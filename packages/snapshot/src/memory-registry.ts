@@ -1,18 +1,12 @@
 import type { Message, Registry } from "@bufbuild/protobuf";
-import {
-  type Logger,
-  type ResourceType,
-  XdsError,
-  findResourceType,
-  inGlobCollection,
-  isGlobCollection,
-  silentLogger,
-} from "@xdskit/xds-types";
+import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { EventEmitter } from "eventemitter3";
 import { checkConsistency } from "./consistency.js";
 import { encodeResource } from "./encode.js";
+import { respondShared, upToDate } from "./respond.js";
 import { SetDigest, SnapshotImpl, TypeSnapshotImpl } from "./snapshot.js";
+import { type Subscription, type SubscriptionStats, SubscriptionTable } from "./subscriptions.js";
 import type {
   CancelWatch,
   ConsistencyIssue,
@@ -57,6 +51,28 @@ export interface SnapshotRegistryOptions {
   resourceTypes?: readonly ResourceType[];
   /** Where diagnostics go. Default: nowhere. */
   logger?: Logger;
+  /**
+   * How long a node group stays after its last stream left (or after it was
+   * named for a client that never held it) before `nodeGroupIdle` fires, so
+   * its owner can free it. Reconnecting within it costs no rebuild.
+   * Default 60,000 ms.
+   */
+  nodeGroupIdleMs?: number;
+  /**
+   * Bytes of responses kept for watches that ask the same thing of the same
+   * snapshot later (reconnect storms); the oldest go first past it. Default 64 MiB.
+   */
+  maxCachedResponseBytes?: number;
+}
+
+/** What a registry holds, for debug pages and leak checks. */
+export interface RegistryStats extends SubscriptionStats {
+  /** Node groups with a snapshot. */
+  readonly snapshots: number;
+  /** Node groups some stream holds now. */
+  readonly liveNodeGroups: number;
+  /** Parked watches. */
+  readonly watches: number;
 }
 
 /** The in-memory registry, with introspection used by tests and debug pages. */
@@ -65,6 +81,12 @@ export interface MemorySnapshotRegistry extends SnapshotRegistry {
   watchCount(): number;
   /** The resource type known for a type URL (built-in or registered), if any. */
   resourceType(typeUrl: string): ResourceType | undefined;
+  retainNodeGroup(nodeGroup: string): void;
+  releaseNodeGroup(nodeGroup: string): void;
+  /** Node groups with at least one live stream, and how many streams each has. */
+  liveNodeGroups(): ReadonlyMap<string, number>;
+  /** Counts of snapshots, live groups, watches, subscriptions and cached responses. */
+  stats(): RegistryStats;
 }
 
 const EMPTY = new Map<string, EncodedResource>();
@@ -80,206 +102,13 @@ interface Watch {
   readonly request: WatchRequest;
   readonly callback: WatchCallback;
   readonly set: Set<Watch>;
-  /** Identifies requests that must get identical answers, so they share one response (and one body). */
-  readonly shareKey: string;
+  /** The interned subscription: watches with the same one share versions maps and responses. */
+  readonly sub: Subscription;
   active: boolean;
 }
 
-// Identity numbers for maps and sets, so requests that pass the very same
-// object (streams re-arming with the versions of one shared response) get the
-// same key without walking their contents.
-const identities = new WeakMap<object, number>();
-let nextIdentity = 0;
-function identity(o: object): number {
-  let id = identities.get(o);
-  if (id === undefined) {
-    id = ++nextIdentity;
-    identities.set(o, id);
-  }
-  return id;
-}
-
-// The names part of a share key, built once per name set: streams re-arm with
-// the same set object after every push, so this walks the names only when a
-// subscription changes. Equal contents get equal numbers, so streams that
-// subscribed to the same names still share responses.
-const nameSetKeys = new WeakMap<ReadonlySet<string>, number>();
-const nameSetIds = new Map<string, number>();
-let nextNameSetId = 0;
-function nameSetKey(names: ReadonlySet<string>): number {
-  let id = nameSetKeys.get(names);
-  if (id === undefined) {
-    // Names in request order: clients of one kind send them in the same order;
-    // a different order only costs sharing, never correctness.
-    let text = "";
-    for (const n of names) text += `${n}\n`;
-    id = nameSetIds.get(text);
-    if (id === undefined) {
-      id = ++nextNameSetId;
-      // Bounded: past the cap, new sets simply stop sharing with equal ones.
-      if (nameSetIds.size < 100_000) nameSetIds.set(text, id);
-    }
-    nameSetKeys.set(names, id);
-  }
-  return id;
-}
-
-function shareKeyOf(req: WatchRequest): string {
-  const known = req.knownVersions ? identity(req.knownVersions) : 0;
-  return `${req.mode ?? "sotw"}|${req.wildcard ? 1 : 0}|${req.knownVersion ?? "\u0000"}|${known}|${nameSetKey(req.resourceNames)}`;
-}
-
-/** What a response's `versions` map was computed from, so re-arming with it can skip the work. */
-interface Provenance {
-  readonly ts: TypeSnapshot | undefined;
-  /** {@link nameSetKey} of the names: equal sets of different streams compare equal. */
-  readonly names: number;
-  readonly wildcard: boolean;
-  readonly mode: string;
-}
-const provenance = new WeakMap<ReadonlyMap<string, string>, Provenance>();
-
-// The versions map depends only on the type snapshot and the subscription, so
-// every stream with the same subscription gets the same map object. Streams
-// re-arm with it, which makes their share keys equal again even when their
-// first requests differed (as Delta's always do), so later pushes are
-// computed once for all of them.
-const versionMaps = new WeakMap<TypeSnapshot, Map<string, ReadonlyMap<string, string>>>();
-
-function versionsOf(
-  req: WatchRequest,
-  ts: TypeSnapshot | undefined,
-  subscribed: readonly EncodedResource[],
-): ReadonlyMap<string, string> {
-  const names = nameSetKey(req.resourceNames);
-  const mode = req.mode ?? "sotw";
-  const key = `${names}|${req.wildcard ? 1 : 0}|${mode}`;
-  let byKey = ts ? versionMaps.get(ts) : undefined;
-  const cached = byKey?.get(key);
-  if (cached) return cached;
-  const versions = new Map<string, string>();
-  for (const r of subscribed) versions.set(r.name, r.version);
-  provenance.set(versions, { ts, names, wildcard: req.wildcard, mode });
-  if (ts) {
-    if (!byKey) {
-      byKey = new Map();
-      versionMaps.set(ts, byKey);
-    }
-    byKey.set(key, versions);
-  }
-  return versions;
-}
-
-/**
- * True when the request re-arms with the versions of a response computed for
- * the very same subscription and type snapshot: then the client has
- * everything and the O(names) comparison can be skipped.
- */
-function upToDate(req: WatchRequest, ts: TypeSnapshot | undefined): boolean {
-  if (!req.knownVersions) return false;
-  const p = provenance.get(req.knownVersions);
-  return (
-    p !== undefined &&
-    p.ts === ts &&
-    p.names === nameSetKey(req.resourceNames) &&
-    p.wildcard === req.wildcard &&
-    p.mode === (req.mode ?? "sotw")
-  );
-}
-
-/**
- * Computes what a watch should receive now, or `null` when the client already
- * has everything (the watch stays parked).
- */
-function respond(req: WatchRequest, snap: Snapshot, type: ResourceType | undefined): WatchResponse | null {
-  const ts = snap.types.get(req.typeUrl) as TypeSnapshotImpl | undefined;
-  const all = ts?.resources ?? EMPTY;
-  const version = ts?.version ?? EMPTY_VERSION;
-  const delta = req.mode === "delta";
-  const fullState = !delta && (type?.fullState ?? false);
-
-  let subscribed: readonly EncodedResource[];
-  // xdstp:// glob collections among the names stand for every resource directly in their path.
-  let globs: string[] | undefined;
-  if (req.wildcard) {
-    // Wildcard plus explicit names: the named ones are in `all` already, or missing.
-    subscribed = ts ? ts.list() : [];
-  } else {
-    const list: EncodedResource[] = [];
-    for (const name of req.resourceNames) {
-      const r = all.get(name);
-      if (r) list.push(r);
-      else if (isGlobCollection(name)) (globs ??= []).push(name);
-    }
-    if (globs) {
-      const seen = new Set(list.map((r) => r.name));
-      for (const r of all.values()) {
-        if (!seen.has(r.name) && globs.some((g) => inGlobCollection(g, r.name))) list.push(r);
-      }
-    }
-    subscribed = list;
-  }
-  const versions = versionsOf(req, ts, subscribed);
-
-  const known = req.knownVersions;
-  const removed: string[] = [];
-  let changed: readonly EncodedResource[] = subscribed;
-  if (known) {
-    for (const name of known.keys()) {
-      if (all.has(name)) continue;
-      if (req.wildcard || req.resourceNames.has(name) || globs?.some((g) => inGlobCollection(g, name))) {
-        removed.push(name);
-      }
-    }
-    changed = subscribed.filter((r) => known.get(r.name) !== r.version);
-  }
-
-  if (fullState) {
-    if (known) {
-      if (changed.length === 0 && removed.length === 0) return null;
-    } else if (req.knownVersion !== undefined && req.knownVersion === version) {
-      return null;
-    }
-    return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: subscribed, removed, versions };
-  }
-  if (!known && req.knownVersion !== undefined && req.knownVersion === version) return null;
-  if (changed.length === 0 && removed.length === 0) return null;
-  return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: changed, removed, versions };
-}
-
-const EMPTY_VERSION = new SetDigest().version();
-
 // How many valid content hashes a registry remembers (about 100 bytes each).
 const VALID_CONTENT_LIMIT = 500_000;
-
-// Responses per snapshot and share key. Watches asking the same thing of the
-// same snapshot get one response object, so the ADS server encodes and
-// assembles it once: whether a change fires them together or they arrive one
-// by one (a fleet reconnecting after a control-plane restart, or subscribing
-// while a push is under way). Only requests without versions, or with the
-// registry's own shared version maps, are kept: other known-version maps are
-// one stream's own and would never be asked for again.
-const responseCache = new WeakMap<Snapshot, Map<string, WatchResponse | null>>();
-const RESPONSE_CACHE_LIMIT = 1024;
-
-function respondShared(w: Watch, snap: Snapshot, type: ResourceType | undefined): WatchResponse | null {
-  const known = w.request.knownVersions;
-  if (known && !provenance.has(known)) return respond(w.request, snap, type);
-  let cache = responseCache.get(snap);
-  if (!cache) {
-    cache = new Map();
-    responseCache.set(snap, cache);
-  }
-  const key = `${w.request.typeUrl}\u0000${w.shareKey}`;
-  let resp = cache.get(key);
-  if (resp === undefined) {
-    resp = respond(w.request, snap, type);
-    // Bounded per snapshot: past the cap, start over rather than grow.
-    if (cache.size >= RESPONSE_CACHE_LIMIT) cache.clear();
-    cache.set(key, resp);
-  }
-  return resp;
-}
 
 class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> implements MemorySnapshotRegistry {
   readonly #snapshots = new Map<string, SnapshotImpl>();
@@ -290,16 +119,72 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   #watchCount = 0;
   /** Content hashes that passed the built-in checks. */
   readonly #validContent = new Set<string>();
+  readonly #subs: SubscriptionTable;
+  /** Streams holding each node group. */
+  readonly #refs = new Map<string, number>();
+  /** Idle timers of groups no stream holds. */
+  readonly #idle = new Map<string, NodeJS.Timeout>();
+  readonly #idleMs: number;
 
   constructor(options: SnapshotRegistryOptions) {
     super();
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
     for (const t of options.resourceTypes ?? []) this.#types.set(t.typeUrl, t);
+    this.#idleMs = options.nodeGroupIdleMs ?? 60_000;
+    if (!(this.#idleMs >= 0)) {
+      throw new XdsError("invalid_argument", `nodeGroupIdleMs must be 0 or more, got ${options.nodeGroupIdleMs}`);
+    }
+    this.#subs = new SubscriptionTable(options.maxCachedResponseBytes ?? 64 * 1024 * 1024);
   }
 
   nodeGroup(node: Node): string {
-    return this.#options.nodeGroup ? this.#options.nodeGroup(node) : node.id;
+    const group = this.#options.nodeGroup ? this.#options.nodeGroup(node) : node.id;
+    // A group named for a client that never holds it must not stay forever.
+    if (!this.#refs.has(group)) this.#startIdle(group);
+    return group;
+  }
+
+  retainNodeGroup(nodeGroup: string): void {
+    this.#refs.set(nodeGroup, (this.#refs.get(nodeGroup) ?? 0) + 1);
+    const timer = this.#idle.get(nodeGroup);
+    if (timer) clearTimeout(timer);
+    this.#idle.delete(nodeGroup);
+  }
+
+  releaseNodeGroup(nodeGroup: string): void {
+    const n = (this.#refs.get(nodeGroup) ?? 0) - 1;
+    if (n > 0) {
+      this.#refs.set(nodeGroup, n);
+      return;
+    }
+    this.#refs.delete(nodeGroup);
+    this.#startIdle(nodeGroup);
+  }
+
+  #startIdle(nodeGroup: string): void {
+    if (this.#idle.has(nodeGroup)) return;
+    const timer = setTimeout(() => {
+      this.#idle.delete(nodeGroup);
+      if (this.#refs.has(nodeGroup)) return;
+      this.#log.debug("node group idle", { nodeGroup });
+      this.emit("nodeGroupIdle", { nodeGroup });
+    }, this.#idleMs);
+    timer.unref();
+    this.#idle.set(nodeGroup, timer);
+  }
+
+  liveNodeGroups(): ReadonlyMap<string, number> {
+    return this.#refs;
+  }
+
+  stats(): RegistryStats {
+    return {
+      snapshots: this.#snapshots.size,
+      liveNodeGroups: this.#refs.size,
+      watches: this.#watchCount,
+      ...this.#subs.stats(),
+    };
   }
 
   resourceType(typeUrl: string): ResourceType | undefined {
@@ -481,9 +366,10 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       });
     }
     // One firing for every changed type: streams queue them together and push in make-before-break order.
+    // Unlike setSnapshot, an update says nothing of the types it does not
+    // name, so watchers of those are not answered (a full-state type is only
+    // ever sent from something that produced it).
     const touched = new Set(changes.map((c) => c.next.typeUrl));
-    // A group's first snapshot also answers watchers of the types it lacks (they get nothing, not a wait).
-    if (!prev) for (const t of this.#watchedTypes(nodeGroup)) touched.add(t);
     this.#fire(nodeGroup, touched, snap);
     return snap;
   }
@@ -539,13 +425,13 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       set = new Set();
       this.#watches.set(key, set);
     }
-    const w: Watch = { request, callback, set, shareKey: shareKeyOf(request), active: true };
+    const w: Watch = { request, callback, set, sub: this.#subs.acquire(request), active: true };
     set.add(w);
     this.#watchCount++;
     const snap = this.#snapshots.get(request.nodeGroup);
     const now =
-      snap && !upToDate(request, snap.types.get(request.typeUrl))
-        ? respondShared(w, snap, this.resourceType(request.typeUrl))
+      snap && !upToDate(request, w.sub, snap.types.get(request.typeUrl))
+        ? respondShared(this.#subs, request, w.sub, snap, this.resourceType(request.typeUrl))
         : null;
     if (now) {
       // Answer on a microtask, not inside watch(): the caller gets its cancel
@@ -572,6 +458,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     w.active = false;
     w.set.delete(w);
     this.#watchCount--;
+    this.#subs.release(w.sub);
     if (w.set.size === 0 && this.#watches.get(key) === w.set) this.#watches.delete(key);
   }
 
@@ -584,7 +471,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       // Watches asking the same thing get the same response object (see respondShared).
       for (const w of [...set]) {
         if (!w.active) continue;
-        const resp = respondShared(w, snap, type);
+        const resp = respondShared(this.#subs, w.request, w.sub, snap, type);
         if (!resp) continue;
         this.#cancel(w, key);
         this.#invoke(w, resp);

@@ -547,10 +547,14 @@ describe("watches", () => {
     const got: WatchResponse[] = [];
     for (let i = 0; i < 5; i++) {
       const c = collect();
-      r.watch({ nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-2"]) }, c.cb);
+      const req = { nodeGroup: "g", typeUrl: EDS, wildcard: false, resourceNames: new Set(["svc-0", "svc-2"]) };
+      r.watch(req, c.cb);
       await flush();
       assert.equal(c.got.length, 1);
-      got.push(c.got[0] as WatchResponse);
+      const resp = c.got[0] as WatchResponse;
+      got.push(resp);
+      // Each client re-arms with what it got, as a stream does, and so holds the subscription.
+      r.watch({ ...req, knownVersions: resp.versions }, () => {});
     }
     for (const resp of got) assert.equal(resp, got[0]);
     // A different subscription, or a new snapshot, is answered afresh.

@@ -143,6 +143,12 @@ export interface SnapshotRegistryEvents {
   }) => void;
   validationFailed: (event: { nodeGroup: string; typeUrl?: string; error: Error }) => void;
   snapshotCleared: (event: { nodeGroup: string }) => void;
+  /**
+   * No stream has held the node group for the registry's idle period: its
+   * owner (a generator, a host) may free it. The registry itself keeps the
+   * snapshot, since it cannot know whether a host still wants it.
+   */
+  nodeGroupIdle: (event: { nodeGroup: string }) => void;
 }
 
 /**
@@ -152,6 +158,10 @@ export interface SnapshotRegistryEvents {
 export interface SnapshotRegistry extends Pick<EventEmitter<SnapshotRegistryEvents>, "on" | "off" | "once"> {
   /** Maps a client's node to the node group whose snapshot it is served (default: `node.id`). */
   nodeGroup(node: Node): string;
+  /** A stream now uses the node group (the ADS server calls it once per registered stream). */
+  retainNodeGroup?(nodeGroup: string): void;
+  /** A stream that retained the node group ended. */
+  releaseNodeGroup?(nodeGroup: string): void;
   /** Validates, encodes and installs a whole snapshot; on any error the previous one stays untouched. */
   setSnapshot(nodeGroup: string, input: SnapshotInput, options?: SetSnapshotOptions): Snapshot;
   /** The current snapshot of a node group, if any. */

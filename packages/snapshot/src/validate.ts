@@ -1,6 +1,7 @@
 // Cheap structural rules that catch what Envoy or gRPC would NACK, so a bad
 // resource is refused at the door with a readable reason instead of being
 // pushed to every client and rejected there.
+import { isIP } from "node:net";
 import { type DescMessage, type Message, type Registry, createRegistry } from "@bufbuild/protobuf";
 import { TypeUrl, isEdsCluster, referencesOf } from "@xdskit/xds-types";
 import { RouterSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/router/v3/router_pb";
@@ -30,8 +31,19 @@ export function structuralProblems(typeUrl: string, message: Message): string[] 
       const cla = message as ClusterLoadAssignment;
       cla.endpoints.forEach((loc, i) => {
         loc.lbEndpoints.forEach((lb, j) => {
-          if (lb.hostIdentifier.case === "endpoint" && !lb.hostIdentifier.value.address) {
+          if (lb.hostIdentifier.case !== "endpoint") return;
+          const address = lb.hostIdentifier.value.address;
+          if (!address) {
             problems.push(`endpoints[${i}].lb_endpoints[${j}] has an endpoint without an address`);
+            return;
+          }
+          // Clients connect to EDS endpoints as they are: a socket address must
+          // be an IP unless a resolver is named to turn it into one.
+          const sa = address.address.case === "socketAddress" ? address.address.value : undefined;
+          if (sa && !sa.resolverName && isIP(sa.address) === 0) {
+            problems.push(
+              `endpoints[${i}].lb_endpoints[${j}].endpoint.address.socket_address.address: ${JSON.stringify(sa.address)} is not an IP address; EDS endpoints must be IPs (name a resolver_name, or use a STRICT_DNS/LOGICAL_DNS cluster for host names)`,
+            );
           }
         });
       });

@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type MessageInitShape, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Client } from "@grpc/grpc-js";
 import {
   type ClientStatusResponse,
@@ -8,9 +8,17 @@ import {
 
 /** Calls CSDS FetchClientStatus for one node id (exact match). */
 export function fetchClientStatus(client: Client, nodeId: string): Promise<ClientStatusResponse> {
-  const req = create(ClientStatusRequestSchema, {
+  return fetchClientStatusMatching(client, {
     nodeMatchers: [{ nodeId: { matchPattern: { case: "exact", value: nodeId } } }],
   });
+}
+
+/** Calls CSDS FetchClientStatus with any request. */
+export function fetchClientStatusMatching(
+  client: Client,
+  init: MessageInitShape<typeof ClientStatusRequestSchema>,
+): Promise<ClientStatusResponse> {
+  const req = create(ClientStatusRequestSchema, init);
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       "/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus",

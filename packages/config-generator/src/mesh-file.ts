@@ -1,0 +1,124 @@
+// The mesh file format (docs/mesh-file.md): parsing, shape and model checks.
+import { XdsError } from "@xdskit/xds-types";
+import { parse as parseYaml } from "yaml";
+import type { RouteRule, Service } from "./model.js";
+import { validateReferences, validateRoute, validateService } from "./validate-model.js";
+
+/** The content of a mesh file. */
+export interface MeshFile {
+  readonly services: readonly Service[];
+  readonly routes: readonly RouteRule[];
+  /** The file means it when it lists no services (otherwise emptying a non-empty mesh is refused). */
+  readonly allowEmpty?: boolean;
+}
+
+type Shape = { [key: string]: "string" | "number" | "boolean" | Shape | [Shape] | "record" };
+
+const ENDPOINT: Shape = {
+  address: "string",
+  port: "number",
+  weight: "number",
+  healthy: "boolean",
+  locality: { region: "string", zone: "string", subZone: "string" },
+};
+const MESH: Shape = {
+  allowEmpty: "boolean",
+  services: [{ name: "string", port: "number", protocol: "string", endpoints: [ENDPOINT] }],
+  routes: [
+    {
+      host: "string",
+      split: [{ service: "string", weight: "number" }],
+      pathPrefix: "string",
+      headers: "record",
+      timeoutMs: "number",
+      retries: { attempts: "number", on: "string" },
+    },
+  ],
+};
+
+function describe(v: unknown): string {
+  return Array.isArray(v)
+    ? "a list"
+    : v === null
+      ? "null"
+      : typeof v === "object"
+        ? "a map"
+        : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+// Checks keys and types against the shape, so a typo is reported with its
+// path instead of being silently ignored.
+function checkShape(value: unknown, shape: Shape, at: string): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new XdsError("invalid_config", `${at || "top level"}: expected a map, got ${describe(value)}`);
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const where = at ? `${at}.${key}` : key;
+    const want = shape[key];
+    if (want === undefined) {
+      throw new XdsError("invalid_config", `${where}: unknown key; expected one of ${Object.keys(shape).join(", ")}`);
+    }
+    if (v === undefined || v === null) continue;
+    if (want === "record") {
+      if (typeof v !== "object" || Array.isArray(v))
+        throw new XdsError("invalid_config", `${where}: expected a map, got ${describe(v)}`);
+      for (const [k, x] of Object.entries(v)) {
+        if (typeof x !== "string")
+          throw new XdsError("invalid_config", `${where}.${k}: expected a string, got ${describe(x)}`);
+      }
+    } else if (typeof want === "string") {
+      if (typeof v !== want) throw new XdsError("invalid_config", `${where}: expected a ${want}, got ${describe(v)}`);
+    } else if (Array.isArray(want)) {
+      if (!Array.isArray(v)) throw new XdsError("invalid_config", `${where}: expected a list, got ${describe(v)}`);
+      v.forEach((item, i) => {
+        checkShape(item, want[0], `${where}[${i}]`);
+      });
+    } else {
+      checkShape(v, want, where);
+    }
+  }
+}
+
+/** Parses and validates a mesh file's text (YAML or JSON). Throws `invalid_config` naming path and problem. */
+export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
+  // A file caught between truncate and write, or saved empty by mistake, must
+  // never read as "no services".
+  if (text.trim() === "") {
+    throw new XdsError(
+      "invalid_config",
+      `${fileName}: the file is empty; a mesh with no services must say so with "allowEmpty: true"`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = fileName.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new XdsError(
+      "invalid_config",
+      `${fileName}: not valid ${fileName.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`,
+    );
+  }
+  try {
+    checkShape(doc ?? {}, MESH, "");
+    const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[]; allowEmpty?: boolean };
+    const services = d.services ?? [];
+    const routes = d.routes ?? [];
+    services.forEach((s, i) => {
+      validateService(s, `services[${i}]`);
+    });
+    routes.forEach((r, i) => {
+      validateRoute(r, `routes[${i}]`);
+    });
+    validateReferences(services, routes);
+    if (services.length === 0 && d.allowEmpty !== true) {
+      throw new XdsError(
+        "invalid_config",
+        `lists no services; a mesh with no services must say so with "allowEmpty: true"`,
+      );
+    }
+    return d.allowEmpty === true ? { services, routes, allowEmpty: true } : { services, routes };
+  } catch (err) {
+    if (err instanceof XdsError) throw new XdsError("invalid_config", `${fileName}: ${err.message}`);
+    throw err;
+  }
+}

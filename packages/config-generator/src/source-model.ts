@@ -1,0 +1,70 @@
+// The controller's guard between sources and builders: whatever a source
+// returns is checked exactly as the mesh file is, and only a model that passes
+// replaces the last good one. A source that breaks, or suddenly reports no
+// services at all, never turns into a push that removes config clients need.
+import { XdsError } from "@xdskit/xds-types";
+import type { RouteRule, Service } from "./model.js";
+import type { ConfigStore, ServiceRegistry } from "./sources.js";
+import { validateReferences, validateRoute, validateService } from "./validate-model.js";
+
+/** Services and routes that passed validation together. */
+export interface AcceptedModel {
+  readonly services: readonly Service[];
+  readonly routes: readonly RouteRule[];
+}
+
+/** Why the sources' current output was not accepted; the last good model stays. */
+export class ModelRejected extends Error {
+  constructor(
+    message: string,
+    /** True when a source is not ready yet (nothing read): not an error of its content. */
+    readonly notReady = false,
+  ) {
+    super(message);
+    this.name = "ModelRejected";
+  }
+}
+
+/**
+ * Reads and checks the sources' output. Throws {@link ModelRejected} when a
+ * source is not ready, a service or route is invalid, names clash, a route
+ * names a missing service, or every service of a non-empty mesh would vanish
+ * without the source saying it means it (`allowsEmpty`).
+ */
+export function acceptModel(
+  services: ServiceRegistry,
+  config: ConfigStore | undefined,
+  previous: AcceptedModel | undefined,
+): AcceptedModel {
+  for (const src of [services, config]) {
+    if (src?.ready && !src.ready()) throw new ModelRejected("a source has not loaded its data yet", true);
+  }
+  let list: readonly Service[];
+  let routes: readonly RouteRule[];
+  try {
+    list = services.services();
+    routes = config?.routes() ?? [];
+  } catch (err) {
+    throw new ModelRejected(`a source failed to list its data: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    if (!Array.isArray(list)) throw new XdsError("invalid_config", "services(): expected a list of services");
+    if (!Array.isArray(routes)) throw new XdsError("invalid_config", "routes(): expected a list of route rules");
+    list.forEach((s, i) => {
+      validateService(s, `services[${i}] (${JSON.stringify(s?.name)})`);
+    });
+    routes.forEach((r, i) => {
+      validateRoute(r, `routes[${i}]`);
+    });
+    validateReferences(list, routes);
+  } catch (err) {
+    throw new ModelRejected(err instanceof Error ? err.message : String(err));
+  }
+  const intended = services.allowsEmpty?.() ?? false;
+  if (list.length === 0 && previous && previous.services.length > 0 && !intended) {
+    throw new ModelRejected(
+      `the source now lists no services where it listed ${previous.services.length}; refusing to remove every service (a source must say it means it: allowEmpty in a mesh file, allowsEmpty() in code)`,
+    );
+  }
+  return { services: list, routes };
+}
