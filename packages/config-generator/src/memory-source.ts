@@ -53,6 +53,11 @@ class MemorySourceImpl extends EventEmitter<SourceEvents> implements MemorySourc
     return true;
   }
 
+  // Every change here is an explicit call, so an empty registry is meant.
+  allowsEmpty(): boolean {
+    return true;
+  }
+
   setRoutes(routes: readonly RouteRule[]): void {
     routes.forEach((r, i) => {
       validateRoute(r, `routes[${i}]`);

@@ -290,6 +290,17 @@ describe("bad input", () => {
     if (route) route.action = { case: undefined };
     rejects({ [RDS]: [rc] }, "invalid_resource", /RDS "r" is invalid: .*routes\[0\] has no action/);
   });
+  it("an EDS endpoint whose address is not an IP", () => {
+    const c = cla("svc-0");
+    const ep = c.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+    if (ep?.case === "endpoint" && ep.value.address?.address.case === "socketAddress")
+      ep.value.address.address.value.address = "not an ip";
+    rejects(
+      { [EDS]: [c] },
+      "invalid_resource",
+      /EDS "svc-0" is invalid: endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.address: "not an ip" is not an IP address/,
+    );
+  });
   it("a broken protoc-gen-validate rule, named by its field path", () => {
     const c = cla("svc-0", 1, 70_000);
     rejects(
