@@ -119,7 +119,12 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.registry = createSnapshotRegistry({ ...options.registry, nodeGroup: (node) => this.#nodeGroupOf(node) });
     this.registry.on("nodeGroupIdle", this.#onIdle);
     this.#model = this.#accept(undefined);
-    this.#push = new PushContext(this.#model?.services ?? [], this.#model?.routes ?? [], ["initial"]);
+    this.#push = new PushContext(
+      this.#model?.services ?? [],
+      this.#model?.routes ?? [],
+      ["initial"],
+      this.#model?.gateways,
+    );
     this.#queue = createPushQueue({
       debounceMs: options.debounceMs ?? 100,
       maxDelayMs: options.maxDelayMs ?? 10_000,
@@ -212,7 +217,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const model = this.#accept(this.#model);
     if (!model || model === this.#model) return;
     this.#model = model;
-    const push = new PushContext(model.services, model.routes, req.reasons);
+    const push = new PushContext(model.services, model.routes, req.reasons, model.gateways);
     this.#push = push;
     // The first model builds every group in full; later ones only what the change touched.
     let types: Set<string> | undefined;

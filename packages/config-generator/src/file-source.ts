@@ -5,7 +5,7 @@ import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
 import type { MeshFile } from "./mesh-file.js";
 import { type ParseResult, readMeshFile } from "./mesh-parse-worker.js";
-import type { ChangeKind, RouteRule, Service } from "./model.js";
+import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
 
 /** Options of {@link createFileSource}. */
@@ -31,6 +31,7 @@ export interface FileSourceOptions {
 /** A watched mesh file as a service registry and config store. */
 export interface FileSource extends ServiceRegistry, ConfigStore {
   readonly path: string;
+  gateways(): readonly Gateway[];
   /** The last refusal, if the current file content is broken (the previous good content is served). */
   readonly lastError: Error | undefined;
   /**
@@ -51,6 +52,7 @@ function kindsOf(prev: MeshFile, next: MeshFile): ChangeKind[] {
   if (shape(prev) !== shape(next)) kinds.push("services", "endpoints");
   else if (eps(prev) !== eps(next)) kinds.push("endpoints");
   if (JSON.stringify(prev.routes) !== JSON.stringify(next.routes)) kinds.push("routes");
+  if (JSON.stringify(prev.gateways) !== JSON.stringify(next.gateways)) kinds.push("gateways");
   return kinds;
 }
 
@@ -195,6 +197,10 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
 
   routes(): readonly RouteRule[] {
     return this.#current.routes;
+  }
+
+  gateways(): readonly Gateway[] {
+    return this.#current.gateways;
   }
 
   allowsEmpty(): boolean {

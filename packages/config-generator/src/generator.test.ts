@@ -5,6 +5,7 @@ import { createSnapshotRegistry } from "@xdskit/snapshot";
 import { TypeUrl, unpackAny, unpackHttpConnectionManager } from "@xdskit/xds-types";
 import { Cluster_DiscoveryType } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
 import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
 import { DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import type { RouteRule, Service } from "./model.js";
@@ -31,11 +32,18 @@ const routes: RouteRule[] = [
       { service: "echo-v2", weight: 20 },
     ],
     timeoutMs: 1500,
-    retries: { attempts: 2 },
+    retries: { attempts: 2, backoffBaseMs: 50 },
   },
-  { host: "echo", pathPrefix: "/admin", headers: { "x-user": "ops" }, split: [{ service: "echo-v2", weight: 1 }] },
+  {
+    host: "echo",
+    pathPrefix: "/admin",
+    headers: { "x-user": "ops" },
+    split: [{ service: "echo-v2", weight: 1 }],
+    fault: { abort: { grpcStatus: 14, percent: 25 }, delay: { fixedMs: 200, percent: 12.5 } },
+  },
 ];
-const push = new PushContext(services, routes, ["test"]);
+const gateways = [{ port: 8443, hosts: ["echo", "db"] }];
+const push = new PushContext(services, routes, ["test"], gateways);
 const gen = new DefaultConfigGenerator();
 const proxyless = proxyFromNode(
   create(NodeSchema, { id: "grpc-client-1", cluster: "web", userAgentName: "gRPC Node" }),
@@ -43,6 +51,20 @@ const proxyless = proxyFromNode(
 const sidecar = proxyFromNode(
   create(NodeSchema, { id: "sidecar~10.0.0.9~db-0.default~default.svc.cluster.local", cluster: "db" }),
 );
+const gateway = proxyFromNode(create(NodeSchema, { id: "router~10.0.1.1~gw-0.default~default.svc.cluster.local" }));
+
+const portOf = (
+  l: { address?: { address: { case: string | undefined; value?: unknown } } | undefined } | undefined,
+) => {
+  const a = l?.address?.address;
+  return a?.case === "socketAddress"
+    ? (a.value as { portSpecifier: { value?: unknown } }).portSpecifier.value
+    : undefined;
+};
+const routeAction = (r: { action: { case: string | undefined; value?: unknown } } | undefined) =>
+  r?.action.case === "route"
+    ? (r.action.value as import("@xdskit/xds-types/gen/envoy/config/route/v3/route_components_pb").RouteAction)
+    : undefined;
 
 describe("proxies", () => {
   it("parses kind, IP and locality from the node", () => {
@@ -60,15 +82,37 @@ describe("proxies", () => {
 });
 
 describe("default builders", () => {
-  it("clusters: one EDS cluster per service, plus inbound clusters for a sidecar", () => {
+  it("clusters: one EDS cluster per service, plus inbound and passthrough clusters for a sidecar", () => {
     const c = gen.buildClusters(proxyless, push);
     assert.deepEqual(
       c.map((x) => x.name),
       ["outbound|8080||echo", "outbound|8080||echo-v2", "outbound|5432||db"],
     );
     assert.equal(c[0]?.clusterDiscoveryType.value, Cluster_DiscoveryType.EDS);
+    assert.deepEqual(c[0]?.typedExtensionProtocolOptions, {}, "proxyless clients get no Envoy protocol options");
     const s = gen.buildClusters(sidecar, push);
-    assert.ok(s.some((x) => x.name === "inbound|5432||" && x.loadAssignment?.endpoints.length === 1));
+    assert.deepEqual(
+      s.map((x) => x.name),
+      [
+        "outbound|8080||echo",
+        "outbound|8080||echo-v2",
+        "outbound|5432||db",
+        "inbound|5432||",
+        "PassthroughCluster",
+        "InboundPassthroughCluster",
+        "BlackHoleCluster",
+      ],
+    );
+    assert.equal(s.find((x) => x.name === "inbound|5432||")?.loadAssignment?.endpoints.length, 1);
+    assert.equal(
+      s.find((x) => x.name === "PassthroughCluster")?.clusterDiscoveryType.value,
+      Cluster_DiscoveryType.ORIGINAL_DST,
+    );
+    assert.ok(
+      s[0]?.typedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"],
+      "a service without a declared protocol gets the caller's protocol upstream",
+    );
+    assert.deepEqual(s[2]?.typedExtensionProtocolOptions, {}, "TCP services get none");
   });
 
   it("endpoints: localities, weights and health", () => {
@@ -88,7 +132,7 @@ describe("default builders", () => {
     assert.equal(hcm.httpFilters.at(-1)?.name, "envoy.filters.http.router");
   });
 
-  it("routes: specific rules first, weighted clusters, retries, timeouts, header matches", () => {
+  it("routes: specific rules first, weighted clusters, retries, timeouts, header matches, faults", () => {
     const rc = gen.buildRoutes(proxyless, push, ["echo"]);
     assert.equal(rc.length, 1);
     const vh = rc[0]?.virtualHosts[0];
@@ -109,28 +153,91 @@ describe("default builders", () => {
       ],
     );
     assert.equal(action?.retryPolicy?.numRetries, 2);
-    assert.equal(action?.timeout?.seconds, 1n);
+    assert.equal(action?.retryPolicy?.retryOn, "unavailable,cancelled,deadline-exceeded");
+    assert.equal(action?.retryPolicy?.retryBackOff?.baseInterval?.nanos, 50_000_000);
+    assert.equal(action?.retryPolicy?.retryBackOff?.maxInterval?.nanos, 500_000_000);
+    // gRPC clients read the max stream duration (A31), not the route timeout.
+    assert.equal(action?.timeout, undefined);
+    assert.equal(action?.maxStreamDuration?.maxStreamDuration?.seconds, 1n);
+    assert.equal(action?.maxStreamDuration?.maxStreamDuration?.nanos, 500_000_000);
     assert.equal(vh?.routes.length, 2, "a catch-all rule exists, so no default route is added");
+    const fault = unpackAny(admin?.typedPerFilterConfig["envoy.filters.http.fault"], HTTPFaultSchema);
+    assert.equal(fault.abort?.errorType.case, "grpcStatus");
+    assert.equal(fault.abort?.errorType.value, 14);
+    assert.equal(fault.abort?.percentage?.numerator, 250_000, "25 % per million");
+    assert.equal(fault.delay?.faultDelaySecifier.case, "fixedDelay");
+    assert.equal(fault.delay?.percentage?.numerator, 125_000);
+    const hcm = unpackHttpConnectionManager(gen.buildListeners(proxyless, push)[0]?.apiListener?.apiListener);
+    assert.deepEqual(
+      hcm.httpFilters.map((f) => f.name),
+      ["envoy.filters.http.fault", "envoy.filters.http.router"],
+    );
   });
 
-  it("sidecar listeners: HCM per HTTP port, TCP proxy for TCP ports, an inbound listener", () => {
+  it("routes for Envoy: the route timeout, and no default 15 s timeout", () => {
+    const vh = gen.buildRoutes(sidecar, push, ["8080"])[0]?.virtualHosts.find((v) => v.name === "echo:8080");
+    const main = routeAction(vh?.routes[1]);
+    assert.equal(main?.timeout?.seconds, 1n);
+    assert.equal(main?.maxStreamDuration, undefined);
+    assert.equal(routeAction(vh?.routes[0])?.timeout?.seconds, 0n, "no timeout unless the mesh sets one");
+  });
+
+  it("sidecar listeners in Istio's layout: virtualOutbound, unbound per-port listeners, virtualInbound", () => {
     const l = gen.buildListeners(sidecar, push);
     assert.deepEqual(
       l.map((x) => x.name),
-      ["0.0.0.0_5432", "0.0.0.0_8080", "virtualInbound"],
+      ["virtualOutbound", "0.0.0.0_5432", "0.0.0.0_8080", "virtualInbound"],
     );
-    const tcp = l[0]?.filterChains[0]?.filters[0];
+    const [outbound, db, http, inbound] = l;
+    assert.equal(outbound?.useOriginalDst, true);
+    assert.equal(portOf(outbound), 15001);
+    for (const x of [db, http]) assert.equal(x?.bindToPort, false, `${x?.name} must not bind the application's port`);
+    const tcp = db?.filterChains[0]?.filters[0];
     assert.equal(tcp?.name, "envoy.filters.network.tcp_proxy");
     const cfg = unpackAny(tcp?.configType.case === "typedConfig" ? tcp.configType.value : undefined, TcpProxySchema);
     assert.equal(cfg.clusterSpecifier.value, "outbound|5432||db");
+    assert.equal(db?.filterChains[0]?.filterChainMatch?.prefixRanges[0]?.addressPrefix, "10.0.0.9");
+    assert.equal(db?.defaultFilterChain?.name, "PassthroughCluster");
+    assert.equal(portOf(inbound), 15006);
     assert.deepEqual(
-      gen.buildRoutes(sidecar, push).map((r) => r.name),
+      inbound?.filterChains.map((c) => [c.filterChainMatch?.destinationPort, c.name]),
+      [[5432, "inbound|5432||"]],
+    );
+    assert.equal(inbound?.listenerFilters[0]?.name, "envoy.filters.listener.original_dst");
+    const rc = gen.buildRoutes(sidecar, push);
+    assert.deepEqual(
+      rc.map((r) => r.name),
       ["8080"],
+    );
+    assert.deepEqual(
+      rc[0]?.virtualHosts.map((v) => [v.name, v.domains]),
+      [
+        ["echo:8080", ["echo", "echo:8080"]],
+        ["echo-v2:8080", ["echo-v2", "echo-v2:8080"]],
+        ["allow_any", ["*"]],
+      ],
     );
   });
 
+  it("gateways: a bound listener per gateway port, routing each host by authority", () => {
+    const l = gen.buildListeners(gateway, push);
+    assert.deepEqual(
+      l.map((x) => [x.name, x.bindToPort, portOf(x)]),
+      [["0.0.0.0_8443", undefined, 8443]],
+    );
+    const rc = gen.buildRoutes(gateway, push);
+    assert.deepEqual(
+      rc[0]?.virtualHosts.map((v) => [v.name, v.domains]),
+      [
+        ["echo:8080", ["echo", "echo:*"]],
+        ["db:5432", ["db", "db:*"]],
+      ],
+    );
+    assert.equal(rc[0]?.name, "http.8443");
+  });
+
   it("everything built is accepted by the registry and consistent", () => {
-    for (const p of [proxyless, sidecar]) {
+    for (const p of [proxyless, sidecar, gateway]) {
       const r = createSnapshotRegistry();
       r.setSnapshot("g", gen.generate(p, push), { consistent: true });
       assert.deepEqual(r.checkConsistency("g"), []);

@@ -1,18 +1,20 @@
 // The mesh file format (docs/mesh-file.md): parsing, shape and model checks.
 import { XdsError } from "@xdskit/xds-types";
 import { parse as parseYaml } from "yaml";
-import type { RouteRule, Service } from "./model.js";
-import { validateReferences, validateRoute, validateService } from "./validate-model.js";
+import type { Gateway, RouteRule, Service } from "./model.js";
+import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
 
 /** The content of a mesh file. */
 export interface MeshFile {
   readonly services: readonly Service[];
   readonly routes: readonly RouteRule[];
+  /** Gateway ports (for `router~…` proxies). */
+  readonly gateways: readonly Gateway[];
   /** The file means it when it lists no services (otherwise emptying a non-empty mesh is refused). */
   readonly allowEmpty?: boolean;
 }
 
-type Shape = { [key: string]: "string" | "number" | "boolean" | Shape | [Shape] | "record" };
+type Shape = { [key: string]: "string" | "number" | "boolean" | "strings" | Shape | [Shape] | "record" };
 
 const ENDPOINT: Shape = {
   address: "string",
@@ -31,9 +33,14 @@ const MESH: Shape = {
       pathPrefix: "string",
       headers: "record",
       timeoutMs: "number",
-      retries: { attempts: "number", on: "string" },
+      retries: { attempts: "number", on: "string", backoffBaseMs: "number", backoffMaxMs: "number" },
+      fault: {
+        delay: { fixedMs: "number", percent: "number" },
+        abort: { httpStatus: "number", grpcStatus: "number", percent: "number" },
+      },
     },
   ],
+  gateways: [{ port: "number", hosts: "strings" }],
 };
 
 function describe(v: unknown): string {
@@ -66,6 +73,12 @@ function checkShape(value: unknown, shape: Shape, at: string): void {
         if (typeof x !== "string")
           throw new XdsError("invalid_config", `${where}.${k}: expected a string, got ${describe(x)}`);
       }
+    } else if (want === "strings") {
+      if (!Array.isArray(v)) throw new XdsError("invalid_config", `${where}: expected a list, got ${describe(v)}`);
+      v.forEach((x, i) => {
+        if (typeof x !== "string")
+          throw new XdsError("invalid_config", `${where}[${i}]: expected a string, got ${describe(x)}`);
+      });
     } else if (typeof want === "string") {
       if (typeof v !== want) throw new XdsError("invalid_config", `${where}: expected a ${want}, got ${describe(v)}`);
     } else if (Array.isArray(want)) {
@@ -100,7 +113,7 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
   }
   try {
     checkShape(doc ?? {}, MESH, "");
-    const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[]; allowEmpty?: boolean };
+    const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[]; gateways?: Gateway[]; allowEmpty?: boolean };
     const services = d.services ?? [];
     const routes = d.routes ?? [];
     services.forEach((s, i) => {
@@ -109,14 +122,18 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
     routes.forEach((r, i) => {
       validateRoute(r, `routes[${i}]`);
     });
-    validateReferences(services, routes);
+    const gateways = d.gateways ?? [];
+    gateways.forEach((g, i) => {
+      validateGateway(g, `gateways[${i}]`);
+    });
+    validateReferences(services, routes, "", gateways);
     if (services.length === 0 && d.allowEmpty !== true) {
       throw new XdsError(
         "invalid_config",
         `lists no services; a mesh with no services must say so with "allowEmpty: true"`,
       );
     }
-    return d.allowEmpty === true ? { services, routes, allowEmpty: true } : { services, routes };
+    return d.allowEmpty === true ? { services, routes, gateways, allowEmpty: true } : { services, routes, gateways };
   } catch (err) {
     if (err instanceof XdsError) throw new XdsError("invalid_config", `${fileName}: ${err.message}`);
     throw err;

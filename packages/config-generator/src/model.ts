@@ -37,6 +37,31 @@ export interface WeightedDestination {
   readonly weight: number;
 }
 
+/** Fault injection on a route (Envoy's HTTP fault filter; gRFC A33 for proxyless clients). */
+export interface RouteFault {
+  /** Delay a share of requests by a fixed time. */
+  readonly delay?: { readonly fixedMs: number; readonly percent: number };
+  /** Fail a share of requests at once: with an HTTP status, or a gRPC status for gRPC callers. */
+  readonly abort?: { readonly httpStatus?: number; readonly grpcStatus?: number; readonly percent: number };
+}
+
+/** Retries of a route (Envoy's retry policy; gRFC A44 for proxyless clients). */
+export interface RouteRetries {
+  /** Retries after the first try, 0..10. */
+  readonly attempts: number;
+  /**
+   * Conditions, comma-separated: gRPC status names (`unavailable`,
+   * `cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`) and,
+   * for Envoy, HTTP ones (`5xx`, `gateway-error`, `reset`, `connect-failure`,
+   * `retriable-4xx`). Default: the gRPC ones for gRPC services, else `5xx,reset,connect-failure`.
+   */
+  readonly on?: string;
+  /** First backoff interval in ms (then doubling, jittered). Default: the client's own (25 ms). */
+  readonly backoffBaseMs?: number;
+  /** Longest backoff interval in ms. Default 10 × base. */
+  readonly backoffMaxMs?: number;
+}
+
 /** Routing for one host. */
 export interface RouteRule {
   /** The host the rule applies to (a service name). */
@@ -47,10 +72,25 @@ export interface RouteRule {
   readonly pathPrefix?: string;
   /** Match only requests carrying these exact header values. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Per-try timeout and overall timeout, in milliseconds. */
+  /**
+   * How long a request may take overall, in milliseconds: Envoy's route
+   * timeout; gRPC clients' max stream duration (gRFC A31).
+   */
   readonly timeoutMs?: number;
-  readonly retries?: { readonly attempts: number; readonly on?: string };
+  readonly retries?: RouteRetries;
+  readonly fault?: RouteFault;
+}
+
+/**
+ * An ingress gateway port: a listener that binds `port` on gateway proxies
+ * (Istio-style `router~…` nodes) and routes each of `hosts` by the request's
+ * authority, as the mesh's routes say.
+ */
+export interface Gateway {
+  readonly port: number;
+  /** Service names reachable through this port; each is matched as `host` and `host:<any port>`. */
+  readonly hosts: readonly string[];
 }
 
 /** What a change touched: the push queue rebuilds only the types that depend on it. */
-export type ChangeKind = "endpoints" | "services" | "routes";
+export type ChangeKind = "endpoints" | "services" | "routes" | "gateways";

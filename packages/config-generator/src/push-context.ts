@@ -1,4 +1,4 @@
-import type { RouteRule, Service } from "./model.js";
+import type { Gateway, RouteRule, Service } from "./model.js";
 
 /**
  * An immutable, indexed view of every service and route at one push, shared
@@ -7,11 +7,18 @@ import type { RouteRule, Service } from "./model.js";
 export class PushContext {
   readonly services: ReadonlyMap<string, Service>;
   readonly routes: ReadonlyMap<string, readonly RouteRule[]>;
+  /** Gateway ports by port number. */
+  readonly gateways: ReadonlyMap<number, Gateway>;
   /** Why this push happened. */
   readonly reasons: readonly string[];
   readonly createdAt = new Date();
 
-  constructor(services: readonly Service[], routes: readonly RouteRule[], reasons: readonly string[] = []) {
+  constructor(
+    services: readonly Service[],
+    routes: readonly RouteRule[],
+    reasons: readonly string[] = [],
+    gateways: readonly Gateway[] = [],
+  ) {
     const byName = new Map<string, Service>();
     for (const s of services) byName.set(s.name, Object.freeze({ ...s, endpoints: Object.freeze([...s.endpoints]) }));
     const byHost = new Map<string, RouteRule[]>();
@@ -22,6 +29,9 @@ export class PushContext {
     }
     this.services = byName;
     this.routes = byHost;
+    this.gateways = new Map(
+      [...gateways].sort((a, b) => a.port - b.port).map((g) => [g.port, Object.freeze({ ...g })]),
+    );
     this.reasons = Object.freeze([...reasons]);
     Object.freeze(this);
   }

@@ -3,14 +3,15 @@
 // replaces the last good one. A source that breaks, or suddenly reports no
 // services at all, never turns into a push that removes config clients need.
 import { XdsError } from "@xdskit/xds-types";
-import type { RouteRule, Service } from "./model.js";
+import type { Gateway, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
-import { validateReferences, validateRoute, validateService } from "./validate-model.js";
+import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
 
 /** Services and routes that passed validation together. */
 export interface AcceptedModel {
   readonly services: readonly Service[];
   readonly routes: readonly RouteRule[];
+  readonly gateways: readonly Gateway[];
 }
 
 /** Why the sources' current output was not accepted; the last good model stays. */
@@ -41,9 +42,11 @@ export function acceptModel(
   }
   let list: readonly Service[];
   let routes: readonly RouteRule[];
+  let gateways: readonly Gateway[];
   try {
     list = services.services();
     routes = config?.routes() ?? [];
+    gateways = config?.gateways?.() ?? [];
   } catch (err) {
     throw new ModelRejected(`a source failed to list its data: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -53,10 +56,14 @@ export function acceptModel(
     list.forEach((s, i) => {
       validateService(s, `services[${i}] (${JSON.stringify(s?.name)})`);
     });
+    if (!Array.isArray(gateways)) throw new XdsError("invalid_config", "gateways(): expected a list of gateways");
     routes.forEach((r, i) => {
       validateRoute(r, `routes[${i}]`);
     });
-    validateReferences(list, routes);
+    gateways.forEach((g, i) => {
+      validateGateway(g, `gateways[${i}]`);
+    });
+    validateReferences(list, routes, "", gateways);
   } catch (err) {
     throw new ModelRejected(err instanceof Error ? err.message : String(err));
   }
@@ -66,5 +73,5 @@ export function acceptModel(
       `the source now lists no services where it listed ${previous.services.length}; refusing to remove every service (a source must say it means it: allowEmpty in a mesh file, allowsEmpty() in code)`,
     );
   }
-  return { services: list, routes };
+  return { services: list, routes, gateways };
 }

@@ -1,4 +1,4 @@
-import type { ChangeKind, RouteRule, Service } from "./model.js";
+import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
 
 /** A change reported by a source. */
 export interface SourceChange {
@@ -46,8 +46,10 @@ export interface ServiceRegistry extends SourceEmitter, SourceStatus {
   allowsEmpty?(): boolean;
 }
 
-/** Where routing rules come from. */
+/** Where routing rules (and gateway ports) come from. */
 export interface ConfigStore extends SourceEmitter, SourceStatus {
   /** Every routing rule, as of now. */
   routes(): readonly RouteRule[];
+  /** Gateway ports, as of now. Default: none. */
+  gateways?(): readonly Gateway[];
 }

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { XdsError } from "@xdskit/xds-types";
-import type { RouteRule, Service } from "./model.js";
+import type { Gateway, RouteRule, Service } from "./model.js";
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -66,16 +66,88 @@ export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(
   if (r.timeoutMs !== undefined && !(Number.isInteger(r.timeoutMs) && r.timeoutMs > 0)) {
     fail(`${where}.timeoutMs`, "must be a positive whole number of milliseconds");
   }
-  if (
-    r.retries !== undefined &&
-    !(Number.isInteger(r.retries.attempts) && r.retries.attempts >= 0 && r.retries.attempts <= 10)
-  ) {
-    fail(`${where}.retries.attempts`, "must be a whole number from 0 to 10");
+  if (r.retries !== undefined) validateRetries(r.retries, `${where}.retries`);
+  if (r.fault !== undefined) validateFault(r.fault, `${where}.fault`);
+}
+
+const RETRY_ON = new Set([
+  "cancelled",
+  "deadline-exceeded",
+  "internal",
+  "resource-exhausted",
+  "unavailable",
+  "5xx",
+  "gateway-error",
+  "reset",
+  "connect-failure",
+  "retriable-4xx",
+  "refused-stream",
+  "retriable-status-codes",
+  "http3-post-connect-failure",
+]);
+
+function validateRetries(r: NonNullable<RouteRule["retries"]>, where: string): void {
+  if (!(Number.isInteger(r.attempts) && r.attempts >= 0 && r.attempts <= 10)) {
+    fail(`${where}.attempts`, `must be a whole number from 0 to 10, got ${JSON.stringify(r.attempts)}`);
+  }
+  if (r.on !== undefined) {
+    for (const c of String(r.on).split(",")) {
+      if (!RETRY_ON.has(c.trim()))
+        fail(`${where}.on`, `unknown retry condition "${c.trim()}"; expected some of ${[...RETRY_ON].join(", ")}`);
+    }
+  }
+  const base = r.backoffBaseMs;
+  if (base !== undefined && !(Number.isInteger(base) && base > 0))
+    fail(`${where}.backoffBaseMs`, "must be a positive whole number of milliseconds");
+  const max = r.backoffMaxMs;
+  if (max !== undefined && !(Number.isInteger(max) && max >= (base ?? 1))) {
+    fail(`${where}.backoffMaxMs`, "must be a whole number of milliseconds, at least backoffBaseMs");
   }
 }
 
-/** Checks that no two services share a name and every route names existing services. */
-export function validateReferences(services: readonly Service[], routes: readonly RouteRule[], where = ""): void {
+function percent(where: string, p: unknown): void {
+  if (typeof p !== "number" || !(p >= 0 && p <= 100))
+    fail(where, `must be a percentage from 0 to 100, got ${JSON.stringify(p)}`);
+}
+
+function validateFault(f: NonNullable<RouteRule["fault"]>, where: string): void {
+  if (!f.delay && !f.abort) fail(where, "needs a delay, an abort, or both");
+  if (f.delay) {
+    if (!(Number.isInteger(f.delay.fixedMs) && f.delay.fixedMs > 0))
+      fail(`${where}.delay.fixedMs`, "must be a positive whole number of milliseconds");
+    percent(`${where}.delay.percent`, f.delay.percent);
+  }
+  if (f.abort) {
+    const { httpStatus, grpcStatus } = f.abort;
+    if ((httpStatus === undefined) === (grpcStatus === undefined))
+      fail(`${where}.abort`, "needs exactly one of httpStatus and grpcStatus");
+    if (httpStatus !== undefined && !(Number.isInteger(httpStatus) && httpStatus >= 200 && httpStatus < 600)) {
+      fail(`${where}.abort.httpStatus`, `must be an HTTP status from 200 to 599, got ${JSON.stringify(httpStatus)}`);
+    }
+    if (grpcStatus !== undefined && !(Number.isInteger(grpcStatus) && grpcStatus >= 1 && grpcStatus <= 16)) {
+      fail(`${where}.abort.grpcStatus`, `must be a gRPC status code from 1 to 16, got ${JSON.stringify(grpcStatus)}`);
+    }
+    percent(`${where}.abort.percent`, f.abort.percent);
+  }
+}
+
+/** Checks one gateway port (the hosts it names are checked by {@link validateReferences}). */
+export function validateGateway(g: Gateway, where = `gateway on port ${JSON.stringify(g?.port)}`): void {
+  port(`${where}.port`, g?.port);
+  if (!Array.isArray(g.hosts) || g.hosts.length === 0) fail(`${where}.hosts`, "must list at least one service");
+  g.hosts.forEach((h, i) => {
+    if (typeof h !== "string" || !NAME.test(h))
+      fail(`${where}.hosts[${i}]`, `must be a service name, got ${JSON.stringify(h)}`);
+  });
+}
+
+/** Checks that no two services share a name, and every route and gateway names existing services (gateway ports unique). */
+export function validateReferences(
+  services: readonly Service[],
+  routes: readonly RouteRule[],
+  where = "",
+  gateways: readonly Gateway[] = [],
+): void {
   const seen = new Set<string>();
   services.forEach((s, i) => {
     if (seen.has(s.name)) fail(`${where}services[${i}].name`, `duplicate service name "${s.name}"`);
@@ -85,6 +157,14 @@ export function validateReferences(services: readonly Service[], routes: readonl
     if (!seen.has(r.host)) fail(`${where}routes[${i}].host`, `no service named "${r.host}"`);
     r.split.forEach((d, j) => {
       if (!seen.has(d.service)) fail(`${where}routes[${i}].split[${j}].service`, `no service named "${d.service}"`);
+    });
+  });
+  const ports = new Set<number>();
+  gateways.forEach((g, i) => {
+    if (ports.has(g.port)) fail(`${where}gateways[${i}].port`, `port ${g.port} is used by another gateway`);
+    ports.add(g.port);
+    g.hosts.forEach((h, j) => {
+      if (!seen.has(h)) fail(`${where}gateways[${i}].hosts[${j}]`, `no service named "${h}"`);
     });
   });
 }

@@ -4,7 +4,11 @@
 import { isIP } from "node:net";
 import { type DescMessage, type Message, type Registry, createRegistry } from "@bufbuild/protobuf";
 import { TypeUrl, isEdsCluster, referencesOf } from "@xdskit/xds-types";
+import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
 import { RouterSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/router/v3/router_pb";
+import { OriginalDstSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/listener/original_dst/v3/original_dst_pb";
+import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
+import { HttpProtocolOptionsSchema } from "@xdskit/xds-types/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb";
 import { HttpConnectionManagerSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
 import {
   DownstreamTlsContextSchema,
@@ -85,6 +89,10 @@ export function structuralProblems(typeUrl: string, message: Message): string[] 
 export const defaultAnyRegistry: Registry = createRegistry(
   HttpConnectionManagerSchema,
   RouterSchema,
+  HTTPFaultSchema,
+  TcpProxySchema,
+  OriginalDstSchema,
+  HttpProtocolOptionsSchema,
   UpstreamTlsContextSchema,
   DownstreamTlsContextSchema,
 );

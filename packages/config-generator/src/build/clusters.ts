@@ -1,0 +1,95 @@
+import { create } from "@bufbuild/protobuf";
+import { packAny } from "@xdskit/xds-types";
+import {
+  type Cluster,
+  Cluster_DiscoveryType,
+  Cluster_LbPolicy,
+  ClusterSchema,
+} from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import { HttpProtocolOptionsSchema } from "@xdskit/xds-types/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb";
+import type { Service } from "../model.js";
+import type { ProxyKind } from "../proxy.js";
+import type { PushContext } from "../push-context.js";
+import {
+  ADS,
+  BLACKHOLE_CLUSTER,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  PASSTHROUGH_CLUSTER,
+  clusterName,
+  duration,
+  inboundClusterName,
+  socketAddress,
+} from "./common.js";
+
+const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+// How an Envoy talks to a service's endpoints: gRPC needs HTTP/2, plain
+// HTTP stays HTTP/1.1, and a service without a declared protocol gets what
+// the caller spoke. Proxyless clients ignore this.
+function upstreamProtocol(service: Service): Cluster["typedExtensionProtocolOptions"] {
+  if (service.protocol === "tcp" || service.protocol === "http") return {};
+  const options =
+    service.protocol === "grpc"
+      ? packAny(HttpProtocolOptionsSchema, {
+          upstreamProtocolOptions: {
+            case: "explicitHttpConfig",
+            value: { protocolConfig: { case: "http2ProtocolOptions", value: {} } },
+          },
+        })
+      : packAny(HttpProtocolOptionsSchema, {
+          upstreamProtocolOptions: {
+            case: "useDownstreamProtocolConfig",
+            value: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+          },
+        });
+  return { [HTTP_PROTOCOL_OPTIONS]: options };
+}
+
+/** The EDS cluster of a service, as the given kind of client needs it. */
+export function outboundCluster(service: Service, push: PushContext, kind: ProxyKind): Cluster {
+  return create(ClusterSchema, {
+    name: clusterName(service, push),
+    clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.EDS },
+    edsClusterConfig: { edsConfig: ADS },
+    connectTimeout: duration(5000),
+    typedExtensionProtocolOptions: kind === "proxyless" ? {} : upstreamProtocol(service),
+  });
+}
+
+/** A sidecar's cluster for one of its own ports: the workload on the loopback. */
+export function inboundCluster(port: number): Cluster {
+  const name = inboundClusterName(port);
+  return create(ClusterSchema, {
+    name,
+    clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.STATIC },
+    connectTimeout: duration(5000),
+    loadAssignment: {
+      clusterName: name,
+      endpoints: [
+        {
+          lbEndpoints: [{ hostIdentifier: { case: "endpoint", value: { address: socketAddress("127.0.0.1", port) } } }],
+        },
+      ],
+    },
+  });
+}
+
+/** The clusters every sidecar has: original-destination passthroughs both ways, and a black hole. */
+export function sidecarFixedClusters(): Cluster[] {
+  const originalDst = (name: string) =>
+    create(ClusterSchema, {
+      name,
+      clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.ORIGINAL_DST },
+      lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+      connectTimeout: duration(5000),
+    });
+  return [
+    originalDst(PASSTHROUGH_CLUSTER),
+    originalDst(INBOUND_PASSTHROUGH_CLUSTER),
+    create(ClusterSchema, {
+      name: BLACKHOLE_CLUSTER,
+      clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.STATIC },
+      connectTimeout: duration(5000),
+    }),
+  ];
+}

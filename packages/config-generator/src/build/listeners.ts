@@ -1,0 +1,66 @@
+// Listeners: API listeners for proxyless gRPC, bound listeners for gateways,
+// and the network filters they share with the sidecar layout.
+import { create } from "@bufbuild/protobuf";
+import { httpConnectionManagerFilter, packAny, packHttpConnectionManager, routerHttpFilter } from "@xdskit/xds-types";
+import { type Listener, ListenerSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
+import { type Filter, FilterSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_components_pb";
+import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
+import type { Gateway, Service } from "../model.js";
+import type { PushContext } from "../push-context.js";
+import { ADS, faultHttpFilter, socketAddress } from "./common.js";
+
+/** A TCP proxy network filter to one cluster. */
+export function tcpProxyFilter(statPrefix: string, cluster: string): Filter {
+  return create(FilterSchema, {
+    name: "envoy.filters.network.tcp_proxy",
+    configType: {
+      case: "typedConfig",
+      value: packAny(TcpProxySchema, { statPrefix, clusterSpecifier: { case: "cluster", value: cluster } }),
+    },
+  });
+}
+
+/** An HTTP connection manager network filter over RDS, with the fault and router filters. */
+export function httpRdsFilter(statPrefix: string, routeConfigName: string): Filter {
+  return httpConnectionManagerFilter({
+    statPrefix,
+    routeSpecifier: { case: "rds", value: { routeConfigName, configSource: ADS } },
+    httpFilters: [faultHttpFilter(), routerHttpFilter()],
+  });
+}
+
+/** gRPC names the listener after the dial target: xds:///echo and xds:///echo:8080. */
+export function proxylessListenerNames(service: Service, push: PushContext): string[] {
+  return [service.name, `${service.name}:${push.portOf(service)}`];
+}
+
+/** The API listeners of one service for proxyless gRPC clients, reading the service's route configuration. */
+export function proxylessListeners(service: Service, push: PushContext): Listener[] {
+  return proxylessListenerNames(service, push).map((name) =>
+    create(ListenerSchema, {
+      name,
+      apiListener: {
+        apiListener: packHttpConnectionManager({
+          statPrefix: name,
+          routeSpecifier: { case: "rds", value: { routeConfigName: service.name, configSource: ADS } },
+          httpFilters: [faultHttpFilter(), routerHttpFilter()],
+        }),
+      },
+    }),
+  );
+}
+
+/** The route configuration name of a gateway port. */
+export function gatewayRouteName(gateway: Gateway): string {
+  return `http.${gateway.port}`;
+}
+
+/** A gateway port's listener: it binds the port and routes by authority (HTTP/1.1, HTTP/2, gRPC). */
+export function gatewayListener(gateway: Gateway): Listener {
+  const name = `0.0.0.0_${gateway.port}`;
+  return create(ListenerSchema, {
+    name,
+    address: socketAddress("0.0.0.0", gateway.port),
+    filterChains: [{ filters: [httpRdsFilter(`gateway_${gateway.port}`, gatewayRouteName(gateway))] }],
+  });
+}

@@ -1,0 +1,157 @@
+// Routes: the mesh's rules for a host turned into Envoy/gRPC routes, with the
+// semantics of the client kind where they differ (timeouts).
+import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { packAny } from "@xdskit/xds-types";
+import type {
+  RouteActionSchema,
+  RouteSchema,
+  VirtualHostSchema,
+} from "@xdskit/xds-types/gen/envoy/config/route/v3/route_components_pb";
+import {
+  type RouteConfiguration,
+  RouteConfigurationSchema,
+} from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
+import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
+import type { RouteFault, RouteRule, Service } from "../model.js";
+import type { ProxyKind } from "../proxy.js";
+import type { PushContext } from "../push-context.js";
+import { FAULT_FILTER, PASSTHROUGH_CLUSTER, clusterName, duration, fraction } from "./common.js";
+
+type RouteInit = MessageInitShape<typeof RouteSchema>;
+type VirtualHostInit = MessageInitShape<typeof VirtualHostSchema>;
+
+const GRPC_RETRY_ON = "unavailable,cancelled,deadline-exceeded";
+const HTTP_RETRY_ON = "5xx,reset,connect-failure";
+
+function faultConfig(fault: RouteFault) {
+  return packAny(HTTPFaultSchema, {
+    ...(fault.delay
+      ? {
+          delay: {
+            faultDelaySecifier: { case: "fixedDelay", value: duration(fault.delay.fixedMs) },
+            percentage: fraction(fault.delay.percent),
+          },
+        }
+      : {}),
+    ...(fault.abort
+      ? {
+          abort: {
+            errorType:
+              fault.abort.grpcStatus !== undefined
+                ? { case: "grpcStatus", value: fault.abort.grpcStatus }
+                : { case: "httpStatus", value: fault.abort.httpStatus ?? 503 },
+            percentage: fraction(fault.abort.percent),
+          },
+        }
+      : {}),
+  });
+}
+
+/** One route from a rule: path prefix and header matches; weighted clusters, timeout, retries and faults. */
+export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
+  const dest = rule.split.filter((d) => push.services.has(d.service));
+  const cluster = (name: string) => clusterName(push.services.get(name) as Service, push);
+  const action: MessageInitShape<typeof RouteActionSchema> = {
+    clusterSpecifier:
+      dest.length === 1
+        ? { case: "cluster", value: cluster(dest[0]?.service ?? "") }
+        : {
+            case: "weightedClusters",
+            value: { clusters: dest.map((d) => ({ name: cluster(d.service), weight: d.weight })) },
+          },
+  };
+  if (rule.timeoutMs !== undefined) {
+    // Envoy enforces the route timeout; gRPC clients read only the max
+    // stream duration (gRFC A31).
+    if (kind === "proxyless") action.maxStreamDuration = { maxStreamDuration: duration(rule.timeoutMs) };
+    else action.timeout = duration(rule.timeoutMs);
+  } else if (kind !== "proxyless") {
+    // Envoy's default 15 s route timeout would cut long gRPC streams.
+    action.timeout = duration(0);
+  }
+  if (rule.retries) {
+    const r = rule.retries;
+    action.retryPolicy = {
+      retryOn: r.on ?? (service.protocol === "http" ? HTTP_RETRY_ON : GRPC_RETRY_ON),
+      numRetries: r.attempts,
+      ...(r.backoffBaseMs !== undefined
+        ? {
+            retryBackOff: {
+              baseInterval: duration(r.backoffBaseMs),
+              maxInterval: duration(r.backoffMaxMs ?? r.backoffBaseMs * 10),
+            },
+          }
+        : {}),
+    };
+  }
+  return {
+    match: {
+      pathSpecifier: { case: "prefix", value: rule.pathPrefix ?? "" },
+      headers: Object.entries(rule.headers ?? {}).map(([name, value]) => ({
+        name,
+        headerMatchSpecifier: { case: "stringMatch", value: { matchPattern: { case: "exact", value } } },
+      })),
+    },
+    action: { case: "route", value: action },
+    typedPerFilterConfig: rule.fault ? { [FAULT_FILTER]: faultConfig(rule.fault) } : {},
+  };
+}
+
+/** The routes of one host: its rules, most specific first, then a catch-all to the service itself. */
+export function serviceRoutes(service: Service, push: PushContext, kind: ProxyKind): RouteInit[] {
+  const routes: RouteInit[] = [];
+  let catchAll = false;
+  for (const rule of push.routesFor(service.name)) {
+    routes.push(ruleRoute(rule, service, push, kind));
+    if (!rule.pathPrefix && !rule.headers) catchAll = true;
+  }
+  if (!catchAll) {
+    routes.push({
+      match: { pathSpecifier: { case: "prefix", value: "" } },
+      action: {
+        case: "route",
+        value: {
+          clusterSpecifier: { case: "cluster", value: clusterName(service, push) },
+          ...(kind === "proxyless" ? {} : { timeout: duration(0) }),
+        },
+      },
+    });
+  }
+  return routes;
+}
+
+/** A virtual host for a service, matched by its name with or without a port. */
+export function serviceVirtualHost(
+  service: Service,
+  push: PushContext,
+  kind: ProxyKind,
+  domains: readonly string[] = [service.name, `${service.name}:${push.portOf(service)}`],
+): VirtualHostInit {
+  return {
+    name: `${service.name}:${push.portOf(service)}`,
+    domains: [...domains],
+    routes: serviceRoutes(service, push, kind),
+  };
+}
+
+/** Istio's `allow_any`: requests for hosts the mesh does not know go where the caller sent them. */
+export function allowAnyVirtualHost(): VirtualHostInit {
+  return {
+    name: "allow_any",
+    domains: ["*"],
+    routes: [
+      {
+        match: { pathSpecifier: { case: "prefix", value: "/" } },
+        action: {
+          case: "route",
+          value: { clusterSpecifier: { case: "cluster", value: PASSTHROUGH_CLUSTER }, timeout: duration(0) },
+        },
+      },
+    ],
+  };
+}
+
+/** A route configuration. */
+export function routeConfiguration(name: string, virtualHosts: readonly VirtualHostInit[]): RouteConfiguration {
+  return create(RouteConfigurationSchema, { name, virtualHosts: [...virtualHosts] });
+}
