@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs every *.test.ts in the repo with Node's test runner through tsx.
 // Node 20's --test takes no globs, so the files are listed here.
-// Usage: node scripts/run-tests.mjs [path-filter …]
+// Usage: node scripts/run-tests.mjs [--interop] [path-filter …]
+// Without --interop: every test but the interop suite (npm test; needs only
+// Node). With --interop: only interop/ (real Envoy, grpc-go, grpc-java; run
+// one file at a time, since Envoy sidecars take fixed ports).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -20,8 +23,10 @@ function find(dir, out) {
   return out;
 }
 
-const filters = process.argv.slice(2);
-const files = ["packages", "examples", "bench", "scripts"]
+const interop = process.argv.includes("--interop");
+const filters = process.argv.slice(2).filter((a) => a !== "--interop");
+const roots = interop ? ["interop"] : ["packages", "examples", "bench", "scripts"];
+const files = roots
   .filter((d) => fs.existsSync(path.join(root, d)))
   .flatMap((d) => find(path.join(root, d), []))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
@@ -30,7 +35,7 @@ if (files.length === 0) {
   console.error(`run-tests: no test files found${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
   process.exit(1);
 }
-const concurrency = process.env.XDSKIT_TEST_CONCURRENCY ?? "2";
+const concurrency = interop ? "1" : (process.env.XDSKIT_TEST_CONCURRENCY ?? "2");
 const res = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=180000", ...files],

@@ -1,0 +1,84 @@
+// Real backends for traffic through Envoy: gRPC echo servers and HTTP/1.1
+// servers that answer with their own name (and wait first when asked to).
+import http from "node:http";
+import * as grpc from "@grpc/grpc-js";
+
+/** The demo's echo method (the same as minimal-pilot's backends). */
+export const ECHO_PATH = "/xdskit.demo.Echo/Say";
+const raw = (b: Buffer) => b;
+
+/** A running backend. */
+export interface Backend {
+  readonly name: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** A gRPC echo server answering with its name; metadata `x-delay-ms` delays the answer. */
+export async function grpcBackend(name: string): Promise<Backend> {
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Say: {
+        path: ECHO_PATH,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    {
+      Say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const delay = Number(call.metadata.get("x-delay-ms")[0] ?? 0);
+        setTimeout(() => cb(null, Buffer.from(name)), Math.min(delay, 10_000));
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return { name, port, stop: () => new Promise((r) => server.tryShutdown(() => r())) };
+}
+
+/** An HTTP/1.1 server answering every request with its name; header `x-delay-ms` delays the answer. */
+export async function httpBackend(name: string): Promise<Backend> {
+  const sockets = new Set<import("node:net").Socket>();
+  const server = http.createServer((req, res) => {
+    const delay = Math.min(Number(req.headers["x-delay-ms"] ?? 0), 10_000);
+    setTimeout(() => {
+      res.writeHead(200, { "content-type": "text/plain", "x-backend": name });
+      res.end(name);
+    }, delay);
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return {
+    name,
+    port: (server.address() as { port: number }).port,
+    stop: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** One unary echo call; resolves with the backend's name or `error:<code>`. */
+export function callEcho(client: grpc.Client, timeoutMs = 3000, metadata = new grpc.Metadata()): Promise<string> {
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      ECHO_PATH,
+      raw,
+      raw,
+      Buffer.from("hello"),
+      metadata,
+      { deadline: Date.now() + timeoutMs },
+      (err, value) => resolve(err ? `error:${err.code}` : (value?.toString() ?? "error:empty")),
+    );
+  });
+}
