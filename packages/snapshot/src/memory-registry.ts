@@ -2,11 +2,13 @@ import type { Message, Registry } from "@bufbuild/protobuf";
 import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { EventEmitter } from "eventemitter3";
+import { type TypeChange, applyUpdate, buildType } from "./apply.js";
+import { Compositions } from "./compose.js";
 import { checkConsistency } from "./consistency.js";
 import { encodeResource } from "./encode.js";
-import { respondShared, upToDate } from "./respond.js";
-import { SetDigest, SnapshotImpl, TypeSnapshotImpl } from "./snapshot.js";
-import { type Subscription, type SubscriptionStats, SubscriptionTable } from "./subscriptions.js";
+import { SnapshotImpl, type TypeSnapshotImpl } from "./snapshot.js";
+import { ResourceStore, type StoreStats } from "./store.js";
+import { type SubscriptionStats, SubscriptionTable } from "./subscriptions.js";
 import type {
   CancelWatch,
   ConsistencyIssue,
@@ -21,9 +23,9 @@ import type {
   TypeSnapshot,
   WatchCallback,
   WatchRequest,
-  WatchResponse,
 } from "./types.js";
 import { defaultAnyRegistry, ruleProblems, structuralProblems } from "./validate.js";
+import { WatchTable } from "./watches.js";
 
 /** Options of {@link createSnapshotRegistry}. */
 export interface SnapshotRegistryOptions {
@@ -66,9 +68,11 @@ export interface SnapshotRegistryOptions {
 }
 
 /** What a registry holds, for debug pages and leak checks. */
-export interface RegistryStats extends SubscriptionStats {
-  /** Node groups with a snapshot. */
+export interface RegistryStats extends SubscriptionStats, StoreStats {
+  /** Node groups with a snapshot (plain or composed). */
   readonly snapshots: number;
+  /** Node groups composed of parts. */
+  readonly composed: number;
   /** Node groups some stream holds now. */
   readonly liveNodeGroups: number;
   /** Parked watches. */
@@ -85,41 +89,32 @@ export interface MemorySnapshotRegistry extends SnapshotRegistry {
   releaseNodeGroup(nodeGroup: string): void;
   /** Node groups with at least one live stream, and how many streams each has. */
   liveNodeGroups(): ReadonlyMap<string, number>;
-  /** Counts of snapshots, live groups, watches, subscriptions and cached responses. */
+  /** Counts of snapshots, live groups, watches, subscriptions, cached responses and held resources. */
   stats(): RegistryStats;
+  /**
+   * Serves `nodeGroup` the union of other groups' snapshots (its parts): what
+   * many groups share is held once, in a part, and only what differs is per
+   * group. A part's changes reach every group composed of it; groups composed
+   * of the same parts share type snapshots, and so responses. Parts must not
+   * hold the same name in a type. Calling it again replaces the parts; a group
+   * that holds its own snapshot cannot be composed (clear it first).
+   */
+  composeSnapshot(nodeGroup: string, parts: readonly string[]): Snapshot;
+  /** The parts of a composed group, or undefined for a plain one. */
+  partsOf(nodeGroup: string): readonly string[] | undefined;
 }
 
-const EMPTY = new Map<string, EncodedResource>();
-
-/** What an update did to one type. */
-interface TypeChange {
-  readonly next: TypeSnapshotImpl;
-  readonly upserted: string[];
-  readonly removed: string[];
-}
-
-interface Watch {
-  readonly request: WatchRequest;
-  readonly callback: WatchCallback;
-  readonly set: Set<Watch>;
-  /** The interned subscription: watches with the same one share versions maps and responses. */
-  readonly sub: Subscription;
-  active: boolean;
-}
-
-// How many valid content hashes a registry remembers (about 100 bytes each).
-const VALID_CONTENT_LIMIT = 500_000;
+const isMessage = (x: ResourceInput): x is Message => typeof (x as Message).$typeName === "string";
 
 class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> implements MemorySnapshotRegistry {
   readonly #snapshots = new Map<string, SnapshotImpl>();
-  readonly #watches = new Map<string, Set<Watch>>();
   readonly #types = new Map<string, ResourceType>();
   readonly #options: SnapshotRegistryOptions;
   readonly #log: Logger;
-  #watchCount = 0;
-  /** Content hashes that passed the built-in checks. */
-  readonly #validContent = new Set<string>();
+  readonly #store = new ResourceStore();
+  readonly #compositions = new Compositions();
   readonly #subs: SubscriptionTable;
+  readonly #watches: WatchTable;
   /** Streams holding each node group. */
   readonly #refs = new Map<string, number>();
   /** Idle timers of groups no stream holds. */
@@ -136,6 +131,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       throw new XdsError("invalid_argument", `nodeGroupIdleMs must be 0 or more, got ${options.nodeGroupIdleMs}`);
     }
     this.#subs = new SubscriptionTable(options.maxCachedResponseBytes ?? 64 * 1024 * 1024);
+    this.#watches = new WatchTable(this.#subs, this.#log, (t) => this.resourceType(t));
   }
 
   nodeGroup(node: Node): string {
@@ -181,9 +177,11 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   stats(): RegistryStats {
     return {
       snapshots: this.#snapshots.size,
+      composed: this.#compositions.size,
       liveNodeGroups: this.#refs.size,
-      watches: this.#watchCount,
+      watches: this.#watches.count,
       ...this.#subs.stats(),
+      ...this.#store.stats(),
     };
   }
 
@@ -202,97 +200,220 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     return type;
   }
 
-  #encode(type: ResourceType, input: ResourceInput, where: string): EncodedResource {
-    const enc = encodeResource(type, input, where);
+  // Encodes and checks one input, or finds it already held: the same content
+  // is one object in every group, checked once while held. A frozen message
+  // handed in again is not even encoded again.
+  readonly #encode = (type: ResourceType, input: ResourceInput, where: string): EncodedResource => {
+    const bare = isMessage(input) ? input : undefined;
+    let enc = bare ? this.#store.encodingOf(bare, type.typeUrl) : undefined;
+    if (!enc) {
+      enc = encodeResource(type, input, where);
+      if (bare) this.#store.rememberEncoding(bare, enc);
+    }
+    const held = this.#store.find(enc);
     const problems: string[] = [];
-    // The built-in checks depend only on the content, which the hash names
-    // (type URL included): content already found valid is not walked again,
-    // so rebuilding a group, or another group, with unchanged resources costs
-    // no checking.
-    if (!this.#validContent.has(enc.hash)) {
+    if (!held) {
       if (this.#options.structuralValidation !== false) problems.push(...structuralProblems(type.typeUrl, enc.message));
       if (this.#options.protoRules !== false)
         problems.push(...ruleProblems(type.schema, enc.message, this.#options.anyRegistry ?? defaultAnyRegistry));
-      if (problems.length === 0) {
-        if (this.#validContent.size >= VALID_CONTENT_LIMIT) this.#validContent.clear();
-        this.#validContent.add(enc.hash);
-      }
     }
     const extra = this.#options.validate?.(type.typeUrl, enc.message);
     if (extra) problems.push(...extra);
     if (problems.length > 0) {
       throw new XdsError("invalid_resource", `${where} "${enc.name}" is invalid: ${problems.join("; ")}`);
     }
-    return enc;
+    return held ?? enc;
+  };
+
+  #assertWritable(nodeGroup: string, what: string): void {
+    if (!nodeGroup) throw new XdsError("invalid_argument", `${what} needs a non-empty node group`);
+    if (this.#compositions.partsOf(nodeGroup)) {
+      throw new XdsError(
+        "invalid_argument",
+        `node group "${nodeGroup}" is composed of parts (${this.#compositions.partsOf(nodeGroup)?.join(", ")}); write to its parts`,
+      );
+    }
   }
 
   setSnapshot(nodeGroup: string, input: SnapshotInput, options?: SetSnapshotOptions): Snapshot {
-    let snap: SnapshotImpl;
     const prev = this.#snapshots.get(nodeGroup);
+    let snap: SnapshotImpl;
+    let users: Map<string, SnapshotImpl>;
     try {
-      if (!nodeGroup) throw new XdsError("invalid_argument", "setSnapshot needs a non-empty node group");
+      this.#assertWritable(nodeGroup, "setSnapshot");
       const types = new Map<string, TypeSnapshot>();
       for (const [typeUrl, entry] of Object.entries(input)) {
         const type = this.#typeOrThrow(typeUrl, nodeGroup);
-        const list = Array.isArray(entry)
-          ? (entry as readonly ResourceInput[])
-          : (entry as { resources: readonly ResourceInput[] }).resources;
-        const givenVersion = Array.isArray(entry) ? undefined : (entry as { version?: string }).version;
-        if (!Array.isArray(list)) {
-          throw new XdsError(
-            "invalid_argument",
-            `node group "${nodeGroup}", ${type.shortName}: expected a list of resources`,
-          );
-        }
-        const where = `node group "${nodeGroup}", ${type.shortName}`;
         const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
-        const map = new Map<string, EncodedResource>();
-        let same = prevTs !== undefined && prevTs.resources.size === list.length;
-        for (const item of list) {
-          const enc = this.#encode(type, item, where);
-          if (map.has(enc.name)) {
-            throw new XdsError(
-              "duplicate_resource",
-              `${where}: the name "${enc.name}" appears twice; names must be unique within a type`,
-            );
-          }
-          // Keep the object already served when nothing changed, so identity (and cached bytes) stay stable.
-          const old = prevTs?.resources.get(enc.name);
-          if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs)
-            map.set(enc.name, old);
-          else {
-            map.set(enc.name, enc);
-            same = false;
-          }
-        }
-        const digest = SetDigest.of(map);
-        const version = givenVersion ?? digest.version();
-        if (same && prevTs && prevTs.version === version) types.set(typeUrl, prevTs);
-        else types.set(typeUrl, new TypeSnapshotImpl(typeUrl, version, map, digest));
+        types.set(
+          typeUrl,
+          buildType(type, entry, prevTs, this.#encode, `node group "${nodeGroup}", ${type.shortName}`),
+        );
       }
       snap = new SnapshotImpl(nodeGroup, types);
-      if (options?.consistent ?? this.#options.consistent ?? false) this.#assertConsistent(snap);
+      users = this.#recomposeUsers(nodeGroup, snap);
+      if (options?.consistent ?? this.#options.consistent ?? false) {
+        // A part is partial by nature: the groups composed of it are checked instead.
+        if (users.size === 0) this.#assertConsistent(snap);
+        for (const u of users.values()) this.#assertConsistent(u);
+      }
     } catch (err) {
       this.#failed(nodeGroup, undefined, err);
       throw err;
     }
-    this.#snapshots.set(nodeGroup, snap);
     const versions = new Map<string, string>();
     for (const [t, ts] of snap.types) versions.set(t, ts.version);
-    this.#log.debug("snapshot set", { nodeGroup, types: snap.types.size });
-    this.emit("snapshotSet", { nodeGroup, versions });
     const touched = new Set<string>();
     for (const [t, ts] of snap.types) if (prev?.types.get(t) !== ts) touched.add(t);
     if (prev) for (const t of prev.types.keys()) if (!snap.types.has(t)) touched.add(t);
-    if (!prev) for (const t of this.#watchedTypes(nodeGroup)) touched.add(t);
-    this.#fire(nodeGroup, touched, snap);
+    // A first snapshot is a complete statement: watchers of types it lacks get "nothing".
+    if (!prev) for (const t of this.#watches.watchedTypes(nodeGroup)) touched.add(t);
+    this.#install(nodeGroup, prev, snap, touched, users);
+    this.#log.debug("snapshot set", { nodeGroup, types: snap.types.size });
+    this.emit("snapshotSet", { nodeGroup, versions });
     return snap;
   }
 
-  /** Type URLs some watch of the node group is parked on. */
-  *#watchedTypes(nodeGroup: string): Iterable<string> {
-    const prefix = `${nodeGroup}\u0000`;
-    for (const key of this.#watches.keys()) if (key.startsWith(prefix)) yield key.slice(prefix.length);
+  updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot {
+    const snap = this.updateSnapshot(nodeGroup, { [typeUrl]: update });
+    return snap.get(typeUrl) as TypeSnapshot;
+  }
+
+  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot {
+    const prev = this.#snapshots.get(nodeGroup);
+    const changes: TypeChange[] = [];
+    let snap: SnapshotImpl;
+    let users: Map<string, SnapshotImpl>;
+    let typeUrl: string | undefined;
+    try {
+      this.#assertWritable(nodeGroup, "updateSnapshot");
+      const types = new Map(prev?.types ?? []);
+      for (const [t, update] of Object.entries(updates)) {
+        typeUrl = t;
+        const type = this.#typeOrThrow(t, nodeGroup);
+        const where = `node group "${nodeGroup}", ${type.shortName}`;
+        const change = applyUpdate(
+          type,
+          prev?.types.get(t) as TypeSnapshotImpl | undefined,
+          update,
+          this.#encode,
+          where,
+        );
+        if (!change) continue;
+        changes.push(change);
+        types.set(t, change.next);
+      }
+      typeUrl = undefined;
+      // Nothing changed: the same snapshot object, and nothing fires.
+      if (prev && changes.length === 0) return prev;
+      snap = new SnapshotImpl(nodeGroup, types);
+      users = this.#recomposeUsers(nodeGroup, snap);
+      // Checked once all types are applied, so a cluster and the route that
+      // uses it can arrive in one update.
+      if (this.#options.consistent) {
+        if (users.size === 0) this.#assertConsistent(snap);
+        for (const u of users.values()) this.#assertConsistent(u);
+      }
+    } catch (err) {
+      this.#failed(nodeGroup, typeUrl, err);
+      throw err;
+    }
+    for (const c of changes) {
+      this.emit("resourcesUpdated", {
+        nodeGroup,
+        typeUrl: c.next.typeUrl,
+        version: c.next.version,
+        upserted: c.upserted,
+        removed: c.removed,
+      });
+    }
+    // One firing for every changed type: streams queue them together and push
+    // in make-before-break order. Unlike setSnapshot, an update says nothing
+    // of the types it does not name, so watchers of those are not answered (a
+    // full-state type is only ever sent from something that produced it).
+    this.#install(nodeGroup, prev, snap, new Set(changes.map((c) => c.next.typeUrl)), users);
+    return snap;
+  }
+
+  composeSnapshot(nodeGroup: string, parts: readonly string[]): Snapshot {
+    const prev = this.#snapshots.get(nodeGroup);
+    let snap: SnapshotImpl;
+    try {
+      if (!nodeGroup) throw new XdsError("invalid_argument", "composeSnapshot needs a non-empty node group");
+      if (prev && !this.#compositions.partsOf(nodeGroup)) {
+        throw new XdsError(
+          "invalid_argument",
+          `node group "${nodeGroup}" holds its own snapshot; clear it before composing it`,
+        );
+      }
+      if (!Array.isArray(parts) || parts.length === 0) {
+        throw new XdsError("invalid_argument", `composeSnapshot("${nodeGroup}") needs at least one part`);
+      }
+      for (const p of parts) {
+        if (p === nodeGroup || this.#compositions.partsOf(p)) {
+          throw new XdsError(
+            "invalid_argument",
+            `node group "${p}" cannot be a part of "${nodeGroup}": parts are plain groups`,
+          );
+        }
+      }
+      snap = this.#compositions.compose(nodeGroup, parts, (p) => this.#snapshots.get(p));
+      if (this.#options.consistent) this.#assertConsistent(snap);
+    } catch (err) {
+      this.#failed(nodeGroup, undefined, err);
+      throw err;
+    }
+    this.#compositions.set(nodeGroup, parts);
+    const touched = new Set<string>();
+    for (const [t, ts] of snap.types) if (prev?.types.get(t) !== ts) touched.add(t);
+    if (prev) for (const t of prev.types.keys()) if (!snap.types.has(t)) touched.add(t);
+    if (!prev) for (const t of this.#watches.watchedTypes(nodeGroup)) touched.add(t);
+    this.#snapshots.set(nodeGroup, snap);
+    this.#watches.fire(nodeGroup, touched, snap);
+    return snap;
+  }
+
+  partsOf(nodeGroup: string): readonly string[] | undefined {
+    return this.#compositions.partsOf(nodeGroup);
+  }
+
+  /** The new snapshots of the groups composed of `part`, were it `next` (throws on overlapping parts). */
+  #recomposeUsers(part: string, next: Snapshot | undefined): Map<string, SnapshotImpl> {
+    const out = new Map<string, SnapshotImpl>();
+    for (const user of this.#compositions.usersOf(part)) {
+      const parts = this.#compositions.partsOf(user) ?? [];
+      out.set(
+        user,
+        this.#compositions.compose(user, parts, (p) => (p === part ? next : this.#snapshots.get(p))),
+      );
+    }
+    return out;
+  }
+
+  /** Installs a plain group's snapshot (or its removal), moves resource holds, and fires it and its users. */
+  #install(
+    nodeGroup: string,
+    prev: SnapshotImpl | undefined,
+    next: SnapshotImpl | undefined,
+    touched: ReadonlySet<string>,
+    users: ReadonlyMap<string, SnapshotImpl>,
+  ): void {
+    for (const [t, ts] of next?.types ?? []) {
+      const old = prev?.types.get(t);
+      if (old !== ts) this.#store.swap(old?.resources, ts.resources);
+    }
+    for (const [t, ts] of prev?.types ?? []) if (!next?.types.has(t)) this.#store.swap(ts.resources, EMPTY);
+    if (next) this.#snapshots.set(nodeGroup, next);
+    else this.#snapshots.delete(nodeGroup);
+    this.#watches.fire(nodeGroup, touched, next ?? new SnapshotImpl(nodeGroup, new Map()));
+    for (const [user, snap] of users) {
+      const before = this.#snapshots.get(user);
+      const changed: string[] = [];
+      for (const [t, ts] of snap.types) if (before?.types.get(t) !== ts) changed.push(t);
+      for (const t of before?.types.keys() ?? []) if (!snap.types.has(t)) changed.push(t);
+      this.#snapshots.set(user, snap);
+      this.#watches.fire(user, changed, snap);
+    }
   }
 
   #assertConsistent(snap: Snapshot): void {
@@ -318,165 +439,21 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   clearSnapshot(nodeGroup: string): void {
     const prev = this.#snapshots.get(nodeGroup);
     if (!prev) return;
-    this.#snapshots.delete(nodeGroup);
     this.emit("snapshotCleared", { nodeGroup });
-    // Watchers learn that everything is gone; new watches park until a snapshot is set again.
-    this.#fire(nodeGroup, new Set(prev.types.keys()), new SnapshotImpl(nodeGroup, new Map()));
-  }
-
-  updateResources(nodeGroup: string, typeUrl: string, update: ResourceUpdate): TypeSnapshot {
-    const snap = this.updateSnapshot(nodeGroup, { [typeUrl]: update });
-    return snap.get(typeUrl) as TypeSnapshot;
-  }
-
-  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot {
-    const prev = this.#snapshots.get(nodeGroup);
-    const changes: TypeChange[] = [];
-    let snap: SnapshotImpl;
-    let typeUrl: string | undefined;
-    try {
-      if (!nodeGroup) throw new XdsError("invalid_argument", "updateSnapshot needs a non-empty node group");
-      const types = new Map(prev?.types ?? []);
-      for (const [t, update] of Object.entries(updates)) {
-        typeUrl = t;
-        const change = this.#applyUpdate(nodeGroup, t, prev?.types.get(t) as TypeSnapshotImpl | undefined, update);
-        if (!change) continue;
-        changes.push(change);
-        types.set(t, change.next);
-      }
-      typeUrl = undefined;
-      // Nothing changed: the same snapshot object, and nothing fires.
-      if (prev && changes.length === 0) return prev;
-      snap = new SnapshotImpl(nodeGroup, types);
-      // Checked once all types are applied, so a cluster and the route that
-      // uses it can arrive in one update.
-      if (this.#options.consistent) this.#assertConsistent(snap);
-    } catch (err) {
-      this.#failed(nodeGroup, typeUrl, err);
-      throw err;
+    const touched = new Set(prev.types.keys());
+    if (this.#compositions.partsOf(nodeGroup)) {
+      // A composed group holds nothing of its own: only the composition goes.
+      this.#compositions.delete(nodeGroup);
+      this.#snapshots.delete(nodeGroup);
+      this.#watches.fire(nodeGroup, touched, new SnapshotImpl(nodeGroup, new Map()));
+      return;
     }
-    this.#snapshots.set(nodeGroup, snap);
-    for (const c of changes) {
-      this.emit("resourcesUpdated", {
-        nodeGroup,
-        typeUrl: c.next.typeUrl,
-        version: c.next.version,
-        upserted: c.upserted,
-        removed: c.removed,
-      });
-    }
-    // One firing for every changed type: streams queue them together and push in make-before-break order.
-    // Unlike setSnapshot, an update says nothing of the types it does not
-    // name, so watchers of those are not answered (a full-state type is only
-    // ever sent from something that produced it).
-    const touched = new Set(changes.map((c) => c.next.typeUrl));
-    this.#fire(nodeGroup, touched, snap);
-    return snap;
-  }
-
-  /** One type's upserts and removals over its previous snapshot, or undefined when nothing changes. */
-  #applyUpdate(
-    nodeGroup: string,
-    typeUrl: string,
-    prevTs: TypeSnapshotImpl | undefined,
-    update: ResourceUpdate,
-  ): TypeChange | undefined {
-    const type = this.#typeOrThrow(typeUrl, nodeGroup);
-    const where = `node group "${nodeGroup}", ${type.shortName}`;
-    if (update === null || typeof update !== "object") {
-      throw new XdsError("invalid_argument", `${where}: expected an update ({ upsert?, remove? }), got ${update}`);
-    }
-    const upserted: string[] = [];
-    const removed: string[] = [];
-    const map = new Map(prevTs?.resources ?? EMPTY);
-    const digest = prevTs ? prevTs.digest.copy() : new SetDigest();
-    const seen = new Set<string>();
-    for (const item of update.upsert ?? []) {
-      const enc = this.#encode(type, item, where);
-      if (seen.has(enc.name)) {
-        throw new XdsError("duplicate_resource", `${where}: the name "${enc.name}" appears twice in one update`);
-      }
-      seen.add(enc.name);
-      const old = map.get(enc.name);
-      if (old && old.hash === enc.hash && old.version === enc.version && old.ttlMs === enc.ttlMs) continue;
-      if (old) digest.toggle(old, -1);
-      digest.toggle(enc, 1);
-      map.set(enc.name, enc);
-      upserted.push(enc.name);
-    }
-    for (const name of update.remove ?? []) {
-      if (seen.has(name)) {
-        throw new XdsError("invalid_argument", `${where}: "${name}" is both upserted and removed in one update`);
-      }
-      const old = map.get(name);
-      if (!old) continue;
-      digest.toggle(old, -1);
-      map.delete(name);
-      removed.push(name);
-    }
-    if (upserted.length === 0 && removed.length === 0 && prevTs) return undefined;
-    return { next: new TypeSnapshotImpl(typeUrl, digest.version(), map, digest), upserted, removed };
+    // Watchers learn that everything is gone; groups composed of it lose its part.
+    this.#install(nodeGroup, prev, undefined, touched, this.#recomposeUsers(nodeGroup, undefined));
   }
 
   watch(request: WatchRequest, callback: WatchCallback): CancelWatch {
-    const key = `${request.nodeGroup}\u0000${request.typeUrl}`;
-    let set = this.#watches.get(key);
-    if (!set) {
-      set = new Set();
-      this.#watches.set(key, set);
-    }
-    const w: Watch = { request, callback, set, sub: this.#subs.acquire(request), active: true };
-    set.add(w);
-    this.#watchCount++;
-    const snap = this.#snapshots.get(request.nodeGroup);
-    const now =
-      snap && !upToDate(request, w.sub, snap.types.get(request.typeUrl))
-        ? respondShared(this.#subs, request, w.sub, snap, this.resourceType(request.typeUrl))
-        : null;
-    if (now) {
-      // Answer on a microtask, not inside watch(): the caller gets its cancel
-      // function first, and a callback that re-arms cannot race the return value.
-      queueMicrotask(() => {
-        if (!w.active) return;
-        this.#cancel(w, key);
-        this.#invoke(w, now);
-      });
-    }
-    return () => this.#cancel(w, key);
-  }
-
-  #invoke(w: Watch, resp: WatchResponse): void {
-    try {
-      w.callback(resp);
-    } catch (err) {
-      this.#log.error("watch callback threw", { nodeGroup: resp.nodeGroup, typeUrl: resp.typeUrl, error: String(err) });
-    }
-  }
-
-  #cancel(w: Watch, key: string): void {
-    if (!w.active) return;
-    w.active = false;
-    w.set.delete(w);
-    this.#watchCount--;
-    this.#subs.release(w.sub);
-    if (w.set.size === 0 && this.#watches.get(key) === w.set) this.#watches.delete(key);
-  }
-
-  #fire(nodeGroup: string, typeUrls: ReadonlySet<string>, snap: Snapshot): void {
-    for (const typeUrl of typeUrls) {
-      const key = `${nodeGroup}\u0000${typeUrl}`;
-      const set = this.#watches.get(key);
-      if (!set) continue;
-      const type = this.resourceType(typeUrl);
-      // Watches asking the same thing get the same response object (see respondShared).
-      for (const w of [...set]) {
-        if (!w.active) continue;
-        const resp = respondShared(this.#subs, w.request, w.sub, snap, type);
-        if (!resp) continue;
-        this.#cancel(w, key);
-        this.#invoke(w, resp);
-      }
-    }
+    return this.#watches.add(request, callback, this.#snapshots.get(request.nodeGroup));
   }
 
   nodeGroups(): readonly string[] {
@@ -492,9 +469,11 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   }
 
   watchCount(): number {
-    return this.#watchCount;
+    return this.#watches.count;
   }
 }
+
+const EMPTY: ReadonlyMap<string, EncodedResource> = new Map();
 
 /**
  * Creates the default in-memory snapshot registry.

@@ -1,7 +1,7 @@
 // What a watch receives: computed from a snapshot and the subscription, and
 // shared by every watch that asks the same thing of the same snapshot.
 import { type ResourceType, inGlobCollection, isGlobCollection } from "@xdskit/xds-types";
-import { SetDigest, type TypeSnapshotImpl } from "./snapshot.js";
+import { type ListedTypeSnapshot, SetDigest } from "./snapshot.js";
 import type { Subscription, SubscriptionTable } from "./subscriptions.js";
 import type { EncodedResource, Snapshot, TypeSnapshot, WatchRequest, WatchResponse } from "./types.js";
 
@@ -74,7 +74,7 @@ export function respond(
   snap: Snapshot,
   type: ResourceType | undefined,
 ): WatchResponse | null {
-  const ts = snap.types.get(req.typeUrl) as TypeSnapshotImpl | undefined;
+  const ts = snap.types.get(req.typeUrl) as ListedTypeSnapshot | undefined;
   const all = ts?.resources ?? EMPTY;
   const version = ts?.version ?? EMPTY_VERSION;
   const delta = req.mode === "delta";
@@ -130,7 +130,8 @@ export function respond(
 }
 
 /**
- * Watches asking the same thing of the same snapshot get one response object,
+ * Watches asking the same thing of the same type snapshot get one response
+ * object (whatever their node group: composed groups share type snapshots),
  * so the ADS server encodes and assembles it once: whether a change fires them
  * together or they arrive one by one (a fleet reconnecting after a restart, or
  * subscribing while a push is under way). Only requests without versions, or
@@ -145,12 +146,13 @@ export function respondShared(
   type: ResourceType | undefined,
 ): WatchResponse | null {
   const known = req.knownVersions;
-  if (known && !provenance.has(known)) return respond(req, sub, snap, type);
+  const ts = snap.types.get(req.typeUrl);
+  if (!ts || (known && !provenance.has(known))) return respond(req, sub, snap, type);
   const key = knownKeyOf(req);
-  let resp = table.cached(sub, snap, key);
+  let resp = table.cached(sub, ts, key);
   if (resp === undefined) {
     resp = respond(req, sub, snap, type);
-    table.store(sub, snap, key, resp);
+    table.store(sub, ts, key, resp);
   }
   return resp;
 }

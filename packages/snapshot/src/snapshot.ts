@@ -30,6 +30,17 @@ export class SetDigest {
     return new SetDigest(this.hi, this.lo, this.count);
   }
 
+  /** The digest of the union of disjoint sets: the same as the digest of their resources together. */
+  static combine(digests: readonly SetDigest[]): SetDigest {
+    const d = new SetDigest();
+    for (const x of digests) {
+      d.hi = (d.hi ^ x.hi) >>> 0;
+      d.lo = (d.lo ^ x.lo) >>> 0;
+      d.count += x.count;
+    }
+    return d;
+  }
+
   /** The version string of the set. */
   version(): string {
     return `${this.count.toString(36)}-${this.hi.toString(16).padStart(8, "0")}${this.lo.toString(16).padStart(8, "0")}`;
@@ -43,8 +54,16 @@ export class SetDigest {
   }
 }
 
+/** What the registry needs of a type snapshot beyond the public contract. */
+export interface ListedTypeSnapshot extends TypeSnapshot {
+  /** Every resource as one shared array (so wildcard watchers share one response body). */
+  list(): readonly EncodedResource[];
+  /** Digest of the set, kept for O(1) incremental updates and unions. */
+  readonly digest: SetDigest;
+}
+
 /** An immutable set of resources of one type. */
-export class TypeSnapshotImpl implements TypeSnapshot {
+export class TypeSnapshotImpl implements ListedTypeSnapshot {
   #list: readonly EncodedResource[] | undefined;
   constructor(
     readonly typeUrl: string,
@@ -69,5 +88,65 @@ export class SnapshotImpl implements Snapshot {
   ) {}
   get(typeUrl: string): TypeSnapshot | undefined {
     return this.types.get(typeUrl);
+  }
+}
+
+/** A read-only view of several disjoint maps as one. */
+class UnionMap implements ReadonlyMap<string, EncodedResource> {
+  readonly size: number;
+  constructor(readonly parts: readonly ReadonlyMap<string, EncodedResource>[]) {
+    let n = 0;
+    for (const p of parts) n += p.size;
+    this.size = n;
+  }
+  get(key: string): EncodedResource | undefined {
+    for (const p of this.parts) {
+      const r = p.get(key);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  has(key: string): boolean {
+    return this.parts.some((p) => p.has(key));
+  }
+  forEach(fn: (value: EncodedResource, key: string, map: ReadonlyMap<string, EncodedResource>) => void): void {
+    for (const [k, v] of this) fn(v, k, this);
+  }
+  *entries(): MapIterator<[string, EncodedResource]> {
+    for (const p of this.parts) yield* p.entries();
+  }
+  *keys(): MapIterator<string> {
+    for (const p of this.parts) yield* p.keys();
+  }
+  *values(): MapIterator<EncodedResource> {
+    for (const p of this.parts) yield* p.values();
+  }
+  [Symbol.iterator](): MapIterator<[string, EncodedResource]> {
+    return this.entries();
+  }
+}
+
+/**
+ * The resources of one type across the parts of a composed node group: a
+ * view, not a copy, so composing a group costs nothing per resource. Its
+ * version is the digest of the union, the same a flat snapshot of the same
+ * resources would have.
+ */
+export class UnionTypeSnapshot implements ListedTypeSnapshot {
+  readonly resources: ReadonlyMap<string, EncodedResource>;
+  readonly digest: SetDigest;
+  readonly version: string;
+  #list: readonly EncodedResource[] | undefined;
+  constructor(
+    readonly typeUrl: string,
+    readonly parts: readonly ListedTypeSnapshot[],
+  ) {
+    this.resources = new UnionMap(parts.map((p) => p.resources));
+    this.digest = SetDigest.combine(parts.map((p) => p.digest));
+    this.version = this.digest.version();
+  }
+  list(): readonly EncodedResource[] {
+    this.#list ??= this.parts.flatMap((p) => p.list());
+    return this.#list;
   }
 }

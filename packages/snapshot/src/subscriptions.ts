@@ -1,11 +1,12 @@
 // Every cache keyed by what a client subscribed to lives here, owned by the
-// live watches that use it: a subscription (node group, type, mode, wildcard,
-// names) is interned while at least one watch holds it and dropped soon after
-// the last one goes, together with its shared versions map and its cached
-// responses. A client that churns its subscriptions therefore costs memory
+// live watches that use it: a subscription (type, mode, wildcard, names) is
+// interned while at least one watch holds it and dropped soon after the last
+// one goes, together with its shared versions map and its cached responses.
+// It is not tied to a node group: groups that hold the very same type
+// snapshot (composed of the same parts) share the answers too. A client that churns its subscriptions therefore costs memory
 // only for what it subscribes to now, and nothing once it disconnects.
 import crypto from "node:crypto";
-import type { Snapshot, TypeSnapshot, WatchRequest, WatchResponse } from "./types.js";
+import type { TypeSnapshot, WatchRequest, WatchResponse } from "./types.js";
 
 /** A distinct set of names, shared by every subscription that names exactly these. */
 interface NameSet {
@@ -15,9 +16,9 @@ interface NameSet {
   alive: boolean;
 }
 
-/** The responses of one subscription for one snapshot, by the client's known versions. */
+/** The responses of one subscription for one type snapshot, by the client's known versions. */
 interface CachedResponses {
-  readonly snap: Snapshot;
+  readonly ts: TypeSnapshot;
   readonly byKnown: Map<string, WatchResponse | null>;
 }
 
@@ -29,7 +30,7 @@ export class Subscription {
   refs = 0;
   /** Versions of the subscribed resources in `ts`; one map object for every watch of this subscription. */
   versions: { readonly ts: TypeSnapshot | undefined; readonly map: ReadonlyMap<string, string> } | undefined;
-  /** Responses computed against one snapshot (the latest asked for). */
+  /** Responses computed against one type snapshot (the latest asked for). */
   responses: CachedResponses | undefined;
   constructor(
     readonly key: string,
@@ -65,7 +66,7 @@ export class SubscriptionTable {
   readonly #idle = new Set<Subscription>();
   #sweep: NodeJS.Immediate | undefined;
   // Cached responses in least-recently-stored order, across subscriptions.
-  readonly #lru = new Map<string, { sub: Subscription; snap: Snapshot; known: string; size: number }>();
+  readonly #lru = new Map<string, { sub: Subscription; ts: TypeSnapshot; known: string; size: number }>();
   #cachedBytes = 0;
 
   constructor(readonly maxCachedResponseBytes: number) {}
@@ -73,7 +74,7 @@ export class SubscriptionTable {
   /** The subscription of a watch request, held until {@link release}. */
   acquire(req: WatchRequest): Subscription {
     const names = this.#nameSet(req.resourceNames);
-    const key = `${req.nodeGroup}\u0000${req.typeUrl}\u0000${req.mode ?? "sotw"}\u0000${req.wildcard ? 1 : 0}\u0000${names.id}`;
+    const key = `${req.typeUrl}\u0000${req.mode ?? "sotw"}\u0000${req.wildcard ? 1 : 0}\u0000${names.id}`;
     let sub = this.#byKey.get(key);
     if (!sub) {
       sub = new Subscription(key, ++nextId, names);
@@ -133,19 +134,19 @@ export class SubscriptionTable {
     return set;
   }
 
-  /** A cached response of `sub` for `snap` and the client's known versions, or undefined. */
-  cached(sub: Subscription, snap: Snapshot, known: string): WatchResponse | null | undefined {
+  /** A cached response of `sub` for `ts` and the client's known versions, or undefined. */
+  cached(sub: Subscription, ts: TypeSnapshot, known: string): WatchResponse | null | undefined {
     const r = sub.responses;
-    if (!r || r.snap !== snap) return undefined;
+    if (!r || r.ts !== ts) return undefined;
     return r.byKnown.get(known);
   }
 
   /** Caches a response; the oldest cached responses go when their bytes pass the budget. */
-  store(sub: Subscription, snap: Snapshot, known: string, resp: WatchResponse | null): void {
+  store(sub: Subscription, ts: TypeSnapshot, known: string, resp: WatchResponse | null): void {
     if (sub.refs === 0) return;
-    if (sub.responses?.snap !== snap) {
+    if (sub.responses?.ts !== ts) {
       this.#dropResponses(sub);
-      sub.responses = { snap, byKnown: new Map() };
+      sub.responses = { ts, byKnown: new Map() };
     }
     const size = sizeOf(resp);
     if (size > this.maxCachedResponseBytes) return;
@@ -156,13 +157,13 @@ export class SubscriptionTable {
       this.#lru.delete(key);
       this.#cachedBytes -= old.size;
     }
-    this.#lru.set(key, { sub, snap, known, size });
+    this.#lru.set(key, { sub, ts, known, size });
     this.#cachedBytes += size;
     for (const [k, e] of this.#lru) {
       if (this.#cachedBytes <= this.maxCachedResponseBytes) break;
       this.#lru.delete(k);
       this.#cachedBytes -= e.size;
-      if (e.sub.responses?.snap === e.snap) e.sub.responses.byKnown.delete(e.known);
+      if (e.sub.responses?.ts === e.ts) e.sub.responses.byKnown.delete(e.known);
     }
   }
 

@@ -1,0 +1,92 @@
+// The content-addressed store: a resource with the same type, content,
+// version and TTL is one EncodedResource, held once however many node groups
+// (or parts) contain it, counted by the slots that hold it and dropped when
+// the last goes. Content found valid once is not checked again while held.
+import type { Message } from "@bufbuild/protobuf";
+import type { EncodedResource } from "./types.js";
+
+interface Entry {
+  readonly enc: EncodedResource;
+  refs: number;
+}
+
+function keyOf(enc: EncodedResource): string {
+  return `${enc.typeUrl}\u0000${enc.hash}\u0000${enc.version}\u0000${enc.ttlMs ?? ""}`;
+}
+
+/** What the store holds. */
+export interface StoreStats {
+  /** Distinct resources held. */
+  readonly resources: number;
+  /** Their encoded bytes. */
+  readonly resourceBytes: number;
+  /** Slots (group, type, name) holding them: resources × how often each is shared. */
+  readonly references: number;
+}
+
+/** Interns encoded resources and counts who holds them. */
+export class ResourceStore {
+  readonly #entries = new Map<string, Entry>();
+  // Frozen messages promise not to change: their encoding is remembered per
+  // object, so the same object handed in again (a memoized builder's output)
+  // is neither encoded nor hashed again.
+  readonly #byMessage = new WeakMap<Message, EncodedResource>();
+  #bytes = 0;
+  #references = 0;
+
+  /** The encoding remembered for a frozen message of this type, if any. */
+  encodingOf(message: Message, typeUrl: string): EncodedResource | undefined {
+    const enc = this.#byMessage.get(message);
+    return enc && enc.typeUrl === typeUrl ? enc : undefined;
+  }
+
+  /** Remembers the encoding of a frozen message. */
+  rememberEncoding(message: Message, enc: EncodedResource): void {
+    if (Object.isFrozen(message)) this.#byMessage.set(message, enc);
+  }
+
+  /** The held resource equal to `enc` (same type, content, version and TTL), if any. */
+  find(enc: EncodedResource): EncodedResource | undefined {
+    return this.#entries.get(keyOf(enc))?.enc;
+  }
+
+  /** One more slot holds `enc` (which must be the held object when one exists). */
+  retain(enc: EncodedResource): void {
+    const key = keyOf(enc);
+    const e = this.#entries.get(key);
+    this.#references++;
+    if (e) {
+      e.refs++;
+      return;
+    }
+    this.#entries.set(key, { enc, refs: 1 });
+    this.#bytes += enc.anyBytes.length;
+  }
+
+  /** A slot let go of `enc`; the last one drops it. */
+  release(enc: EncodedResource): void {
+    const key = keyOf(enc);
+    const e = this.#entries.get(key);
+    if (!e || e.enc !== enc) return;
+    this.#references--;
+    if (--e.refs > 0) return;
+    this.#entries.delete(key);
+    this.#bytes -= enc.anyBytes.length;
+  }
+
+  /** Retains what `next` holds and releases what `prev` held, name by name (O(changed) when only names differ). */
+  swap(prev: ReadonlyMap<string, EncodedResource> | undefined, next: ReadonlyMap<string, EncodedResource>): void {
+    for (const [name, r] of next) {
+      const old = prev?.get(name);
+      if (old === r) continue;
+      this.retain(r);
+      if (old) this.release(old);
+    }
+    if (prev) for (const [name, r] of prev) if (!next.has(name)) this.release(r);
+  }
+
+  /** What is held. */
+  stats(): StoreStats {
+    return { resources: this.#entries.size, resourceBytes: this.#bytes, references: this.#references };
+  }
+}
