@@ -35,7 +35,9 @@ for (const protocol of ["sotw", "delta"] as const) {
       backends.push(
         await grpcBackend("echo-a"),
         await grpcBackend("echo-b"),
-        await grpcBackend("echo-c"),
+        // Another workload's address: adding it changes EDS only (an endpoint
+        // on the sidecar's own IP would also change its inbound config).
+        await grpcBackend("echo-c", "127.0.0.3"),
         await httpBackend("web-a"),
         await httpBackend("db-a"),
       );
@@ -47,7 +49,7 @@ for (const protocol of ["sotw", "delta"] as const) {
     endpoints:
 ${[a, b, c]
   .slice(0, n)
-  .map((x) => `      - { address: 127.0.0.1, port: ${x.port} }`)
+  .map((x) => `      - { address: ${x === c ? "127.0.0.3" : "127.0.0.1"}, port: ${x.port} }`)
   .join("\n")}
   - name: web
     protocol: http

@@ -15,7 +15,7 @@ export interface Backend {
 }
 
 /** A gRPC echo server answering with its name; metadata `x-delay-ms` delays the answer. */
-export async function grpcBackend(name: string): Promise<Backend> {
+export async function grpcBackend(name: string, host = "127.0.0.1"): Promise<Backend> {
   const server = new grpc.Server();
   server.addService(
     {
@@ -37,7 +37,7 @@ export async function grpcBackend(name: string): Promise<Backend> {
     },
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   return { name, port, stop: () => new Promise((r) => server.tryShutdown(() => r())) };
 }

@@ -8,8 +8,8 @@ import { RawStream, rawClient } from "@xdskit/ads-server/testing";
 import { defineResourceType, TypeUrl, decodeResource } from "@xdskit/xds-types";
 import { type AccessLog, AccessLogSchema } from "@xdskit/xds-types/gen/envoy/config/accesslog/v3/accesslog_pb";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
-import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { type Listener, ListenerSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
+import { clone, create, fromBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ClusterSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 import { createDiscoveryController } from "./controller.js";
@@ -77,9 +77,12 @@ describe("discovery controller", () => {
     const accessLogType = defineResourceType<AccessLog>({ schema: AccessLogSchema, shortName: "ALDS" });
     class MyGenerator extends DefaultConfigGenerator {
       override buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
-        const clusters = super.buildClusters(proxy, push);
-        for (const c of clusters) c.connectTimeout = create(DurationSchema, { seconds: 1n });
-        return clusters;
+        // The default builders' outputs are frozen and shared: change copies.
+        return super.buildClusters(proxy, push).map((c) => {
+          const mine = clone(ClusterSchema, c);
+          mine.connectTimeout = create(DurationSchema, { seconds: 1n });
+          return mine;
+        });
       }
     }
     const generator = new MyGenerator().registerBuilder(accessLogType.typeUrl, ({ proxy }) => [
@@ -124,8 +127,12 @@ describe("discovery controller", () => {
       // must not let the new clusters and endpoints through on their own.
       override buildListeners(proxy: Proxy, push: PushContext): Listener[] {
         const out = super.buildListeners(proxy, push);
-        if (this.fail) for (const l of out) l.apiListener = undefined;
-        return out;
+        if (!this.fail) return out;
+        return out.map((l) => {
+          const broken = clone(ListenerSchema, l);
+          broken.apiListener = undefined;
+          return broken;
+        });
       }
     }
     const generator = new Broken();

@@ -1,14 +1,9 @@
 import { type Logger, silentLogger, XdsError } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import {
-  createSnapshotRegistry,
-  type MemorySnapshotRegistry,
-  type ResourceUpdate,
-  type SnapshotRegistryOptions,
-} from "@xdskit/snapshot";
-import type { Message } from "@bufbuild/protobuf";
+import { createSnapshotRegistry, type MemorySnapshotRegistry, type SnapshotRegistryOptions } from "@xdskit/snapshot";
 import { EventEmitter } from "eventemitter3";
-import { DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
+import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
+import { type Part, PartTable, scopeProxy } from "./parts.js";
 import type { ChangeKind } from "./model.js";
 import { defaultNodeGroup, type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
@@ -28,7 +23,11 @@ export interface ControllerEvents {
     durationMs: number;
     failed: number;
   }) => void;
-  /** A node group's config could not be built or was refused by the registry; it keeps its last good config. */
+  /**
+   * A part's config (`scope/<kind>/<scope>` shared, or `workload/…`) or a
+   * group's composition could not be built or was refused by the registry;
+   * everything keeps its last good config and the part is rebuilt in full next time.
+   */
   pushFailed: (event: { nodeGroup: string; error: Error }) => void;
   /** A node group was seen for the first time (or again after it was removed). */
   nodeGroupAdded: (event: { nodeGroup: string; proxy: Proxy }) => void;
@@ -43,9 +42,15 @@ export interface DiscoveryControllerOptions {
   services: ServiceRegistry;
   config?: ConfigStore;
   /** The generator; default `new DefaultConfigGenerator()`. */
-  generator?: DefaultConfigGenerator;
+  generator?: ConfigGenerator;
   /** Maps a proxy to its node group; default: kind + cluster (+ IP for sidecars). */
   nodeGroup?: (proxy: Proxy) => string;
+  /**
+   * The scope of a proxy: proxies of one kind and scope share one build of
+   * their outbound config. Default: the whole mesh (`"mesh"`); return, say,
+   * the node's namespace to scope by namespace.
+   */
+  scope?: (proxy: Proxy) => string;
   /** Debounce quiet period in ms. Default 100. */
   debounceMs?: number;
   /** Longest a change may wait for its push, in ms. Default 10,000. */
@@ -60,7 +65,7 @@ export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>
   /** The registry to hand to `createAdsServer`. */
   readonly registry: MemorySnapshotRegistry;
   /** The generator in use. */
-  readonly generator: DefaultConfigGenerator;
+  readonly generator: ConfigGenerator;
   /** The push context of the last push. */
   pushContext(): PushContext;
   /** Node groups the controller builds for, with the proxy that represents each. */
@@ -83,20 +88,19 @@ export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>
 
 /** What the controller knows of one node group. */
 interface GroupState {
-  /** The proxy the group's config is built for (the first client that named it). */
+  /** The proxy the group's workload config is built for (the first client that named it). */
   readonly proxy: Proxy;
-  /**
-   * True until a full build of the group succeeded, and again after any build
-   * failed: such a group is always built in full, so a scoped push never
-   * installs a partial world (CDS or LDS from a build that did not make them).
-   */
-  needsFull: boolean;
+  /** Its shared part (scope). */
+  readonly scope: string;
+  /** The workload part it is composed with now, if composed. */
+  workload: string | undefined;
 }
 
 class Controller extends EventEmitter<ControllerEvents> implements DiscoveryController {
   readonly registry: MemorySnapshotRegistry;
-  readonly generator: DefaultConfigGenerator;
+  readonly generator: ConfigGenerator;
   readonly #groups = new Map<string, GroupState>();
+  readonly #parts: PartTable;
   readonly #options: DiscoveryControllerOptions;
   readonly #queue: PushQueue;
   readonly #log: Logger;
@@ -118,13 +122,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.generator = options.generator ?? new DefaultConfigGenerator();
     this.registry = createSnapshotRegistry({ ...options.registry, nodeGroup: (node) => this.#nodeGroupOf(node) });
     this.registry.on("nodeGroupIdle", this.#onIdle);
+    this.#parts = new PartTable(this.registry, this.generator);
     this.#model = this.#accept(undefined);
-    this.#push = new PushContext(
-      this.#model?.services ?? [],
-      this.#model?.routes ?? [],
-      ["initial"],
-      this.#model?.gateways,
-    );
+    this.#push = this.#pushContext(this.#model, ["initial"]);
     this.#queue = createPushQueue({
       debounceMs: options.debounceMs ?? 100,
       maxDelayMs: options.maxDelayMs ?? 10_000,
@@ -135,6 +135,10 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       src?.on("change", this.#onChange);
       src?.on("rejected", this.#onRejected);
     }
+  }
+
+  #pushContext(model: AcceptedModel | undefined, reasons: readonly string[]): PushContext {
+    return new PushContext(model?.services ?? [], model?.routes ?? [], reasons, model?.gateways);
   }
 
   #rejected(reason: string, error: Error, own = true): void {
@@ -164,51 +168,76 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const proxy = proxyFromNode(node);
     const group = (this.#options.nodeGroup ?? defaultNodeGroup)(proxy);
     if (!this.#groups.has(group)) {
-      const state: GroupState = { proxy, needsFull: true };
+      const scopeName = `${proxy.kind}/${this.#options.scope?.(proxy) ?? "mesh"}`;
+      const state: GroupState = { proxy, scope: `scope/${scopeName}`, workload: undefined };
       this.#groups.set(group, state);
+      this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName)).users.add(group);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
       // Nothing is served before the sources gave a model that passed validation.
-      if (this.#model) this.#build(group, state, this.#push, undefined);
+      if (this.#model) {
+        this.#generator("begin");
+        const scope = this.#parts.get(state.scope);
+        if (scope && !this.registry.getSnapshot(scope.name)) this.#buildPart(scope, this.#push, undefined);
+        this.#placeGroup(group, state, this.#push, new Set());
+        this.#generator("end", new Set());
+      }
     }
     return group;
   }
 
-  /** Builds and writes one group; returns how many types changed, or -1 on failure. */
-  #build(group: string, state: GroupState, push: PushContext, scope: ReadonlySet<string> | undefined): number {
-    const full = state.needsFull || scope === undefined;
+  #generator(phase: "begin" | "end", types?: ReadonlySet<string>): void {
+    if (phase === "begin") this.generator.beginPush?.();
+    else this.generator.endPush?.(types);
+  }
+
+  /** Builds a part; returns how many types changed, or -1 (with `pushFailed`) when it failed. */
+  #buildPart(part: Part, push: PushContext, types: ReadonlySet<string> | undefined): number {
     try {
-      const input = this.generator.generate(state.proxy, push, full ? undefined : scope);
-      const current = this.registry.getSnapshot(group);
-      if (!current) {
-        this.registry.setSnapshot(group, input);
-        state.needsFull = false;
-        return Object.keys(input).length;
-      }
-      // Per type, only what changed is re-versioned; unchanged resources keep
-      // their version and fire nothing. All types go in as one change: a bad
-      // resource in any of them leaves the group's whole config as it was.
-      const updates: Record<string, ResourceUpdate> = {};
-      for (const [typeUrl, list] of Object.entries(input)) {
-        const resources = list as readonly Message[];
-        const type = this.registry.resourceType(typeUrl);
-        const names = new Set(resources.map((r) => type?.nameOf(r) ?? ""));
-        const remove = [...(current.get(typeUrl)?.resources.keys() ?? [])].filter((n) => !names.has(n));
-        updates[typeUrl] = { upsert: resources, remove };
-      }
-      const next = this.registry.updateSnapshot(group, updates);
-      if (full) state.needsFull = false;
-      let changed = 0;
-      for (const typeUrl of Object.keys(updates)) {
-        if (next.get(typeUrl)?.version !== current.get(typeUrl)?.version) changed += 1;
-      }
-      return changed;
+      return this.#parts.build(part, push, types);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      state.needsFull = true;
-      this.#log.warn("node group build failed; last good config kept", { nodeGroup: group, error: error.message });
-      this.emit("pushFailed", { nodeGroup: group, error });
+      this.#log.warn("build failed; the last good config is kept", { part: part.name, error: error.message });
+      this.emit("pushFailed", { nodeGroup: part.name, error });
       return -1;
     }
+  }
+
+  /**
+   * Puts a group on the workload part its proxy needs now (building that part
+   * when new) and composes it of its scope and workload parts — only once
+   * both have a good build, so a group never serves a partial world.
+   */
+  #placeGroup(group: string, state: GroupState, push: PushContext, attempted: Set<string>): void {
+    const name = this.#workloadPart(state, push);
+    const part = this.#parts.ensure(name, false, state.proxy);
+    part.users.add(group);
+    // A new part is built (in full) once per push, whoever needs it first.
+    if (!this.registry.getSnapshot(name) && !attempted.has(name)) {
+      attempted.add(name);
+      this.#buildPart(part, push, undefined);
+    }
+    // Both parts hold a whole good build (a part's first snapshot always
+    // comes from a full one), or the group keeps what it has.
+    if (!this.registry.getSnapshot(state.scope) || !this.registry.getSnapshot(name)) {
+      if (name !== state.workload) this.#parts.release(name, group);
+      return;
+    }
+    if (state.workload === name && this.registry.getSnapshot(group)) return;
+    try {
+      this.registry.composeSnapshot(group, [state.scope, name]);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.emit("pushFailed", { nodeGroup: group, error });
+      if (name !== state.workload) this.#parts.release(name, group);
+      return;
+    }
+    const old = state.workload;
+    state.workload = name;
+    if (old && old !== name) this.#parts.release(old, group);
+  }
+
+  #workloadPart(state: GroupState, push: PushContext): string {
+    return `workload/${state.scope.slice("scope/".length)}/${this.generator.workloadKey(state.proxy, push)}`;
   }
 
   async #runPush(req: PushRequest): Promise<void> {
@@ -217,21 +246,37 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const model = this.#accept(this.#model);
     if (!model || model === this.#model) return;
     this.#model = model;
-    const push = new PushContext(model.services, model.routes, req.reasons, model.gateways);
+    const push = this.#pushContext(model, req.reasons);
     this.#push = push;
-    // The first model builds every group in full; later ones only what the change touched.
+    // The first model builds everything in full; later ones only what the change touched.
     let types: Set<string> | undefined;
     if (!first) {
       types = typesTouchedBy(req.kinds);
-      for (const t of this.generator.builders().keys()) types.add(t);
+      for (const t of this.generator.extraTypes?.() ?? []) types.add(t);
     }
+    this.#generator("begin");
     let changed = 0;
     let failed = 0;
-    for (const [group, state] of this.#groups) {
-      const n = this.#build(group, state, push, types);
+    // Shared parts first, once each; then every group onto its workload part.
+    for (const part of [...this.#parts.all()]) {
+      if (!part.shared) continue;
+      const n = this.#buildPart(part, push, types);
       if (n < 0) failed++;
       else changed += n;
     }
+    const attempted = new Set<string>();
+    for (const [group, state] of this.#groups) {
+      const name = this.#workloadPart(state, push);
+      const part = this.#parts.get(name);
+      if (part && !attempted.has(name) && this.registry.getSnapshot(name)) {
+        attempted.add(name);
+        const n = this.#buildPart(part, push, types);
+        if (n < 0) failed++;
+        else changed += n;
+      }
+      this.#placeGroup(group, state, push, attempted);
+    }
+    this.#generator("end", types);
     this.emit("push", {
       reasons: req.reasons,
       kinds: [...req.kinds],
@@ -245,13 +290,15 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
 
   #forget(group: string, reason: string): boolean {
     if (this.registry.liveNodeGroups().has(group)) return false;
-    const known = this.#groups.delete(group);
+    const state = this.#groups.get(group);
+    if (!state) return false;
+    this.#groups.delete(group);
     if (this.registry.getSnapshot(group)) this.registry.clearSnapshot(group);
-    if (known) {
-      this.#log.debug("node group removed", { nodeGroup: group, reason });
-      this.emit("nodeGroupRemoved", { nodeGroup: group, reason });
-    }
-    return known;
+    if (state.workload) this.#parts.release(state.workload, group);
+    this.#parts.release(state.scope, group);
+    this.#log.debug("node group removed", { nodeGroup: group, reason });
+    this.emit("nodeGroupRemoved", { nodeGroup: group, reason });
+    return true;
   }
 
   forgetNodeGroup(nodeGroup: string): boolean {

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { createSnapshotRegistry } from "@xdskit/snapshot";
 import { TypeUrl, unpackAny, unpackHttpConnectionManager } from "@xdskit/xds-types";
-import { Cluster_DiscoveryType } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import { type Cluster, Cluster_DiscoveryType } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
 import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
@@ -90,18 +91,23 @@ describe("default builders", () => {
     );
     assert.equal(c[0]?.clusterDiscoveryType.value, Cluster_DiscoveryType.EDS);
     assert.deepEqual(c[0]?.typedExtensionProtocolOptions, {}, "proxyless clients get no Envoy protocol options");
-    const s = gen.buildClusters(sidecar, push);
+    const s = gen.generate(sidecar, push)[TypeUrl.Cluster] as Cluster[];
     assert.deepEqual(
       s.map((x) => x.name),
       [
         "outbound|8080||echo",
         "outbound|8080||echo-v2",
         "outbound|5432||db",
-        "inbound|5432||",
         "PassthroughCluster",
         "InboundPassthroughCluster",
         "BlackHoleCluster",
+        "inbound|5432||",
       ],
+    );
+    assert.deepEqual(
+      gen.buildInboundClusters(sidecar, push).map((x) => x.name),
+      ["inbound|5432||"],
+      "the workload's own part",
     );
     assert.equal(s.find((x) => x.name === "inbound|5432||")?.loadAssignment?.endpoints.length, 1);
     assert.equal(
@@ -183,7 +189,7 @@ describe("default builders", () => {
   });
 
   it("sidecar listeners in Istio's layout: virtualOutbound, unbound per-port listeners, virtualInbound", () => {
-    const l = gen.buildListeners(sidecar, push);
+    const l = gen.generate(sidecar, push)[TypeUrl.Listener] as Listener[];
     assert.deepEqual(
       l.map((x) => x.name),
       ["virtualOutbound", "0.0.0.0_5432", "0.0.0.0_8080", "virtualInbound"],

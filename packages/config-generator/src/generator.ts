@@ -8,6 +8,8 @@ import type { SnapshotInput } from "@xdskit/snapshot";
 import { inboundCluster, outboundCluster, sidecarFixedClusters } from "./build/clusters.js";
 import { loadAssignment } from "./build/endpoints.js";
 import { gatewayListener, gatewayRouteName, proxylessListeners } from "./build/listeners.js";
+import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./build/inputs.js";
+import { BuildCache, type BuildCacheStats } from "./build/memo.js";
 import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./build/routes.js";
 import { isTcpPort, outboundPortListener, servicesByPort, virtualInbound, virtualOutbound } from "./build/sidecar.js";
 import type { ChangeKind } from "./model.js";
@@ -18,6 +20,7 @@ export { clusterName } from "./build/common.js";
 
 /** What a builder of any type gets. */
 export interface BuildContext {
+  /** The group's proxy for workload builders; the scope's view of a proxy for shared ones. */
   readonly proxy: Proxy;
   readonly push: PushContext;
 }
@@ -25,19 +28,40 @@ export interface BuildContext {
 /** Builds the resources of one type URL for a proxy. */
 export type ResourceBuilder = (ctx: BuildContext) => readonly Message[];
 
+/** Options of {@link DefaultConfigGenerator.registerBuilder}. */
+export interface BuilderOptions {
+  /**
+   * True: the builder's resources are the same for every proxy of a scope and
+   * are built once per scope (it sees only the scope's view: `proxy.kind`).
+   * False (default): built per workload with the group's own proxy.
+   */
+  readonly shared?: boolean;
+}
+
 /**
- * Turns the model into xDS resources for one proxy (one node group), as
- * pilot's ConfigGenerator does. Extend {@link DefaultConfigGenerator} to
- * change one builder and keep the rest.
+ * What the discovery controller asks of a generator (pilot's
+ * ConfigGenerator): config in two parts, so what many proxies share is built
+ * once. {@link DefaultConfigGenerator} implements it; extend that to change
+ * one builder and keep the rest.
  */
 export interface ConfigGenerator {
-  buildClusters(proxy: Proxy, push: PushContext): Cluster[];
-  buildEndpoints(proxy: Proxy, push: PushContext): ClusterLoadAssignment[];
-  buildListeners(proxy: Proxy, push: PushContext): Listener[];
-  /** Route configurations; `routeNames` narrows them when given. */
-  buildRoutes(proxy: Proxy, push: PushContext, routeNames?: readonly string[]): RouteConfiguration[];
-  /** Builders of every other type URL (secrets, runtime, extension configs, a host's own types). */
-  builders(): ReadonlyMap<string, ResourceBuilder>;
+  /**
+   * Resources every proxy of a scope shares (outbound clusters, endpoints,
+   * listeners, routes), for the types in `types` (all when omitted). Called
+   * once per scope per push; `scope` is the scope's view of a proxy: its
+   * `kind`, and `id`/`cluster` naming the scope — nothing of one workload.
+   */
+  generateShared(scope: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput;
+  /** Resources of one workload (a sidecar's inbound listener and clusters); its names must not clash with shared ones. */
+  generateWorkload(proxy: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput;
+  /** Proxies with equal keys get equal workload resources, built and held once. */
+  workloadKey(proxy: Proxy, push: PushContext): string;
+  /** Type URLs built beyond CDS, EDS, LDS and RDS (so pushes rebuild them). Default none. */
+  extraTypes?(): Iterable<string>;
+  /** A push starts (memoized generators count and keep their caches per push). */
+  beginPush?(): void;
+  /** A push ended, having built `types` (undefined: all). */
+  endPush?(types: ReadonlySet<string> | undefined): void;
 }
 
 /** Which types a change of a kind touches (and so which builders a push must run). */
@@ -65,43 +89,88 @@ export function typesTouchedBy(kinds: Iterable<ChangeKind>): Set<string> {
  *   target, a route configuration per service, EDS clusters and assignments;
  * * **sidecar Envoys**, in Istio's layout (see `build/sidecar.ts`):
  *   `virtualOutbound` on 15001, per-port outbound listeners that do not bind,
- *   `virtualInbound` on 15006, route configurations per port, EDS clusters,
- *   inbound clusters to the workload on the loopback, passthrough clusters;
+ *   route configurations per port, EDS clusters, passthrough clusters — all
+ *   shared — and per workload `virtualInbound` on 15006 with inbound clusters
+ *   to the workload on the loopback;
  * * **gateways** (`router~…` nodes): a bound listener per gateway port of the
  *   mesh, routing each of its hosts by authority.
  *
- * Override any `build*` method (or the protected pieces) and call `super` for the rest.
+ * Every resource is memoized by the inputs it reads (a service's name, port,
+ * protocol, endpoints, its routes…): a push that changes one service rebuilds
+ * that service's resources once. Outputs are frozen and shared: to change one
+ * in an override, `clone()` it (protobuf-es) or build your own.
  */
 export class DefaultConfigGenerator implements ConfigGenerator {
-  readonly #builders = new Map<string, ResourceBuilder>();
+  readonly #builders = new Map<string, { build: ResourceBuilder; shared: boolean }>();
+  readonly #cache = new BuildCache();
 
   /** Registers a builder for a type URL beyond CDS/EDS/LDS/RDS (or replaces one). Returns `this`. */
-  registerBuilder(typeUrl: string, builder: ResourceBuilder): this {
-    this.#builders.set(typeUrl, builder);
+  registerBuilder(typeUrl: string, builder: ResourceBuilder, options: BuilderOptions = {}): this {
+    this.#builders.set(typeUrl, { build: builder, shared: options.shared ?? false });
     return this;
   }
 
   /** The builders registered for other type URLs. */
   builders(): ReadonlyMap<string, ResourceBuilder> {
-    return this.#builders;
+    return new Map([...this.#builders].map(([t, b]) => [t, b.build]));
   }
 
-  /** Every service's EDS cluster; sidecars also get their inbound and passthrough clusters. */
+  extraTypes(): Iterable<string> {
+    return this.#builders.keys();
+  }
+
+  beginPush(): void {
+    this.#cache.begin();
+  }
+
+  endPush(types: ReadonlySet<string> | undefined): void {
+    this.#cache.end(types);
+  }
+
+  /** Resources built and reused in the last push, and slots held. */
+  cacheStats(): BuildCacheStats {
+    return this.#cache.stats();
+  }
+
+  /** A memoized build of one resource. */
+  protected memo<T extends Message | readonly Message[]>(
+    typeUrl: string,
+    slot: string,
+    inputs: string,
+    build: () => T,
+  ): T {
+    return this.#cache.get(typeUrl, slot, inputs, build);
+  }
+
+  /** Every service's EDS cluster (as the proxy's kind needs it); sidecars also get the passthrough clusters. */
   buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
-    const out = [...push.services.values()].map((s) => outboundCluster(s, push, proxy.kind));
-    if (proxy.kind === "sidecar") {
-      for (const port of this.inboundPorts(proxy, push)) out.push(inboundCluster(port));
-      out.push(...sidecarFixedClusters());
-    }
+    const envoy = proxy.kind !== "proxyless";
+    const out = [...push.services.values()].map((s) =>
+      this.memo(TypeUrl.Cluster, `${envoy ? "envoy" : "grpc"}|${s.name}`, clusterInputs(s, push), () =>
+        outboundCluster(s, push, proxy.kind),
+      ),
+    );
+    if (proxy.kind === "sidecar")
+      out.push(...this.memo(TypeUrl.Cluster, "sidecar-fixed", "", () => sidecarFixedClusters()));
     return out;
+  }
+
+  /** A sidecar's clusters for its own ports (the workload on the loopback). */
+  buildInboundClusters(proxy: Proxy, push: PushContext): Cluster[] {
+    if (proxy.kind !== "sidecar") return [];
+    return this.inboundPorts(proxy, push).map((port) =>
+      this.memo(TypeUrl.Cluster, `inbound|${port}`, "", () => inboundCluster(port)),
+    );
   }
 
   /** Every service's endpoints. */
   buildEndpoints(_proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
-    return [...push.services.values()].map((s) => loadAssignment(s, push));
+    return [...push.services.values()].map((s) =>
+      this.memo(TypeUrl.ClusterLoadAssignment, s.name, serviceKey(s, push), () => loadAssignment(s, push)),
+    );
   }
 
-  /** Listeners for the proxy's kind. */
+  /** Listeners every proxy of the kind shares. */
   buildListeners(proxy: Proxy, push: PushContext): Listener[] {
     switch (proxy.kind) {
       case "proxyless":
@@ -109,8 +178,15 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       case "gateway":
         return this.gatewayListeners(push);
       default:
-        return this.sidecarListeners(proxy, push);
+        return this.sidecarListeners(push);
     }
+  }
+
+  /** A sidecar's own listener: virtualInbound. */
+  buildInboundListeners(proxy: Proxy, push: PushContext): Listener[] {
+    if (proxy.kind !== "sidecar") return [];
+    const ports = this.inboundPorts(proxy, push);
+    return [this.memo(TypeUrl.Listener, "virtualInbound", ports.join(","), () => virtualInbound(ports))];
   }
 
   /** Route configurations for the proxy's kind. */
@@ -124,15 +200,47 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return routeNames ? all.filter((r) => routeNames.includes(r.name)) : all;
   }
 
-  /** Every resource of a proxy, for the types in `types` (all when omitted). */
-  generate(proxy: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput {
+  generateShared(scope: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput {
     const want = (t: string) => !types || types.has(t);
     const out: Record<string, readonly Message[]> = {};
-    if (want(TypeUrl.Cluster)) out[TypeUrl.Cluster] = this.buildClusters(proxy, push);
-    if (want(TypeUrl.ClusterLoadAssignment)) out[TypeUrl.ClusterLoadAssignment] = this.buildEndpoints(proxy, push);
-    if (want(TypeUrl.Listener)) out[TypeUrl.Listener] = this.buildListeners(proxy, push);
-    if (want(TypeUrl.RouteConfiguration)) out[TypeUrl.RouteConfiguration] = this.buildRoutes(proxy, push);
-    for (const [typeUrl, build] of this.builders()) if (want(typeUrl)) out[typeUrl] = build({ proxy, push });
+    if (want(TypeUrl.Cluster)) out[TypeUrl.Cluster] = this.buildClusters(scope, push);
+    if (want(TypeUrl.ClusterLoadAssignment)) out[TypeUrl.ClusterLoadAssignment] = this.buildEndpoints(scope, push);
+    if (want(TypeUrl.Listener)) out[TypeUrl.Listener] = this.buildListeners(scope, push);
+    if (want(TypeUrl.RouteConfiguration)) out[TypeUrl.RouteConfiguration] = this.buildRoutes(scope, push);
+    for (const [typeUrl, b] of this.#builders)
+      if (b.shared && want(typeUrl)) out[typeUrl] = b.build({ proxy: scope, push });
+    return out;
+  }
+
+  generateWorkload(proxy: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput {
+    const want = (t: string) => !types || types.has(t);
+    const out: Record<string, readonly Message[]> = {};
+    if (proxy.kind === "sidecar") {
+      if (want(TypeUrl.Cluster)) out[TypeUrl.Cluster] = this.buildInboundClusters(proxy, push);
+      if (want(TypeUrl.Listener)) out[TypeUrl.Listener] = this.buildInboundListeners(proxy, push);
+    }
+    for (const [typeUrl, b] of this.#builders) if (!b.shared && want(typeUrl)) out[typeUrl] = b.build({ proxy, push });
+    return out;
+  }
+
+  workloadKey(proxy: Proxy, push: PushContext): string {
+    // A per-workload builder of the host's may read anything of the proxy:
+    // then only the proxy's own group shares its workload part.
+    if ([...this.#builders.values()].some((b) => !b.shared)) return `${proxy.kind}:${proxy.id}`;
+    return proxy.kind === "sidecar" ? `sidecar:${this.inboundPorts(proxy, push).join(",")}` : proxy.kind;
+  }
+
+  /** Every resource of one proxy, shared and its own, for the types in `types` (all when omitted). */
+  generate(proxy: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput {
+    const shared = this.generateShared(proxy, push, types);
+    const own = this.generateWorkload(proxy, push, types);
+    const out: Record<string, readonly Message[]> = {};
+    for (const t of new Set([...Object.keys(shared), ...Object.keys(own)])) {
+      out[t] = [
+        ...((shared[t] as readonly Message[] | undefined) ?? []),
+        ...((own[t] as readonly Message[] | undefined) ?? []),
+      ];
+    }
     return out;
   }
 
@@ -146,21 +254,30 @@ export class DefaultConfigGenerator implements ConfigGenerator {
 
   /** API listeners for every service. */
   protected proxylessListeners(push: PushContext): Listener[] {
-    return [...push.services.values()].flatMap((s) => proxylessListeners(s, push));
+    return [...push.services.values()].flatMap((s) =>
+      this.memo(TypeUrl.Listener, `grpc|${s.name}`, clusterInputs(s, push), () => proxylessListeners(s, push)),
+    );
   }
 
   /** A route configuration per service, named after it. */
   protected proxylessRoutes(push: PushContext): RouteConfiguration[] {
     return [...push.services.values()].map((s) =>
-      routeConfiguration(s.name, [serviceVirtualHost(s, push, "proxyless")]),
+      this.memo(TypeUrl.RouteConfiguration, `grpc|${s.name}`, routeInputs(s, push), () =>
+        routeConfiguration(s.name, [serviceVirtualHost(s, push, "proxyless")]),
+      ),
     );
   }
 
-  /** virtualOutbound, an outbound listener per service port, and virtualInbound. */
-  protected sidecarListeners(proxy: Proxy, push: PushContext): Listener[] {
-    const out = [virtualOutbound()];
-    for (const [port, services] of servicesByPort(push)) out.push(outboundPortListener(port, services, push));
-    out.push(virtualInbound(this.inboundPorts(proxy, push)));
+  /** virtualOutbound and an outbound listener per service port. */
+  protected sidecarListeners(push: PushContext): Listener[] {
+    const out = [this.memo(TypeUrl.Listener, "virtualOutbound", "", () => virtualOutbound())];
+    for (const [port, services] of servicesByPort(push)) {
+      out.push(
+        this.memo(TypeUrl.Listener, `sidecar|${port}`, portInputs(services, push), () =>
+          outboundPortListener(port, services, push),
+        ),
+      );
+    }
     return out;
   }
 
@@ -169,27 +286,33 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return servicesByPort(push)
       .filter(([, services]) => !isTcpPort(services))
       .map(([port, services]) =>
-        routeConfiguration(String(port), [
-          ...services.filter((s) => s.protocol !== "tcp").map((s) => serviceVirtualHost(s, push, "sidecar")),
-          allowAnyVirtualHost(),
-        ]),
+        this.memo(TypeUrl.RouteConfiguration, `sidecar|${port}`, portInputs(services, push), () =>
+          routeConfiguration(String(port), [
+            ...services.filter((s) => s.protocol !== "tcp").map((s) => serviceVirtualHost(s, push, "sidecar")),
+            allowAnyVirtualHost(),
+          ]),
+        ),
       );
   }
 
   /** A bound listener per gateway port. */
   protected gatewayListeners(push: PushContext): Listener[] {
-    return [...push.gateways.values()].map((g) => gatewayListener(g));
+    return [...push.gateways.values()].map((g) =>
+      this.memo(TypeUrl.Listener, `gateway|${g.port}`, String(g.port), () => gatewayListener(g)),
+    );
   }
 
   /** A route configuration per gateway port: a virtual host per host, matched with any port. */
   protected gatewayRoutes(push: PushContext): RouteConfiguration[] {
     return [...push.gateways.values()].map((g) =>
-      routeConfiguration(
-        gatewayRouteName(g),
-        g.hosts.flatMap((h) => {
-          const s = push.services.get(h);
-          return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
-        }),
+      this.memo(TypeUrl.RouteConfiguration, `gateway|${g.port}`, gatewayInputs(g, push), () =>
+        routeConfiguration(
+          gatewayRouteName(g),
+          g.hosts.flatMap((h) => {
+            const s = push.services.get(h);
+            return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
+          }),
+        ),
       ),
     );
   }

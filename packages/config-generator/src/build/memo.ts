@@ -1,0 +1,74 @@
+// Builders memoized by the inputs they read (Istio's XDS cache, done in the
+// framework): a resource is rebuilt only when its inputs changed, and the same
+// frozen object is handed on otherwise, so the registry neither re-encodes
+// nor re-checks it. Slots not used by a push are dropped at its end.
+
+/** Counts of the last push and of what the cache holds. */
+export interface BuildCacheStats {
+  /** Resources built in the last push (inputs changed or first seen). */
+  readonly built: number;
+  /** Resources reused unchanged in the last push. */
+  readonly reused: number;
+  /** Slots held. */
+  readonly slots: number;
+}
+
+interface Slot {
+  readonly typeUrl: string;
+  inputs: string;
+  value: unknown;
+  round: number;
+}
+
+/**
+ * Freezes a message and everything in it (typed arrays excepted, which cannot
+ * be frozen): a shared output that someone tries to change fails loudly
+ * instead of changing every group's config at once.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value) || ArrayBuffer.isView(value)) return value;
+  for (const v of Object.values(value as object)) deepFreeze(v);
+  return Object.freeze(value);
+}
+
+/** A cache of built resources by slot and inputs. */
+export class BuildCache {
+  readonly #slots = new Map<string, Slot>();
+  #round = 0;
+  #built = 0;
+  #reused = 0;
+
+  /** The value of type `typeUrl` built for `slot` from `inputs`, building (and freezing) it when the inputs differ. */
+  get<T>(typeUrl: string, slot: string, inputs: string, build: () => T): T {
+    const key = `${typeUrl}\u0000${slot}`;
+    const s = this.#slots.get(key);
+    if (s && s.inputs === inputs) {
+      s.round = this.#round;
+      this.#reused++;
+      return s.value as T;
+    }
+    const value = deepFreeze(build());
+    this.#slots.set(key, { typeUrl, inputs, value, round: this.#round });
+    this.#built++;
+    return value;
+  }
+
+  /** Starts counting a push. */
+  begin(): void {
+    this.#round++;
+    this.#built = 0;
+    this.#reused = 0;
+  }
+
+  /** Drops the slots of the types the push built that it did not use (resources of services that are gone). */
+  end(builtTypes: ReadonlySet<string> | undefined): void {
+    for (const [k, s] of this.#slots) {
+      if (s.round !== this.#round && (!builtTypes || builtTypes.has(s.typeUrl))) this.#slots.delete(k);
+    }
+  }
+
+  /** Counts of the last push. */
+  stats(): BuildCacheStats {
+    return { built: this.#built, reused: this.#reused, slots: this.#slots.size };
+  }
+}
