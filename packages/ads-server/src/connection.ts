@@ -266,9 +266,10 @@ export class Connection {
    * open room again.
    */
   flush(): void {
-    while (!this.closed && this.#hasRoom()) {
+    while (!this.closed) {
       const state = this.#pickNext();
-      if (!state) break;
+      // Only a stream with something to write waits for room.
+      if (!state || !this.#hasRoom()) break;
       const pending = state.pending;
       state.pending = undefined;
       this.#pendingTypes.splice(this.#pendingTypes.indexOf(state), 1);
@@ -277,6 +278,7 @@ export class Connection {
   }
 
   #hasRoom(): boolean {
+    if (!this.ctx.sendBudget.admit(this)) return false;
     if (this.#inFlight === 0) return true;
     return this.#inFlightBytes < this.ctx.maxInFlightBytesPerStream && this.#inFlight < this.call.writableHighWaterMark;
   }
@@ -290,6 +292,7 @@ export class Connection {
     this.#inFlight--;
     this.#inFlightBytes -= size;
     if (this.#pendingTypes.length > 0) this.flush();
+    this.ctx.sendBudget.give(size);
   };
 
   #assemble(state: TypeState, pending: PendingResponse, nonce: string): Uint8Array {
@@ -348,11 +351,13 @@ export class Connection {
     const size = bytes.length;
     this.#inFlight++;
     this.#inFlightBytes += size;
+    this.ctx.sendBudget.take(size);
     try {
       this.call.write(bytes, () => this.#written(size));
     } catch (err) {
       this.#inFlight--;
       this.#inFlightBytes -= size;
+      this.ctx.sendBudget.give(size);
       this.ctx.metrics?.sendError(state.shortName);
       this.ctx.log.warn("write failed", { connection: this.id, error: String(err) });
       return;
@@ -374,6 +379,7 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.sendBudget.forget(this);
     for (const s of this.types.values()) {
       s.cancelWatch?.();
       s.cancelWatch = undefined;

@@ -3,6 +3,7 @@ import type { Logger } from "@xdskit/xds-types";
 import type { AdsServerEvents } from "./events.js";
 import type { AdsMetrics } from "./metrics.js";
 import type { PeerLimits } from "./peer-limits.js";
+import type { SendBudget } from "./send-budget.js";
 
 /** A response's bytes, ready to write, and the nonce they carry. */
 export interface Assembled {
@@ -24,6 +25,8 @@ export interface ServerContext {
   readonly peers: PeerLimits;
   /** See `AdsServerOptions.maxInFlightBytesPerStream`. */
   readonly maxInFlightBytesPerStream: number;
+  /** The server-wide budget (`AdsServerOptions.maxInFlightBytes`). */
+  readonly sendBudget: SendBudget;
   readonly metrics: AdsMetrics | undefined;
   /**
    * Assembled bytes per shared registry response. Every stream that gets the

@@ -21,6 +21,7 @@ import type { AdsMetrics } from "./metrics.js";
 import { adsService, csdsService, perTypeServices } from "./services.js";
 import { serveDeltaStream } from "./delta-stream.js";
 import { PeerLimits } from "./peer-limits.js";
+import { SendBudget } from "./send-budget.js";
 import { serveSotwStream } from "./sotw-stream.js";
 import type { StreamEnv } from "./stream.js";
 
@@ -76,6 +77,13 @@ export interface AdsServerOptions {
    * slowly. One response is always let through, however big. Default 1 MiB.
    */
   maxInFlightBytesPerStream?: number;
+  /**
+   * Bytes of responses all streams together may have written that HTTP/2
+   * has not yet taken. Past it, streams wait their turn (longest-waiting
+   * first), so a push to many streams goes in waves and its memory stays
+   * bounded whatever the number of streams. Default 64 MiB.
+   */
+  maxInFlightBytes?: number;
   /** Keepalive settings (own server only). */
   keepalive?: KeepaliveOptions;
   /** Register the per-type services (CDS, EDS, LDS, RDS, SRDS, VHDS, SDS, RTDS, ECDS) besides ADS. Default true. */
@@ -94,6 +102,8 @@ export interface AdsServer extends Pick<EventEmitter<AdsServerEvents>, "on" | "o
   readonly connections: ConnectionRegistry;
   /** Client connections (distinct peers) with at least one open xDS stream. */
   clientConnectionCount(): number;
+  /** Response bytes written to streams and not yet taken by HTTP/2, across the server, and streams waiting for room. */
+  sendBudget(): { inFlightBytes: number; maxBytes: number; waitingStreams: number };
   /** Registers the xDS services on a gRPC server (done at creation when `options.server` is given). */
   addTo(server: Server): void;
   /** Starts the server's own gRPC server. Returns the bound port. Default address `127.0.0.1:0`. */
@@ -135,6 +145,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
   #own: Server | undefined;
   #shuttingDown = false;
   readonly #peers: PeerLimits;
+  readonly #budget: SendBudget;
 
   constructor(options: AdsServerOptions) {
     super();
@@ -142,6 +153,8 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       throw new XdsError("invalid_argument", "createAdsServer needs a registry (a SnapshotRegistry)");
     const maxNames = positive(options.maxResourceNamesPerRequest, 10_000, "maxResourceNamesPerRequest");
     const maxInFlight = positive(options.maxInFlightBytesPerStream, 1024 * 1024, "maxInFlightBytesPerStream");
+    const sendBudget = new SendBudget(positive(options.maxInFlightBytes, 64 * 1024 * 1024, "maxInFlightBytes"));
+    this.#budget = sendBudget;
     const maxSubscribed = positive(options.maxSubscribedNamesPerStream, 50_000, "maxSubscribedNamesPerStream");
     const peers = new PeerLimits(
       positive(options.maxConnections, 20_000, "maxConnections"),
@@ -158,6 +171,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       maxResourceNamesPerRequest: maxNames,
       maxInFlightBytesPerStream: maxInFlight,
       maxSubscribedNamesPerStream: maxSubscribed,
+      sendBudget,
       peers,
       metrics: options.metrics,
       emit: (event, ...args) => {
@@ -180,6 +194,14 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
 
   clientConnectionCount(): number {
     return this.#peers.connectionCount();
+  }
+
+  sendBudget(): { inFlightBytes: number; maxBytes: number; waitingStreams: number } {
+    return {
+      inFlightBytes: this.#budget.inFlightBytes,
+      maxBytes: this.#budget.maxBytes,
+      waitingStreams: this.#budget.waiting,
+    };
   }
 
   addTo(server: Server): void {
