@@ -2,7 +2,9 @@ import type { Scenario } from "../figure.js";
 import churn from "./churn.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
+import largeWorld from "./large-world.js";
+import sidecars from "./sidecars.js";
 import snapshot from "./snapshot.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory];
+export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory, sidecars, largeWorld];

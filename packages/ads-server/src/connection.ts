@@ -283,6 +283,13 @@ export class Connection {
     return this.#inFlightBytes < this.ctx.maxInFlightBytesPerStream && this.#inFlight < this.call.writableHighWaterMark;
   }
 
+  /** The wire bytes of each SotW type's current names, for matching ACKs without decoding them. */
+  knownNames(): { bytes: Uint8Array; count: number }[] {
+    const out: { bytes: Uint8Array; count: number }[] = [];
+    for (const s of this.types.values()) if (s.namesRaw) out.push({ bytes: s.namesRaw, count: s.namesList.length });
+    return out;
+  }
+
   /** Bytes written to the stream that HTTP/2 flow control has not yet taken. */
   inFlightBytes(): number {
     return this.#inFlightBytes;
@@ -383,6 +390,7 @@ export class Connection {
     for (const s of this.types.values()) {
       s.cancelWatch?.();
       s.cancelWatch = undefined;
+      s.releaseNames(this.ctx.namePool);
       s.pending = undefined;
       if (s.heartbeat) clearTimeout(s.heartbeat);
       s.heartbeat = undefined;

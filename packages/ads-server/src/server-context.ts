@@ -2,6 +2,7 @@ import type { SnapshotRegistry, WatchResponse } from "@xdskit/snapshot";
 import type { Logger } from "@xdskit/xds-types";
 import type { AdsServerEvents } from "./events.js";
 import type { AdsMetrics } from "./metrics.js";
+import type { NamePool } from "./name-pool.js";
 import type { PeerLimits } from "./peer-limits.js";
 import type { SendBudget } from "./send-budget.js";
 
@@ -27,6 +28,8 @@ export interface ServerContext {
   readonly maxInFlightBytesPerStream: number;
   /** The server-wide budget (`AdsServerOptions.maxInFlightBytes`). */
   readonly sendBudget: SendBudget;
+  /** SotW name sets shared by the streams that subscribed to the same names. */
+  readonly namePool: NamePool;
   readonly metrics: AdsMetrics | undefined;
   /**
    * Assembled bytes per shared registry response. Every stream that gets the

@@ -20,6 +20,7 @@ import { serveFetch } from "./fetch.js";
 import type { AdsMetrics } from "./metrics.js";
 import { adsService, csdsService, perTypeServices } from "./services.js";
 import { serveDeltaStream } from "./delta-stream.js";
+import { NamePool } from "./name-pool.js";
 import { PeerLimits } from "./peer-limits.js";
 import { SendBudget } from "./send-budget.js";
 import { serveSotwStream } from "./sotw-stream.js";
@@ -81,7 +82,7 @@ export interface AdsServerOptions {
    * Bytes of responses all streams together may have written that HTTP/2
    * has not yet taken. Past it, streams wait their turn (longest-waiting
    * first), so a push to many streams goes in waves and its memory stays
-   * bounded whatever the number of streams. Default 64 MiB.
+   * bounded whatever the number of streams. Default 16 MiB.
    */
   maxInFlightBytes?: number;
   /** Keepalive settings (own server only). */
@@ -153,7 +154,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       throw new XdsError("invalid_argument", "createAdsServer needs a registry (a SnapshotRegistry)");
     const maxNames = positive(options.maxResourceNamesPerRequest, 10_000, "maxResourceNamesPerRequest");
     const maxInFlight = positive(options.maxInFlightBytesPerStream, 1024 * 1024, "maxInFlightBytesPerStream");
-    const sendBudget = new SendBudget(positive(options.maxInFlightBytes, 64 * 1024 * 1024, "maxInFlightBytes"));
+    const sendBudget = new SendBudget(positive(options.maxInFlightBytes, 16 * 1024 * 1024, "maxInFlightBytes"));
     this.#budget = sendBudget;
     const maxSubscribed = positive(options.maxSubscribedNamesPerStream, 50_000, "maxSubscribedNamesPerStream");
     const peers = new PeerLimits(
@@ -172,6 +173,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       maxInFlightBytesPerStream: maxInFlight,
       maxSubscribedNamesPerStream: maxSubscribed,
       sendBudget,
+      namePool: new NamePool(),
       peers,
       metrics: options.metrics,
       emit: (event, ...args) => {

@@ -4,8 +4,12 @@ import {
   DiscoveryRequestSchema,
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
 import type { Connection } from "./connection.js";
+import { createHash } from "node:crypto";
+import { findResourceType } from "@xdskit/xds-types";
+import { namesKeyOf, scanDiscoveryRequest } from "./request-scan.js";
 import {
   type AcceptedRequest,
+  type ErrorDetail,
   type StreamEnv,
   type StreamProtocol,
   type StreamTools,
@@ -32,14 +36,88 @@ function sotwProtocol(env: StreamEnv): StreamProtocol<typeof DiscoveryRequestSch
     protocol: "sotw",
     requestSchema: DiscoveryRequestSchema,
     head: (req) => ({ node: req.node, typeUrl: req.typeUrl, nameCount: req.resourceNames.length }),
-    handle: (conn, req, accepted, tools) => handleSotw(env, conn, req, accepted, tools),
+    handle: (conn, req, accepted, tools, raw) => {
+      const scanned = scanDiscoveryRequest(raw);
+      const namesKey = scanned ? namesKeyOf(scanned) : listKey(req.resourceNames);
+      const namesRaw = scanned && scanned.nameCount > 0 ? scanned.namesBytes : undefined;
+      handleSotw(
+        env,
+        conn,
+        { ...fieldsOf(req), resourceNames: req.resourceNames, namesKey, namesRaw },
+        accepted,
+        tools,
+      );
+    },
+    fast: (conn, raw, tools) => {
+      // A request without node or error repeating the stream's subscription
+      // byte for byte (an ACK): handled without decoding its names.
+      // Most requests are ACKs repeating one of the stream's subscriptions.
+      const s = scanDiscoveryRequest(raw, conn.knownNames());
+      if (!s || s.needsDecode || s.typeUrl === "") return false;
+      const state = conn.types.get(s.typeUrl);
+      if (!state || state.namesKey === undefined) return false;
+      const same =
+        s.nameCount === 0
+          ? state.namesKey === ""
+          : state.namesRaw !== undefined && sameBytes(state.namesRaw, s.namesBytes);
+      if (!same) return false;
+      const type = env.registry.resourceType?.(s.typeUrl) ?? findResourceType(s.typeUrl);
+      if (!type) return false;
+      handleSotw(
+        env,
+        conn,
+        {
+          typeUrl: s.typeUrl,
+          versionInfo: s.versionInfo,
+          responseNonce: s.responseNonce,
+          resourceNames: state.namesList,
+          errorDetail: undefined,
+          namesKey: state.namesKey,
+          namesRaw: undefined,
+        },
+        { typeUrl: s.typeUrl, type },
+        tools,
+      );
+      return true;
+    },
   };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
+
+/** A SotW request as the state machine reads it. */
+interface SotwRequest {
+  readonly typeUrl: string;
+  readonly versionInfo: string;
+  readonly responseNonce: string;
+  readonly resourceNames: readonly string[];
+  readonly errorDetail: ErrorDetail | undefined;
+  /** Identifies the names (see request-scan). */
+  readonly namesKey: string;
+  /** The names' wire bytes, when read from the wire. */
+  readonly namesRaw: Uint8Array | undefined;
+}
+
+function fieldsOf(req: DiscoveryRequest): Omit<SotwRequest, "resourceNames" | "namesKey" | "namesRaw"> {
+  return {
+    typeUrl: req.typeUrl,
+    versionInfo: req.versionInfo,
+    responseNonce: req.responseNonce,
+    errorDetail: req.errorDetail,
+  };
+}
+
+// The key of names the scanner could not read as one run of bytes.
+function listKey(names: readonly string[]): string {
+  return names.length === 0 ? "" : `list:${names.length}:${createHash("sha1").update(names.join("\n")).digest("hex")}`;
 }
 
 function handleSotw(
   env: StreamEnv,
   conn: Connection,
-  req: DiscoveryRequest,
+  req: SotwRequest,
   { typeUrl, type }: AcceptedRequest,
   tools: StreamTools,
 ): void {
@@ -68,7 +146,7 @@ function handleSotw(
     }
     recordAnswer(env, conn, state, nonce, state.sentVersion ?? "", req.errorDetail);
   }
-  const changed = state.applyNames(req.resourceNames);
+  const changed = state.applySotwNames(req.resourceNames, req.namesKey, req.namesRaw, env.namePool);
   if (nonce === "" || changed) {
     if (state.fullState || nonce === "") {
       // Full-state types answer a new subscription with every subscribed resource,

@@ -36,7 +36,18 @@ export interface StreamProtocol<Desc extends DescMessage> {
   readonly protocol: Protocol;
   readonly requestSchema: Desc;
   head(req: MessageShape<Desc>): RequestHead;
-  handle(conn: Connection, req: MessageShape<Desc>, accepted: AcceptedRequest, tools: StreamTools): void;
+  handle(
+    conn: Connection,
+    req: MessageShape<Desc>,
+    accepted: AcceptedRequest,
+    tools: StreamTools,
+    raw: Uint8Array,
+  ): void;
+  /**
+   * Handles a request of a registered stream from its bytes alone when it
+   * can (an ACK repeating its subscription); false sends it to the full decode.
+   */
+  fast?(conn: Connection, raw: Uint8Array, tools: StreamTools): boolean;
 }
 
 /** What a protocol handler may do to its stream. */
@@ -152,6 +163,13 @@ export function serveStream<Desc extends DescMessage>(
 
   call.on("data", (chunk: Buffer) => {
     if (ended) return;
+    try {
+      if (registered && proto.fast?.(conn, chunk, tools)) return;
+    } catch (err) {
+      env.log.error("request handling failed", { connection: conn.id, error: String(err) });
+      reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
+      return;
+    }
     let req: MessageShape<Desc>;
     try {
       req = fromBinary(proto.requestSchema, chunk);
@@ -164,7 +182,7 @@ export function serveStream<Desc extends DescMessage>(
     }
     try {
       const accepted = accept(proto.head(req));
-      if (accepted) proto.handle(conn, req, accepted, tools);
+      if (accepted) proto.handle(conn, req, accepted, tools, chunk);
     } catch (err) {
       env.log.error("request handling failed", { connection: conn.id, error: String(err) });
       reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);

@@ -1,4 +1,5 @@
 import type { CancelWatch, EncodedResource, WatchResponse } from "@xdskit/snapshot";
+import type { NamePool } from "./name-pool.js";
 
 /** The last rejection of a type by a client. */
 export interface NackRecord {
@@ -50,7 +51,12 @@ export class TypeState {
   ackedAt: Date | undefined;
   lastNack: NackRecord | undefined;
   requests = 0;
-  #lastNames: readonly string[] | undefined;
+  /** SotW: identifies the names of the last request (a key of the server's name pool); undefined before any. */
+  namesKey: string | undefined;
+  /** SotW: the names of the last request, as listed (shared with every stream listing the same). */
+  namesList: readonly string[] = [];
+  /** SotW: their wire bytes, when known (shared too). */
+  namesRaw: Uint8Array | undefined;
   cancelWatch: CancelWatch | undefined;
   pending: PendingResponse | undefined;
   /** Delta: recently sent nonces and the system version each carried, so any of them can be ACKed. */
@@ -67,41 +73,50 @@ export class TypeState {
   ) {}
 
   /**
-   * Applies the names of a request by the xDS wildcard rules and reports
+   * Applies the names of a SotW request by the xDS wildcard rules and reports
    * whether the subscription changed: `*` is wildcard; an empty list is the
    * legacy wildcard for LDS/CDS until the client has named something, and
-   * "nothing" after that (and for every other type).
+   * "nothing" after that (and for every other type). `key` identifies the
+   * names (see request-scan); the same key as last time means the same names,
+   * which are then not looked at. Name sets are shared through `pool`.
    */
-  applyNames(names: readonly string[]): boolean {
-    // The common case, an ACK repeating the previous request's names in the
-    // same order: nothing changed, and nothing needs allocating.
-    const last = this.#lastNames;
-    this.#lastNames = names;
-    if (last !== undefined && last.length === names.length && names.length > 0) {
-      let same = true;
-      for (let i = 0; i < names.length; i++) {
-        if (names[i] !== last[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return false;
-    }
+  applySotwNames(names: readonly string[], key: string, raw: Uint8Array | undefined, pool: NamePool): boolean {
+    if (key === this.namesKey) return false;
+    const explicitOf = () => {
+      const explicit = new Set<string>();
+      for (const n of names) if (n !== "*") explicit.add(n);
+      return explicit;
+    };
+    const pooled =
+      key === "" ? { names: EMPTY_NAMES, list: NO_NAMES, raw: undefined } : pool.acquire(key, names, raw, explicitOf);
+    const explicit = pooled.names;
+    this.namesList = pooled.list;
+    this.namesRaw = pooled.raw;
+    if (this.namesKey) pool.release(this.namesKey);
+    this.namesKey = key;
     let wildcard: boolean;
-    const explicit = new Set<string>();
-    for (const n of names) if (n !== "*") explicit.add(n);
     if (names.length > 0) {
       wildcard = names.includes("*");
+      this.namedOnce = true;
     } else {
       wildcard = this.fullState && !this.namedOnce;
     }
-    if (names.length > 0) this.namedOnce = true;
     const changed = wildcard !== this.wildcard || !sameSet(explicit, this.names);
     this.wildcard = wildcard;
-    if (!sameSet(explicit, this.names)) this.names = explicit;
+    // Keep the set object the watches hold when nothing changed.
+    if (changed || explicit !== this.names) this.names = explicit;
     return changed;
   }
+
+  /** Gives back the pooled name set (the stream ended). */
+  releaseNames(pool: NamePool): void {
+    if (this.namesKey) pool.release(this.namesKey);
+    this.namesKey = undefined;
+  }
 }
+
+const EMPTY_NAMES: ReadonlySet<string> = new Set();
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** Whether two name sets hold the same names. */
 export function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

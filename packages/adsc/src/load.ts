@@ -18,6 +18,8 @@ export interface LoadPlan {
   readonly protocol?: "sotw" | "delta";
   /** Node ids are `<nodePrefix>-<pid>-<n>`. Default "load". */
   readonly nodePrefix?: string;
+  /** The node of each stream instead: ids by stream index (e.g. Istio-style sidecar ids), cluster, user agent. */
+  readonly node?: { readonly ids?: readonly string[]; readonly cluster?: string; readonly userAgentName?: string };
   /** Channel credentials (not sent over IPC: the bench uses plaintext). Default insecure. */
   readonly credentials?: grpc.ChannelCredentials;
 }
@@ -25,7 +27,7 @@ export interface LoadPlan {
 /** What a load run reports. */
 export type LoadEvent =
   | { ev: "subscribed"; streams: number }
-  /** Every stream has a response for every subscribed type; `fullConfigMs` is, per stream, the time from its start. */
+  /** Every stream has a response with resources for every subscribed type; `fullConfigMs` is, per stream, the time from its start. */
   | { ev: "done"; streams: number; responses: number; bytes: number; fullConfigMs: number[] }
   /** After a `mark`: when (epoch ms) each stream got its next response, and the bytes of those responses. */
   | { ev: "marked"; arrivals: number[]; bytes: number }
@@ -40,7 +42,10 @@ interface Codec {
   readonly path: string;
   subscribe(typeUrl: string, names: readonly string[], node?: object): Uint8Array;
   /** Decodes a response and builds its ACK; `namesOf` gives the names a SotW ACK repeats. */
-  answer(buf: Buffer, namesOf: (typeUrl: string) => readonly string[]): { typeUrl: string; ack: Uint8Array };
+  answer(
+    buf: Buffer,
+    namesOf: (typeUrl: string) => readonly string[],
+  ): { typeUrl: string; resources: number; ack: Uint8Array };
 }
 
 const sotwCodec: Codec = {
@@ -58,7 +63,7 @@ const sotwCodec: Codec = {
       responseNonce: r.nonce,
       resourceNames: [...namesOf(r.typeUrl)],
     });
-    return { typeUrl: r.typeUrl, ack: toBinary(DiscoveryRequestSchema, ack) };
+    return { typeUrl: r.typeUrl, resources: r.resources.length, ack: toBinary(DiscoveryRequestSchema, ack) };
   },
 };
 
@@ -76,7 +81,7 @@ const deltaCodec: Codec = {
   answer: (buf) => {
     const r = fromBinary(DeltaDiscoveryResponseSchema, buf);
     const ack = create(DeltaDiscoveryRequestSchema, { typeUrl: r.typeUrl, responseNonce: r.nonce });
-    return { typeUrl: r.typeUrl, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
+    return { typeUrl: r.typeUrl, resources: r.resources.length, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
   },
 };
 
@@ -141,9 +146,11 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
           arrivals = undefined;
         }
       }
-      const { typeUrl, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? []);
+      const { typeUrl, resources, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? []);
       call.write(ack);
-      if (!got.has(typeUrl)) {
+      // A type counts once a response brings something: a server may answer
+      // a subscription with nothing before it has config.
+      if (resources > 0 && !got.has(typeUrl)) {
         got.add(typeUrl);
         if (got.size === types.length) {
           fullConfigMs[i] = performance.now() - started;
@@ -157,7 +164,12 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
     types.forEach((typeUrl, k) => {
       const node =
         k === 0
-          ? { id: `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`, cluster: "load", locality: { zone: "a" } }
+          ? {
+              id: plan.node?.ids?.[i] ?? `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`,
+              cluster: plan.node?.cluster ?? "load",
+              locality: { zone: "a" },
+              ...(plan.node?.userAgentName ? { userAgentName: plan.node.userAgentName } : {}),
+            }
           : undefined;
       call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node));
     });

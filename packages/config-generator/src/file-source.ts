@@ -3,6 +3,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
+import { frozenService } from "./frozen.js";
 import type { MeshFile } from "./mesh-file.js";
 import { type ParseResult, readMeshFile } from "./mesh-parse-worker.js";
 import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
@@ -113,7 +114,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     // has the same size limit as every later one.
     const first = readMeshFile({ path, fileName: this.path, maxBytes: options.maxBytes });
     if (!first.ok) throw new XdsError("invalid_config", first.message);
-    this.#current = first.mesh;
+    this.#current = frozenMesh(first.mesh);
     this.#listener = (curr, prev) => {
       if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.#changed();
     };
@@ -170,7 +171,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
       this.#refuse(new XdsError("invalid_config", result.message));
       return;
     }
-    const next = result.mesh;
+    const next = frozenMesh(result.mesh);
     if (next.services.length === 0 && this.#current.services.length > 0 && next.allowEmpty !== true) {
       this.#refuse(
         new XdsError(
@@ -212,6 +213,11 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     if (this.#settle) clearTimeout(this.#settle);
     fs.unwatchFile(this.path, this.#listener);
   }
+}
+
+// Frozen services let pushes reuse what they computed from them.
+function frozenMesh(mesh: MeshFile): MeshFile {
+  return { ...mesh, services: mesh.services.map(frozenService) };
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {

@@ -247,9 +247,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   /** Ports of services that have an endpoint on this sidecar's IP. */
   protected inboundPorts(proxy: Proxy, push: PushContext): number[] {
     if (!proxy.ip) return [];
-    const ports = new Set<number>();
-    for (const s of push.services.values()) for (const e of s.endpoints) if (e.address === proxy.ip) ports.add(e.port);
-    return [...ports].sort((a, b) => a - b);
+    return portsByIp(push).get(proxy.ip) ?? [];
   }
 
   /** API listeners for every service. */
@@ -316,4 +314,26 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       ),
     );
   }
+}
+
+// Every endpoint IP's ports, indexed once per push: every sidecar asks.
+const ipPorts = new WeakMap<PushContext, Map<string, number[]>>();
+function portsByIp(push: PushContext): Map<string, number[]> {
+  let index = ipPorts.get(push);
+  if (!index) {
+    const sets = new Map<string, Set<number>>();
+    for (const s of push.services.values()) {
+      for (const e of s.endpoints) {
+        let ports = sets.get(e.address);
+        if (!ports) {
+          ports = new Set();
+          sets.set(e.address, ports);
+        }
+        ports.add(e.port);
+      }
+    }
+    index = new Map([...sets].map(([ip, ports]) => [ip, [...ports].sort((a, b) => a - b)]));
+    ipPorts.set(push, index);
+  }
+  return index;
 }

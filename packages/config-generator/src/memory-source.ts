@@ -1,5 +1,6 @@
 import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
+import { frozenService } from "./frozen.js";
 import type { RouteRule, Service, ServiceEndpoint } from "./model.js";
 import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
 import { validateRoute, validateService } from "./validate-model.js";
@@ -31,7 +32,7 @@ class MemorySourceImpl extends EventEmitter<SourceEvents> implements MemorySourc
   setService(service: Service): void {
     validateService(service, `service "${service?.name}"`);
     const existed = this.#services.has(service.name);
-    this.#services.set(service.name, service);
+    this.#services.set(service.name, frozenService(service));
     this.emit("change", {
       kinds: ["services", "endpoints"],
       reason: `service ${service.name} ${existed ? "updated" : "added"}`,
@@ -41,7 +42,7 @@ class MemorySourceImpl extends EventEmitter<SourceEvents> implements MemorySourc
   setEndpoints(name: string, endpoints: readonly ServiceEndpoint[]): void {
     const s = this.#services.get(name);
     if (!s) throw new XdsError("not_found", `no service "${name}" to set endpoints on; add it with setService first`);
-    const next = { ...s, endpoints };
+    const next = frozenService({ ...s, endpoints });
     validateService(next, `service "${name}"`);
     this.#services.set(name, next);
     this.emit("change", { kinds: ["endpoints"], reason: `endpoints of ${name}` });

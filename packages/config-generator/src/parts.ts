@@ -100,9 +100,15 @@ export class PartTable {
     for (const [typeUrl, list] of Object.entries(input)) {
       const resources = list as readonly Message[];
       const type = this.registry.resourceType(typeUrl);
-      const names = new Set(resources.map((r) => type?.nameOf(r) ?? ""));
+      const held = current.get(typeUrl)?.resources;
+      // Usually every name is still there: then nothing is removed, and no set is built to find out.
+      let kept = 0;
+      if (held) for (const r of resources) if (held.has(type?.nameOf(r) ?? "")) kept++;
       const remove: string[] = [];
-      for (const n of current.get(typeUrl)?.resources.keys() ?? []) if (!names.has(n)) remove.push(n);
+      if (held && kept < held.size) {
+        const names = new Set(resources.map((r) => type?.nameOf(r) ?? ""));
+        for (const n of held.keys()) if (!names.has(n)) remove.push(n);
+      }
       updates[typeUrl] = { upsert: resources, remove };
     }
     const next = this.registry.updateSnapshot(name, updates);

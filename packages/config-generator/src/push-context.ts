@@ -1,3 +1,4 @@
+import { frozenService } from "./frozen.js";
 import type { Gateway, RouteRule, Service } from "./model.js";
 
 /**
@@ -20,7 +21,7 @@ export class PushContext {
     gateways: readonly Gateway[] = [],
   ) {
     const byName = new Map<string, Service>();
-    for (const s of services) byName.set(s.name, Object.freeze({ ...s, endpoints: Object.freeze([...s.endpoints]) }));
+    for (const s of services) byName.set(s.name, frozenService(s));
     const byHost = new Map<string, RouteRule[]>();
     for (const r of routes) {
       const list = byHost.get(r.host) ?? [];

@@ -3,6 +3,7 @@
 // replaces the last good one. A source that breaks, or suddenly reports no
 // services at all, never turns into a push that removes config clients need.
 import { XdsError } from "@xdskit/xds-types";
+import { knownValid, rememberValid } from "./frozen.js";
 import type { Gateway, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
 import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
@@ -54,7 +55,9 @@ export function acceptModel(
     if (!Array.isArray(list)) throw new XdsError("invalid_config", "services(): expected a list of services");
     if (!Array.isArray(routes)) throw new XdsError("invalid_config", "routes(): expected a list of route rules");
     list.forEach((s, i) => {
+      if (knownValid(s)) return;
       validateService(s, `services[${i}] (${JSON.stringify(s?.name)})`);
+      rememberValid(s);
     });
     if (!Array.isArray(gateways)) throw new XdsError("invalid_config", "gateways(): expected a list of gateways");
     routes.forEach((r, i) => {

@@ -55,7 +55,11 @@ describe("composed node groups", () => {
     });
     assert.equal(snap.get(CDS)?.resources.size, 4);
     assert.equal(snap.get(CDS)?.version, flat.get(CDS)?.version);
-    assert.equal(snap.get(EDS), r.getSnapshot("shared")?.get(EDS), "a type only one part has is that part's own object");
+    assert.equal(
+      snap.get(EDS),
+      r.getSnapshot("shared")?.get(EDS),
+      "a type only one part has is that part's own object",
+    );
     assert.deepEqual(r.partsOf("a"), ["shared", "own-a"]);
   });
 
@@ -84,7 +88,10 @@ describe("composed node groups", () => {
     }
     await flush();
     assert.equal(got.length, 20);
-    assert.ok(got.every((g) => g === got[0]), "one response for twenty groups");
+    assert.ok(
+      got.every((g) => g === got[0]),
+      "one response for twenty groups",
+    );
     got.length = 0;
     r.updateResources("shared", CDS, { upsert: [edsCluster("svc-new")] });
     await flush();

@@ -31,6 +31,9 @@ export class ResourceStore {
   // object, so the same object handed in again (a memoized builder's output)
   // is neither encoded nor hashed again.
   readonly #byMessage = new WeakMap<Message, EncodedResource>();
+  // The held objects themselves, so an input that is one (a memoized
+  // builder's output again) is recognised without building its key.
+  readonly #held = new WeakSet<EncodedResource>();
   #bytes = 0;
   #references = 0;
 
@@ -47,6 +50,7 @@ export class ResourceStore {
 
   /** The held resource equal to `enc` (same type, content, version and TTL), if any. */
   find(enc: EncodedResource): EncodedResource | undefined {
+    if (this.#held.has(enc)) return enc;
     return this.#entries.get(keyOf(enc))?.enc;
   }
 
@@ -60,6 +64,7 @@ export class ResourceStore {
       return;
     }
     this.#entries.set(key, { enc, refs: 1 });
+    this.#held.add(enc);
     this.#bytes += enc.anyBytes.length;
   }
 
@@ -71,6 +76,7 @@ export class ResourceStore {
     this.#references--;
     if (--e.refs > 0) return;
     this.#entries.delete(key);
+    this.#held.delete(enc);
     this.#bytes -= enc.anyBytes.length;
   }
 

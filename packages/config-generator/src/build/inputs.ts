@@ -3,19 +3,16 @@
 import type { Gateway, Service } from "../model.js";
 import type { PushContext } from "../push-context.js";
 
-const serviceKeys = new WeakMap<PushContext, Map<string, string>>();
+// Services in a push context are frozen: their content key is computed once
+// per object, and a source that keeps unchanged objects never pays it again.
+const serviceKeys = new WeakMap<Service, string>();
 
-/** A service's whole content, once per push. */
-export function serviceKey(service: Service, push: PushContext): string {
-  let byName = serviceKeys.get(push);
-  if (!byName) {
-    byName = new Map();
-    serviceKeys.set(push, byName);
-  }
-  let key = byName.get(service.name);
+/** A service's whole content. */
+export function serviceKey(service: Service, _push: PushContext): string {
+  let key = serviceKeys.get(service);
   if (key === undefined) {
     key = JSON.stringify(service);
-    byName.set(service.name, key);
+    serviceKeys.set(service, key);
   }
   return key;
 }

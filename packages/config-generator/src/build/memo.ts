@@ -33,22 +33,26 @@ export function deepFreeze<T>(value: T): T {
 
 /** A cache of built resources by slot and inputs. */
 export class BuildCache {
-  readonly #slots = new Map<string, Slot>();
+  readonly #slots = new Map<string, Map<string, Slot>>();
   #round = 0;
   #built = 0;
   #reused = 0;
 
   /** The value of type `typeUrl` built for `slot` from `inputs`, building (and freezing) it when the inputs differ. */
   get<T>(typeUrl: string, slot: string, inputs: string, build: () => T): T {
-    const key = `${typeUrl}\u0000${slot}`;
-    const s = this.#slots.get(key);
+    let slots = this.#slots.get(typeUrl);
+    if (!slots) {
+      slots = new Map();
+      this.#slots.set(typeUrl, slots);
+    }
+    const s = slots.get(slot);
     if (s && s.inputs === inputs) {
       s.round = this.#round;
       this.#reused++;
       return s.value as T;
     }
     const value = deepFreeze(build());
-    this.#slots.set(key, { typeUrl, inputs, value, round: this.#round });
+    slots.set(slot, { typeUrl, inputs, value, round: this.#round });
     this.#built++;
     return value;
   }
@@ -62,13 +66,16 @@ export class BuildCache {
 
   /** Drops the slots of the types the push built that it did not use (resources of services that are gone). */
   end(builtTypes: ReadonlySet<string> | undefined): void {
-    for (const [k, s] of this.#slots) {
-      if (s.round !== this.#round && (!builtTypes || builtTypes.has(s.typeUrl))) this.#slots.delete(k);
+    for (const [typeUrl, slots] of this.#slots) {
+      if (builtTypes && !builtTypes.has(typeUrl)) continue;
+      for (const [k, s] of slots) if (s.round !== this.#round) slots.delete(k);
     }
   }
 
   /** Counts of the last push. */
   stats(): BuildCacheStats {
-    return { built: this.#built, reused: this.#reused, slots: this.#slots.size };
+    let slots = 0;
+    for (const m of this.#slots.values()) slots += m.size;
+    return { built: this.#built, reused: this.#reused, slots };
   }
 }

@@ -1,0 +1,134 @@
+// A server under test in a process of its own, so its memory and CPU are
+// its own: forked with IPC, it reports `{ ev: "ready", port }`, then answers
+// requests `{ id, cmd, ... }` with `{ id, ... }`. Killed on stop.
+import { type ChildProcess, fork } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+// Server processes run the built JavaScript; under a TypeScript loader (the
+// test runner runs the sources) the sibling dist/ holds it.
+const here = import.meta.url.endsWith(".ts")
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist")
+  : path.dirname(fileURLToPath(import.meta.url));
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly port: number;
+  readonly pid: number;
+  /** Sends a command and resolves with the reply. */
+  request<T = Record<string, unknown>>(cmd: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Forks `servers/<name>.js` with `args` and waits until it listens. */
+export async function startServerProcess(
+  name: string,
+  args: Record<string, unknown>,
+  timeoutMs = 120_000,
+): Promise<ServerProcess> {
+  const child: ChildProcess = fork(path.join(here, "servers", `${name}.js`), [JSON.stringify(args)], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // XDSKIT_BENCH_PROF=DIR writes a CPU profile of every server process there.
+    execArgv: [
+      "--expose-gc",
+      ...(process.env.XDSKIT_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_PROF}`] : []),
+    ],
+  });
+  const waiters = new Map<number, (m: Record<string, unknown>) => void>();
+  let nextId = 0;
+  let exited = false;
+  const ready = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: not ready within ${timeoutMs} ms`)), timeoutMs);
+    child.on("message", (m: Record<string, unknown>) => {
+      if (m.ev === "ready") {
+        clearTimeout(timer);
+        resolve(m.port as number);
+      } else if (m.ev === "error") {
+        clearTimeout(timer);
+        reject(new Error(`${name}: ${m.message}`));
+      } else if (typeof m.id === "number") {
+        waiters.get(m.id)?.(m);
+        waiters.delete(m.id);
+      }
+    });
+    child.on("exit", (code) => {
+      exited = true;
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}`));
+      for (const w of waiters.values()) w({ error: `${name} exited with ${code}` });
+    });
+  });
+  const port = await ready;
+  return {
+    port,
+    pid: child.pid ?? -1,
+    request: <T>(cmd: string, extra: Record<string, unknown> = {}, ms = 120_000) =>
+      new Promise<T>((resolve, reject) => {
+        if (exited) return reject(new Error(`${name} is not running`));
+        const id = ++nextId;
+        const timer = setTimeout(() => reject(new Error(`${name}: no answer to ${cmd} within ${ms} ms`)), ms);
+        waiters.set(id, (m) => {
+          clearTimeout(timer);
+          if (typeof m.error === "string") reject(new Error(`${name}: ${m.error}`));
+          else resolve(m as T);
+        });
+        child.send({ id, cmd, ...extra });
+      }),
+    stop: async () => {
+      if (exited) return;
+      // SIGINT lets a profiled process write its profile.
+      child.kill(process.env.XDSKIT_BENCH_PROF ? "SIGINT" : "SIGTERM");
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill("SIGKILL");
+          r(undefined);
+        }, 3000);
+        child.once("exit", () => {
+          clearTimeout(t);
+          r(undefined);
+        });
+      });
+    },
+  };
+}
+
+/** What every server process reports about itself. */
+export interface ProcessStats {
+  /** Resident memory now, and the highest it has been, in bytes. */
+  readonly rss: number;
+  readonly peakRss: number;
+  /** Heap used plus external memory after a forced GC, in bytes. */
+  readonly heap: number;
+  /** CPU time used so far (user + system), in ms. */
+  readonly cpuMs: number;
+}
+
+/** Measures this process (a server) for the bench; forces a GC first when it can. */
+export function processStats(): ProcessStats {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rss: m.rss,
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    heap: m.heapUsed + m.external,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
+}
+
+/** Runs a server process's command loop: `handlers[cmd](message)` answers each request. */
+export function serve(handlers: Record<string, (m: Record<string, unknown>) => unknown | Promise<unknown>>): void {
+  process.on("message", async (m: { id: number; cmd: string }) => {
+    try {
+      const h = handlers[m.cmd];
+      if (!h) throw new Error(`unknown command "${m.cmd}"`);
+      const out = (await h(m as unknown as Record<string, unknown>)) ?? {};
+      process.send?.({ id: m.id, ...(out as object) });
+    } catch (err) {
+      process.send?.({ id: m.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  process.on("disconnect", () => process.exit(0));
+  // Never outlive a bench run that forgot to stop it.
+  setTimeout(() => process.exit(3), 15 * 60_000).unref();
+}

@@ -1,0 +1,85 @@
+// Steps the mesh scenarios share: streams to full config, then timed endpoint
+// changes against a mesh server process.
+import type { ProcessStats, ServerProcess } from "../child.js";
+import { type LoadClient, startLoad } from "../load.js";
+import { percentile } from "../measure.js";
+
+/** Streams connected to full config. */
+export interface FullConfig {
+  readonly load: LoadClient;
+  /** Time until the last stream had every type, from the load's start. */
+  readonly ms: number;
+  readonly bytes: number;
+}
+
+/** Opens the streams and waits until each has every type. */
+export async function toFullConfig(
+  server: ServerProcess,
+  plan: {
+    streams: number;
+    subscriptions: Record<string, readonly string[]>;
+    node: { ids?: readonly string[]; cluster?: string; userAgentName?: string };
+  },
+  timeoutMs: number,
+): Promise<FullConfig> {
+  const load = startLoad({
+    target: `127.0.0.1:${server.port}`,
+    streams: plan.streams,
+    streamsPerChannel: 100,
+    subscriptions: plan.subscriptions,
+    node: plan.node,
+  });
+  try {
+    const t0 = performance.now();
+    const done = await load.next("done", timeoutMs);
+    return { load, ms: performance.now() - t0, bytes: done.bytes };
+  } catch (err) {
+    await load.stop();
+    throw err;
+  }
+}
+
+/** Convergence of one-endpoint changes at every stream. */
+export interface Convergence {
+  readonly p50: number;
+  readonly p99: number;
+  /** Server CPU over the window, in cores. */
+  readonly cores: number;
+  /** Server CPU per change, in ms. */
+  readonly cpuMsPerChange: number;
+  readonly bytesPerStream: number;
+}
+
+/**
+ * Changes one endpoint `changes` times, every `everyMs`, and times each
+ * change from the source edit to its arrival at every stream.
+ */
+export async function convergence(
+  server: ServerProcess,
+  load: LoadClient,
+  streams: number,
+  opts: { changes: number; everyMs: number; services: number; timeoutMs: number },
+): Promise<Convergence> {
+  const latencies: number[] = [];
+  let bytes = 0;
+  const cpu0 = (await server.request<ProcessStats>("stats")).cpuMs;
+  const t0 = performance.now();
+  for (let k = 0; k < opts.changes; k++) {
+    const started = performance.now();
+    await load.mark(opts.timeoutMs);
+    const { at } = await server.request<{ at: number }>("change", { service: (k * 7919) % opts.services });
+    const marked = await load.next("marked", opts.timeoutMs);
+    for (const a of marked.arrivals) latencies.push(a - at);
+    bytes += marked.bytes;
+    const rest = opts.everyMs - (performance.now() - started);
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+  }
+  const cpu1 = (await server.request<ProcessStats>("stats")).cpuMs;
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cores: (cpu1 - cpu0) / (performance.now() - t0),
+    cpuMsPerChange: (cpu1 - cpu0) / opts.changes,
+    bytesPerStream: bytes / opts.changes / streams,
+  };
+}
