@@ -87,12 +87,11 @@ describe("shared builds", () => {
       assert.deepEqual(inboundClusters(groups[2] as string), ["inbound|8082||"]);
       assert.deepEqual(inbound(groups[3] as string), []);
       assert.deepEqual(inboundClusters(groups[3] as string), []);
-      const chain = (
-        controller.registry
-          .getSnapshot(groups[2] as string)
-          ?.get(TypeUrl.Listener)
-          ?.resources.get("virtualInbound")?.message as Listener
-      ).filterChains[0]?.filters[0];
+      const inboundListener = controller.registry
+        .getSnapshot(groups[2] as string)
+        ?.get(TypeUrl.Listener)
+        ?.resources.get("virtualInbound")?.message as Listener | undefined;
+      const chain = inboundListener?.filterChains[0]?.filters[0];
       const tcp = unpackAny(
         chain?.configType.case === "typedConfig" ? chain.configType.value : undefined,
         TcpProxySchema,
