@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import type { Connection } from "./connection.js";
+import type { PeerIdentity } from "./identity.js";
 
 /** Per-type state of a connection as debug pages and CSDS show it. */
 export interface TypeStatus {
@@ -25,6 +26,8 @@ export interface ConnectionInfo {
   readonly nodeCluster: string;
   readonly nodeGroup: string;
   readonly service: string;
+  /** The client certificate's identity, on mTLS. */
+  readonly identity: PeerIdentity | undefined;
   readonly connectedAt: string;
   /** Responses waiting for HTTP/2 flow control (at most one per type). */
   readonly pendingResponses: number;
@@ -42,6 +45,7 @@ export function describeConnection(c: Connection): ConnectionInfo {
     nodeCluster: c.node?.cluster ?? "",
     nodeGroup: c.nodeGroup,
     service: c.service,
+    identity: c.identity,
     connectedAt: c.connectedAt.toISOString(),
     pendingResponses: c.pendingCount(),
     inFlightBytes: c.inFlightBytes(),

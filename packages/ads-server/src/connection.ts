@@ -12,6 +12,7 @@ import {
 import { TypeUrl } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import type { ConnectionRef } from "./events.js";
+import type { PeerIdentity } from "./identity.js";
 import type { ServerContext } from "./server-context.js";
 import { type PendingResponse, TypeState } from "./type-state.js";
 
@@ -48,6 +49,10 @@ export class Connection {
   readonly connectedAt = new Date();
   readonly types = new Map<string, TypeState>();
   node: Node | undefined;
+  /** The node id the client sent first: a stream keeps it for life. */
+  claimedNodeId: string | undefined;
+  /** The client certificate's identity, on mTLS. */
+  identity: PeerIdentity | undefined;
   nodeGroup = "";
   closed = false;
   #flushScheduled = false;
@@ -74,7 +79,7 @@ export class Connection {
 
   /** A small identifying record for events. */
   ref(): ConnectionRef {
-    return { id: this.id, nodeId: this.nodeId, nodeGroup: this.nodeGroup, peer: this.peer };
+    return { id: this.id, nodeId: this.nodeId, nodeGroup: this.nodeGroup, peer: this.peer, identity: this.identity };
   }
 
   get registry(): SnapshotRegistry {
@@ -117,8 +122,9 @@ export class Connection {
     state.cancelWatch = cancel;
   }
 
-  #onWatch(state: TypeState, resp: WatchResponse): void {
+  #onWatch(state: TypeState, given: WatchResponse): void {
     if (this.closed) return;
+    const resp = this.#authorized(state, given);
     if (this.protocol === "delta") {
       this.#queueDelta(state, resp);
       return;
@@ -149,6 +155,37 @@ export class Connection {
     });
     state.sentVersions = resp.versions;
     this.arm(state, state.sentVersions);
+  }
+
+  /**
+   * Sensitive types (secrets) pass the per-resource hook: what the client may
+   * not have is neither sent nor counted as held, and is reported.
+   */
+  #authorized(state: TypeState, resp: WatchResponse): WatchResponse {
+    const hook = this.ctx.authorizeResource;
+    if (!hook || !this.ctx.sensitiveTypes.has(state.typeUrl) || !this.node) return resp;
+    const allowed: EncodedResource[] = [];
+    const denied: string[] = [];
+    for (const r of resp.resources) {
+      let ok = false;
+      try {
+        ok = hook({ node: this.node, identity: this.identity, typeUrl: state.typeUrl, name: r.name });
+      } catch (err) {
+        this.ctx.log.error("resource authorization threw; withheld", {
+          connection: this.id,
+          name: r.name,
+          error: String(err),
+        });
+      }
+      if (ok) allowed.push(r);
+      else denied.push(r.name);
+    }
+    if (denied.length === 0) return resp;
+    for (const name of denied) {
+      this.ctx.metrics?.refused?.("resource_denied");
+      this.ctx.emit("resourceDenied", { connection: this.ref(), typeUrl: state.typeUrl, name });
+    }
+    return withholding(resp, allowed, denied, this.protocol === "delta");
   }
 
   #queueDelta(state: TypeState, resp: WatchResponse): void {
@@ -402,6 +439,21 @@ export class Connection {
   pendingCount(): number {
     return this.#pendingTypes.length;
   }
+}
+
+/** A response without the resources a client may not have; `denied` lists them. */
+function withholding(
+  resp: WatchResponse,
+  allowed: readonly EncodedResource[],
+  denied: readonly string[],
+  delta: boolean,
+): WatchResponse {
+  return {
+    ...resp,
+    resources: allowed,
+    // Delta: a withheld name the client subscribed to is "not found" for it.
+    removed: delta ? [...resp.removed, ...denied] : resp.removed,
+  };
 }
 
 /** A newer partial response merged over an older pending one: older entries still current, then the newer ones. */

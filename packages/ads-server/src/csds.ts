@@ -88,7 +88,22 @@ export function clientStatus(env: StreamEnv, req: ClientStatusRequest): Uint8Arr
         generic.push(entry);
       }
     }
-    configs.push(create(ClientConfigSchema, { node: c.node, genericXdsConfigs: generic, clientScope: c.nodeGroup }));
+    // CSDS has no field for who the client proved to be: it travels in the node's metadata.
+    const node = c.identity
+      ? {
+          ...c.node,
+          metadata: {
+            ...(c.node.metadata ?? {}),
+            "xdskit.identity": {
+              ...c.identity,
+              uriSans: [...c.identity.uriSans],
+              dnsSans: [...c.identity.dnsSans],
+              spiffeId: c.identity.spiffeId ?? null,
+            },
+          },
+        }
+      : c.node;
+    configs.push(create(ClientConfigSchema, { node, genericXdsConfigs: generic, clientScope: c.nodeGroup }));
   }
   return toBinary(ClientStatusResponseSchema, create(ClientStatusResponseSchema, { config: configs }));
 }

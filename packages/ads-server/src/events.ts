@@ -1,4 +1,5 @@
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import type { PeerIdentity } from "./identity.js";
 
 /** What identifies a connection in events. */
 export interface ConnectionRef {
@@ -6,6 +7,8 @@ export interface ConnectionRef {
   readonly nodeId: string;
   readonly nodeGroup: string;
   readonly peer: string;
+  /** The client certificate's identity, on mTLS. */
+  readonly identity: PeerIdentity | undefined;
 }
 
 /** Typed events of the ADS server (eventemitter3). */
@@ -48,4 +51,8 @@ export interface AdsServerEvents {
   unknownType: (event: { connection: ConnectionRef; typeUrl: string }) => void;
   /** A stream was closed by the server because of a bad request. */
   rejected: (event: { peer: string; code: number; details: string }) => void;
+  /** The authorization hook refused a stream: it ended with PERMISSION_DENIED before any config was sent. */
+  denied: (event: { peer: string; nodeId: string; identity: PeerIdentity | undefined; reason: string }) => void;
+  /** A resource of a sensitive type was withheld from a client the per-resource hook refused it to. */
+  resourceDenied: (event: { connection: ConnectionRef; typeUrl: string; name: string }) => void;
 }

@@ -7,3 +7,16 @@ export type { AdsMetrics } from "./metrics.js";
 export type { ConnectionInfo, ConnectionRegistry, TypeStatus } from "./connection-registry.js";
 export type { NackRecord } from "./type-state.js";
 export { rawServiceDefinition } from "./codec.js";
+export { tlsServerCredentials } from "./tls.js";
+export type { TlsServerOptions } from "./tls.js";
+export { identityFromCertificate } from "./identity.js";
+export type { PeerIdentity } from "./identity.js";
+export { nodeNamespace, parseSpiffeId, secretsByNamespace, spiffeNodePolicy } from "./authorization.js";
+export type {
+  AuthorizeRequest,
+  AuthorizeResult,
+  Authorizer,
+  ResourceAuthorizeRequest,
+  ResourceAuthorizer,
+  SpiffeParts,
+} from "./authorization.js";

@@ -4,7 +4,10 @@ export type RefusalReason =
   | "max_streams_per_connection"
   | "max_names_per_request"
   | "max_subscribed_names"
-  | "shutting_down";
+  | "shutting_down"
+  | "permission_denied"
+  | "node_changed"
+  | "resource_denied";
 
 /**
  * Counts open streams per client connection, so one client cannot open

@@ -2,6 +2,7 @@ import type { SnapshotRegistry, WatchResponse } from "@xdskit/snapshot";
 import type { Logger } from "@xdskit/xds-types";
 import type { AdsServerEvents } from "./events.js";
 import type { AdsMetrics } from "./metrics.js";
+import type { Authorizer, ResourceAuthorizer } from "./authorization.js";
 import type { NamePool } from "./name-pool.js";
 import type { PeerLimits } from "./peer-limits.js";
 import type { SendBudget } from "./send-budget.js";
@@ -30,6 +31,12 @@ export interface ServerContext {
   readonly sendBudget: SendBudget;
   /** SotW name sets shared by the streams that subscribed to the same names. */
   readonly namePool: NamePool;
+  /** See `AdsServerOptions.authorize`. */
+  readonly authorize: Authorizer | undefined;
+  readonly authorizeTimeoutMs: number;
+  /** See `AdsServerOptions.authorizeResource`, and the types it applies to. */
+  readonly authorizeResource: ResourceAuthorizer | undefined;
+  readonly sensitiveTypes: ReadonlySet<string>;
   readonly metrics: AdsMetrics | undefined;
   /**
    * Assembled bytes per shared registry response. Every stream that gets the

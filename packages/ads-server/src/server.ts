@@ -9,7 +9,8 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { SnapshotRegistry } from "@xdskit/snapshot";
-import { type Logger, XdsError, silentLogger } from "@xdskit/xds-types";
+import { type Logger, TypeUrl, XdsError, silentLogger } from "@xdskit/xds-types";
+import type { Authorizer, ResourceAuthorizer } from "./authorization.js";
 import { EventEmitter } from "eventemitter3";
 import { rawServiceDefinition } from "./codec.js";
 import type { Connection } from "./connection.js";
@@ -87,6 +88,25 @@ export interface AdsServerOptions {
   maxInFlightBytes?: number;
   /** Keepalive settings (own server only). */
   keepalive?: KeepaliveOptions;
+  /**
+   * Decides on the first request of every stream whether it may be served:
+   * with the node it claims, its verified identity (mTLS), its address and
+   * service. A denial ends the stream with PERMISSION_DENIED and the reason,
+   * before anything is sent (`denied` event, `refused{reason="permission_denied"}`).
+   * See `spiffeNodePolicy` for Istio's rule. Default: every stream is served.
+   */
+  authorize?: Authorizer;
+  /** How long the authorization hook may take, in ms; past it the stream ends with UNAVAILABLE. Default 10,000. */
+  authorizeTimeoutMs?: number;
+  /**
+   * Decides, for each resource of a sensitive type, whether the client may
+   * receive it; one it may not does not exist for that client (SotW: not
+   * sent; Delta: listed as removed) and is counted, never sent. See
+   * `secretsByNamespace`. Default: every resource may be sent.
+   */
+  authorizeResource?: ResourceAuthorizer;
+  /** Type URLs `authorizeResource` applies to. Default: secrets (SDS). */
+  sensitiveTypes?: readonly string[];
   /** Register the per-type services (CDS, EDS, LDS, RDS, SRDS, VHDS, SDS, RTDS, ECDS) besides ADS. Default true. */
   perTypeServices?: boolean;
   /** Register CSDS. Default true. */
@@ -174,6 +194,10 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       maxSubscribedNamesPerStream: maxSubscribed,
       sendBudget,
       namePool: new NamePool(),
+      authorize: options.authorize,
+      authorizeTimeoutMs: positive(options.authorizeTimeoutMs, 10_000, "authorizeTimeoutMs"),
+      authorizeResource: options.authorizeResource,
+      sensitiveTypes: new Set(options.sensitiveTypes ?? [TypeUrl.Secret]),
       peers,
       metrics: options.metrics,
       emit: (event, ...args) => {

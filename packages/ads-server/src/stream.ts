@@ -2,6 +2,7 @@ import { type DescMessage, type MessageShape, fromBinary } from "@bufbuild/proto
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { type ResourceType, findResourceType } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
+import { identityOf } from "./identity.js";
 import { Connection, type Protocol } from "./connection.js";
 import type { ConnectionRegistry } from "./connection-registry.js";
 import type { RefusalReason } from "./peer-limits.js";
@@ -83,8 +84,12 @@ export function serveStream<Desc extends DescMessage>(
     return;
   }
   env.streams.add(conn);
+  conn.identity = identityOf(call);
   let registered = false;
   let ended = false;
+  // While the authorization hook decides, later requests wait here, in order.
+  let authorizing = false;
+  const backlog: Buffer[] = [];
 
   const finish = (reason: string) => {
     if (ended) return;
@@ -109,24 +114,79 @@ export function serveStream<Desc extends DescMessage>(
   };
   const tools: StreamTools = { reject };
 
+  /** Registers the stream with the node it is served as; false when the stream ended instead. */
+  const register = (node: Node): boolean => {
+    conn.node = node;
+    try {
+      conn.nodeGroup = env.registry.nodeGroup(node);
+    } catch (err) {
+      reject(status.INVALID_ARGUMENT, `cannot place node "${node.id}" in a node group: ${String(err)}`);
+      return false;
+    }
+    env.connections.add(conn);
+    env.registry.retainNodeGroup?.(conn.nodeGroup);
+    registered = true;
+    env.metrics?.connections(1);
+    env.emit("connect", { connection: conn.ref(), node, service });
+    return true;
+  };
+
+  const deny = (node: Node, reason: string) => {
+    env.metrics?.refused?.("permission_denied");
+    env.emit("denied", { peer: conn.peer, nodeId: node.id, identity: conn.identity, reason });
+    reject(status.PERMISSION_DENIED, reason);
+  };
+
+  /**
+   * Asks the authorization hook about the first request, then registers the
+   * stream and handles that request and whatever arrived meanwhile.
+   */
+  const authorize = (node: Node, resume: () => void) => {
+    const hook = env.authorize as NonNullable<StreamEnv["authorize"]>;
+    authorizing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, fail) => {
+      timer = setTimeout(
+        () => fail(new Error(`the authorization hook did not answer within ${env.authorizeTimeoutMs} ms`)),
+        env.authorizeTimeoutMs,
+      );
+    });
+    Promise.race([
+      Promise.resolve().then(() => hook({ node, identity: conn.identity, peer: conn.peer, service })),
+      timeout,
+    ])
+      .then(
+        (result) => {
+          if (ended) return;
+          if (!result?.allow) {
+            deny(node, result?.reason || "not authorized");
+            return;
+          }
+          if (!register(result.node ?? node)) return;
+          authorizing = false;
+          resume();
+          for (const chunk of backlog.splice(0)) {
+            if (ended) break;
+            onRequest(chunk);
+          }
+        },
+        (err: unknown) => {
+          env.log.error("authorization failed", { connection: conn.id, error: String(err) });
+          reject(status.UNAVAILABLE, `authorization failed: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      )
+      .finally(() => clearTimeout(timer));
+  };
+
+  /** Common checks of a decoded request; undefined when it needs nothing more (or the stream ended). */
   const accept = (head: RequestHead): AcceptedRequest | undefined => {
-    if (!registered) {
-      if (!head.node) {
-        reject(status.INVALID_ARGUMENT, "the first request of a stream must carry a node (envoy.config.core.v3.Node)");
-        return undefined;
-      }
-      conn.node = head.node;
-      try {
-        conn.nodeGroup = env.registry.nodeGroup(head.node);
-      } catch (err) {
-        reject(status.INVALID_ARGUMENT, `cannot place node "${head.node.id}" in a node group: ${String(err)}`);
-        return undefined;
-      }
-      env.connections.add(conn);
-      env.registry.retainNodeGroup?.(conn.nodeGroup);
-      registered = true;
-      env.metrics?.connections(1);
-      env.emit("connect", { connection: conn.ref(), node: head.node, service });
+    if (registered && head.node && head.node.id !== conn.claimedNodeId) {
+      env.metrics?.refused?.("node_changed");
+      reject(
+        status.INVALID_ARGUMENT,
+        `the node id changed from "${conn.claimedNodeId}" to "${head.node.id}" on one stream; a stream keeps the node it started with`,
+      );
+      return undefined;
     }
     let typeUrl = head.typeUrl;
     if (fixedTypeUrl !== undefined) {
@@ -161,7 +221,7 @@ export function serveStream<Desc extends DescMessage>(
     return { typeUrl, type };
   };
 
-  call.on("data", (chunk: Buffer) => {
+  const onRequest = (chunk: Buffer) => {
     if (ended) return;
     try {
       if (registered && proto.fast?.(conn, chunk, tools)) return;
@@ -180,13 +240,38 @@ export function serveStream<Desc extends DescMessage>(
       );
       return;
     }
-    try {
-      const accepted = accept(proto.head(req));
-      if (accepted) proto.handle(conn, req, accepted, tools, chunk);
-    } catch (err) {
-      env.log.error("request handling failed", { connection: conn.id, error: String(err) });
-      reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
+    const handle = () => {
+      try {
+        const accepted = accept(proto.head(req));
+        if (accepted) proto.handle(conn, req, accepted, tools, chunk);
+      } catch (err) {
+        env.log.error("request handling failed", { connection: conn.id, error: String(err) });
+        reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
+      }
+    };
+    if (registered) {
+      handle();
+      return;
     }
+    const node = proto.head(req).node;
+    if (!node) {
+      reject(status.INVALID_ARGUMENT, "the first request of a stream must carry a node (envoy.config.core.v3.Node)");
+      return;
+    }
+    conn.claimedNodeId = node.id;
+    if (env.authorize) authorize(node, handle);
+    else if (register(node)) handle();
+  };
+
+  call.on("data", (chunk: Buffer) => {
+    if (ended) return;
+    if (authorizing) {
+      // Bounded: a client does not get to queue without limit before it is authorized.
+      if (backlog.length >= 64) reject(status.RESOURCE_EXHAUSTED, "too many requests before the stream was authorized");
+      else backlog.push(chunk);
+      return;
+    }
+    onRequest(chunk);
   });
   call.on("end", () => {
     finish("the client closed the stream");

@@ -4,3 +4,5 @@ export { RawBidi, RawDeltaStream, RawStream, rawClient, testNode } from "./raw-c
 export { startEcho, callEcho, bootstrap, ECHO_PATH } from "./echo.js";
 export { fetchClientStatus } from "./csds-client.js";
 export { startServer } from "./harness.js";
+export { createTestPki } from "./certs.js";
+export type { CertFiles, TestPki } from "./certs.js";
