@@ -42,6 +42,13 @@ module.exports = {
       from: { path: "^packages/adsc/src/(?!.*\\.test\\.ts$)" },
       to: { path: "^packages/(snapshot|ads-server|config-generator)/" },
     },
+    {
+      name: "admin-only-reads-the-engine",
+      comment: "The admin pages read the ADS server, the registry and the controller; nothing depends on them.",
+      severity: "error",
+      from: { path: "^packages/(xds-types|snapshot|ads-server|config-generator|adsc)/" },
+      to: { path: "^packages/admin/" },
+    },
   ],
   options: {
     // Edges into another package's dist/ are kept (that is how workspace

@@ -1,76 +1,56 @@
 // minimal-pilot: a runnable control plane built from xdskit.
 //   mesh (built-in or a watched file) → DiscoveryController → ADS server → xds:/// clients
-// Run: npm start [-- --port 15010 --admin-port 15014 --config mesh.yaml]
-import http from "node:http";
-import { parseArgs } from "node:util";
-import { createAdsServer } from "@xdskit/ads-server";
+// Run: npm start [-- --port 15010 --admin-port 15014 --config mesh.yaml]; --help lists every flag.
+import { assertSafeBind, startAdminServer } from "@xdskit/admin";
+import { createAdsServer, secretsByNamespace, spiffeNodePolicy, tlsServerCredentials } from "@xdskit/ads-server";
 import { createPromMetrics } from "@xdskit/ads-server/prom";
 import {
+  type FileSource,
+  type MemorySource,
+  type SecretsDirSource,
+  DefaultConfigGenerator,
   createDiscoveryController,
   createFileSource,
   createMemorySource,
-  type FileSource,
-  type MemorySource,
+  createSecretsDirSource,
 } from "@xdskit/config-generator";
+import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
-import { adminHandler } from "./admin.js";
 import { startEchoBackend } from "./echo.js";
+import { type PilotOptions, USAGE, UsageError, parseOptions } from "./options.js";
 
-const USAGE = `usage: npm start -- [options]
+function fail(message: string, code = 1): never {
+  console.error(`minimal-pilot: ${message}`);
+  process.exit(code);
+}
 
-  --port N          xDS gRPC port (default 15010; 0 picks a free one)
-  --admin-port N    admin HTTP port: /healthz /metrics /debug/connections /debug/config_dump?node=ID (default 15014)
-  --host ADDR       address to bind both servers to (default 127.0.0.1)
-  --config FILE     a mesh file (YAML or JSON), watched for changes; see docs/mesh-file.md
-  --max-config-bytes N
-                    largest mesh file accepted (default 8388608); a bigger one is refused
-  --backends N      demo echo backends to start on loopback (default 2 without --config, 0 with it)
-  --debounce MS     push debounce quiet period (default 100)
-  --verbose         log what happens
-  --help            this text`;
-
-function port(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    console.error(`minimal-pilot: ${flag} must be a port number from 0 to 65535, got "${value}"`);
-    process.exit(2);
+function securityLine(o: PilotOptions, xds: string): string {
+  if (!o.tls) {
+    return `security: the xDS port ${xds} is plaintext and serves any client that reaches it (give --tls-cert/--tls-key, and --client-ca for mTLS; docs/security.md)`;
   }
-  return n;
+  if (!o.tls.clientCaFile)
+    return `security: the xDS port ${xds} speaks TLS; clients are not authenticated (give --client-ca for mTLS)`;
+  return `security: mTLS on ${xds}; a client's SPIFFE ID (trust domain ${o.trustDomain}) must match its node's namespace and service account`;
 }
 
 async function main(): Promise<void> {
-  let values: ReturnType<typeof parse>["values"];
-  function parse() {
-    return parseArgs({
-      options: {
-        port: { type: "string" },
-        "admin-port": { type: "string" },
-        host: { type: "string", default: "127.0.0.1" },
-        config: { type: "string" },
-        "max-config-bytes": { type: "string" },
-        backends: { type: "string" },
-        debounce: { type: "string", default: "100" },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  }
+  let o: PilotOptions | undefined;
   try {
-    values = parse().values;
+    o = parseOptions(process.argv.slice(2));
   } catch (err) {
-    console.error(`minimal-pilot: ${(err as Error).message}\n\n${USAGE}`);
-    process.exit(2);
+    if (err instanceof UsageError) fail(`${err.message}\n\n${USAGE}`, 2);
+    throw err;
   }
-  if (values.help) {
+  if (!o) {
     console.log(USAGE);
     return;
   }
-  const host = values.host ?? "127.0.0.1";
-  const xdsPort = port(values.port, 15010, "--port");
-  const adminPort = port(values["admin-port"], 15014, "--admin-port");
-  const backends = Number(values.backends ?? (values.config ? 0 : 2));
-  const log = values.verbose
+  try {
+    assertSafeBind(o.adminHost, o.adminToken);
+  } catch (err) {
+    fail((err as Error).message, 2);
+  }
+  const log = o.verbose
     ? {
         debug: (m: string, f?: object) => console.log(`debug ${m}`, f ?? ""),
         info: (m: string, f?: object) => console.log(`info  ${m}`, f ?? ""),
@@ -79,36 +59,45 @@ async function main(): Promise<void> {
       }
     : undefined;
 
-  const stops: (() => Promise<void>)[] = [];
+  const stops: (() => Promise<void> | void)[] = [];
   const echoPorts: number[] = [];
-  for (let i = 1; i <= backends; i++) {
-    const b = await startEchoBackend(`backend-${i}`, host);
+  for (let i = 1; i <= o.backends; i++) {
+    const b = await startEchoBackend(`backend-${i}`, o.host);
     echoPorts.push(b.port);
     stops.push(b.stop);
-    console.log(`echo backend-${i} listening on ${host}:${b.port}`);
+    console.log(`echo backend-${i} listening on ${o.host}:${b.port}`);
   }
 
   let file: FileSource | undefined;
   let source: FileSource | MemorySource;
-  if (values.config) {
+  if (o.config) {
     try {
-      const maxBytes = values["max-config-bytes"] === undefined ? undefined : Number(values["max-config-bytes"]);
-      if (maxBytes !== undefined && !(Number.isInteger(maxBytes) && maxBytes > 0)) {
-        console.error(
-          `minimal-pilot: --max-config-bytes must be a positive whole number, got "${values["max-config-bytes"]}"`,
-        );
-        process.exit(2);
-      }
-      file = createFileSource({ path: values.config, ...(maxBytes ? { maxBytes } : {}) });
+      file = createFileSource({ path: o.config, ...(o.maxConfigBytes ? { maxBytes: o.maxConfigBytes } : {}) });
     } catch (err) {
-      console.error(`minimal-pilot: ${(err as Error).message}`);
-      process.exit(1);
+      fail((err as Error).message);
     }
     source = file;
+    stops.push(() => file?.close());
   } else {
     const mem = createMemorySource();
-    mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: host, port: p })) });
+    mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: o.host, port: p })) });
     source = mem;
+  }
+
+  const generator = new DefaultConfigGenerator();
+  let secrets: SecretsDirSource | undefined;
+  if (o.secretsDir) {
+    try {
+      secrets = createSecretsDirSource({ dir: o.secretsDir });
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const dir = secrets;
+    generator.registerBuilder(TypeUrl.Secret, () => dir.secrets(), { shared: true });
+    stops.push(() => dir.close());
+    console.log(
+      `secrets: ${secrets.secrets().length} from ${o.secretsDir}${o.tls?.clientCaFile ? "" : " (served to nobody without --client-ca: a secret goes only to a client that proved its namespace)"}`,
+    );
   }
 
   const metrics = new client.Registry();
@@ -132,9 +121,12 @@ async function main(): Promise<void> {
   const controller = createDiscoveryController({
     services: source,
     config: source,
-    debounceMs: Number(values.debounce),
+    generator,
+    debounceMs: o.debounceMs,
+    ...(secrets ? { sources: [secrets] } : {}),
     ...(log ? { logger: log } : {}),
   });
+  stops.push(() => controller.close());
   controller.on("push", (e) => {
     pushes.inc();
     pushTime.observe(e.durationMs / 1000);
@@ -149,39 +141,61 @@ async function main(): Promise<void> {
   controller.on("nodeGroupRemoved", (e) => console.log(`node group ${e.nodeGroup} removed: ${e.reason}`));
   controller.on("pushFailed", (e) => console.error(`push failed for ${e.nodeGroup}: ${e.error.message}`));
 
+  const mtls = o.tls?.clientCaFile !== undefined;
   const ads = createAdsServer({
     registry: controller.registry,
     metrics: createPromMetrics({ registry: metrics }),
     controlPlaneId: "xdskit-minimal-pilot",
+    ...(mtls ? { authorize: spiffeNodePolicy({ trustDomain: o.trustDomain }) } : {}),
+    // Secrets go only to clients that proved their namespace.
+    authorizeResource: secretsByNamespace,
     ...(log ? { logger: log } : {}),
   });
   ads.on("connect", (e) =>
-    console.log(`connected: ${e.connection.nodeId} (${e.connection.nodeGroup}) from ${e.connection.peer}`),
+    console.log(
+      `connected: ${e.connection.nodeId} (${e.connection.nodeGroup}) from ${e.connection.peer}${e.connection.identity?.spiffeId ? ` as ${e.connection.identity.spiffeId}` : ""}`,
+    ),
   );
   ads.on("disconnect", (e) => console.log(`disconnected: ${e.connection.nodeId}: ${e.reason}`));
   ads.on("nack", (e) => console.warn(`NACK from ${e.connection.nodeId} for ${e.typeUrl}: ${e.errorMessage}`));
+  ads.on("denied", (e) => console.warn(`denied: ${e.nodeId} from ${e.peer}: ${e.reason}`));
 
+  let credentials: ReturnType<typeof tlsServerCredentials> | undefined;
+  if (o.tls) {
+    try {
+      credentials = tlsServerCredentials({
+        certFile: o.tls.certFile,
+        keyFile: o.tls.keyFile,
+        ...(o.tls.clientCaFile ? { clientCaFile: o.tls.clientCaFile } : {}),
+        onError: (err) =>
+          console.error(
+            `minimal-pilot: TLS files changed but cannot be used; still using the previous ones: ${err.message}`,
+          ),
+      });
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
   let ready = false;
-  const boundXds = await ads.listen(`${host}:${xdsPort}`).catch((err: Error) => {
-    console.error(`minimal-pilot: ${err.message}`);
-    process.exit(1);
-  });
-  console.log(`xds listening on ${host}:${boundXds}`);
+  const boundXds = await ads.listen(`${o.host}:${o.port}`, credentials).catch((err: Error) => fail(err.message));
+  console.log(`xds listening on ${o.host}:${boundXds}`);
+  console.log(securityLine(o, `${o.host}:${boundXds}`));
 
-  const admin = http.createServer(adminHandler({ ads, controller, metrics, file, ready: () => ready }));
-  await new Promise<void>((resolve) => {
-    admin.once("error", (err) => {
-      console.error(`minimal-pilot: cannot listen on ${host}:${adminPort} for the admin server: ${err.message}`);
-      process.exit(1);
-    });
-    admin.listen(adminPort, host, resolve);
-  });
-  const boundAdmin = (admin.address() as { port: number }).port;
-  console.log(`admin listening on ${host}:${boundAdmin}`);
+  const admin = await startAdminServer({
+    ads,
+    controller,
+    metrics,
+    source: () => ({ file: file?.path ?? null, lastError: file?.lastError?.message ?? null }),
+    ready: () => ready,
+    host: o.adminHost,
+    port: o.adminPort,
+    ...(o.adminToken ? { token: o.adminToken } : {}),
+  }).catch((err: Error) => fail(err.message));
+  console.log(`admin listening on ${o.adminHost}:${admin.port}${o.adminToken ? " (token required)" : ""}`);
   ready = true;
   console.log(`\nminimal-pilot is serving. Try:
-  curl http://${host}:${boundAdmin}/debug/connections
-  node examples/minimal-pilot/dist/client.js --xds ${host}:${boundXds} --target xds:///echo --count 5\n`);
+  curl http://${o.adminHost}:${admin.port}/debug/connections
+  node examples/minimal-pilot/dist/client.js --xds ${o.host}:${boundXds} --target xds:///echo --count 5\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -189,11 +203,8 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`${signal}: shutting down`);
     ready = false;
-    controller.close();
-    file?.close();
     await ads.shutdown(3000);
-    await new Promise<void>((r) => admin.close(() => r()));
-    admin.closeAllConnections();
+    await admin.close();
     for (const s of stops) await s();
     process.exit(0);
   };
@@ -201,7 +212,4 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
-main().catch((err: unknown) => {
-  console.error(`minimal-pilot: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

@@ -9,7 +9,7 @@ import { defaultNodeGroup, type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
 import { type AcceptedModel, ModelRejected, acceptModel } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
-import type { ConfigStore, ServiceRegistry } from "./sources.js";
+import type { ConfigStore, ServiceRegistry, SourceEmitter } from "./sources.js";
 
 /** Events of the discovery controller. */
 export interface ControllerEvents {
@@ -51,6 +51,8 @@ export interface DiscoveryControllerOptions {
    * the node's namespace to scope by namespace.
    */
   scope?: (proxy: Proxy) => string;
+  /** More sources whose changes trigger pushes (e.g. a secrets folder feeding a registered builder). */
+  sources?: readonly SourceEmitter[];
   /** Debounce quiet period in ms. Default 100. */
   debounceMs?: number;
   /** Longest a change may wait for its push, in ms. Default 10,000. */
@@ -131,7 +133,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       onPush: (req) => this.#runPush(req),
       onError: (err) => this.#log.error("push failed", { error: String(err) }),
     });
-    for (const src of [options.services, options.config]) {
+    for (const src of [options.services, options.config, ...(options.sources ?? [])]) {
       src?.on("change", this.#onChange);
       src?.on("rejected", this.#onRejected);
     }
@@ -328,7 +330,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   close(): void {
     this.#queue.close();
     this.registry.off("nodeGroupIdle", this.#onIdle);
-    for (const src of [this.#options.services, this.#options.config]) {
+    for (const src of [this.#options.services, this.#options.config, ...(this.#options.sources ?? [])]) {
       src?.off("change", this.#onChange);
       src?.off("rejected", this.#onRejected);
     }

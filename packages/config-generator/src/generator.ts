@@ -74,6 +74,7 @@ export function typesTouchedBy(kinds: Iterable<ChangeKind>): Set<string> {
         out.add(t);
     }
     if (k === "routes") out.add(TypeUrl.RouteConfiguration);
+    if (k === "secrets") out.add(TypeUrl.Secret);
     if (k === "gateways") {
       out.add(TypeUrl.Listener);
       out.add(TypeUrl.RouteConfiguration);

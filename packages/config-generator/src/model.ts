@@ -93,4 +93,4 @@ export interface Gateway {
 }
 
 /** What a change touched: the push queue rebuilds only the types that depend on it. */
-export type ChangeKind = "endpoints" | "services" | "routes" | "gateways";
+export type ChangeKind = "endpoints" | "services" | "routes" | "gateways" | "secrets";

@@ -1,0 +1,145 @@
+// minimal-pilot's command line: flags, their defaults, and clear errors.
+import fs from "node:fs";
+import { parseArgs } from "node:util";
+
+export const USAGE = `usage: npm start -- [options]
+
+  --port N              xDS gRPC port (default 15010; 0 picks a free one)
+  --host ADDR           address the xDS port and the demo backends bind (default 127.0.0.1)
+  --config FILE         a mesh file (YAML or JSON), watched for changes; see docs/mesh-file.md
+  --max-config-bytes N  largest mesh file accepted (default 8388608); a bigger one is refused
+  --backends N          demo echo backends to start on loopback (default 2 without --config, 0 with it)
+  --debounce MS         push debounce quiet period (default 100)
+
+security (docs/security.md):
+  --tls-cert FILE       the xDS port speaks TLS only, with this certificate chain (PEM) ...
+  --tls-key FILE        ... and this private key; both are re-read when they change
+  --client-ca FILE      mTLS: clients must present a certificate chaining to this CA, and its
+                        SPIFFE ID (spiffe://<trust domain>/ns/<ns>/sa/<sa>) must match the node's
+                        namespace (metadata NAMESPACE, or the id's) and SERVICE_ACCOUNT
+  --trust-domain NAME   SPIFFE trust domain of client certificates (default cluster.local)
+  --secrets-dir DIR     SDS: DIR/<namespace>/<name>/tls.crt+tls.key is secret <namespace>/<name>,
+                        ca.crt alone a validation context; served over mTLS to that namespace only
+
+admin (docs/admin.md):
+  --admin-port N        admin HTTP port (default 15014): /healthz /readyz /metrics /debug/...
+  --admin-host ADDR     address the admin port binds (default 127.0.0.1)
+  --admin-token-file F  every admin page but /healthz needs "Authorization: Bearer <token>";
+                        required to bind the admin port anywhere but the loopback
+
+  --verbose             log what happens
+  --help                this text`;
+
+/** The parsed command line. */
+export interface PilotOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly config: string | undefined;
+  readonly maxConfigBytes: number | undefined;
+  readonly backends: number;
+  readonly debounceMs: number;
+  readonly tls:
+    | { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined }
+    | undefined;
+  readonly trustDomain: string;
+  readonly secretsDir: string | undefined;
+  readonly adminHost: string;
+  readonly adminPort: number;
+  readonly adminToken: string | undefined;
+  readonly verbose: boolean;
+}
+
+/** A command-line mistake: the message says what to fix; exit code 2. */
+export class UsageError extends Error {}
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} must be a port number from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+function whole(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`${flag} must be a whole number of at least ${min}, got "${value}"`);
+  return n;
+}
+
+function readableFile(file: string | undefined, flag: string): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new UsageError(`${flag} ${file}: no such readable file`);
+  }
+  return file;
+}
+
+/** Parses argv; throws UsageError for mistakes; undefined means --help was asked. */
+export function parseOptions(argv: readonly string[]): PilotOptions | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: "string" },
+        "admin-port": { type: "string" },
+        host: { type: "string" },
+        "admin-host": { type: "string" },
+        "admin-token-file": { type: "string" },
+        config: { type: "string" },
+        "max-config-bytes": { type: "string" },
+        backends: { type: "string" },
+        debounce: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "client-ca": { type: "string" },
+        "trust-domain": { type: "string" },
+        "secrets-dir": { type: "string" },
+        verbose: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  const str = (k: string) => values[k] as string | undefined;
+  const cert = readableFile(str("tls-cert"), "--tls-cert");
+  const key = readableFile(str("tls-key"), "--tls-key");
+  const ca = readableFile(str("client-ca"), "--client-ca");
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together: give both, or neither");
+  if (ca && !cert)
+    throw new UsageError("--client-ca needs --tls-cert and --tls-key: mTLS is TLS with client certificates");
+  const tokenFile = readableFile(str("admin-token-file"), "--admin-token-file");
+  let adminToken: string | undefined;
+  if (tokenFile) {
+    adminToken = fs.readFileSync(tokenFile, "utf8").trim();
+    if (adminToken.length < 16)
+      throw new UsageError(`--admin-token-file ${tokenFile}: the token must be at least 16 characters`);
+  }
+  const secretsDir = str("secrets-dir");
+  if (secretsDir !== undefined && !(fs.existsSync(secretsDir) && fs.statSync(secretsDir).isDirectory())) {
+    throw new UsageError(`--secrets-dir ${secretsDir}: no such folder`);
+  }
+  const config = str("config");
+  return {
+    host: str("host") ?? "127.0.0.1",
+    port: port(str("port"), 15010, "--port"),
+    config,
+    maxConfigBytes: whole(str("max-config-bytes"), "--max-config-bytes", 1),
+    backends: whole(str("backends"), "--backends", 0) ?? (config ? 0 : 2),
+    debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
+    tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,
+    trustDomain: str("trust-domain") ?? "cluster.local",
+    secretsDir,
+    adminHost: str("admin-host") ?? "127.0.0.1",
+    adminPort: port(str("admin-port"), 15014, "--admin-port"),
+    adminToken,
+    verbose: values.verbose === true,
+  };
+}

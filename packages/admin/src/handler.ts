@@ -1,0 +1,125 @@
+// The admin pages of a control plane: health and readiness, metrics, and the
+// debug pages operators read — JSON, GET and HEAD only.
+import type http from "node:http";
+import type { AdsServer } from "@xdskit/ads-server";
+import type { DiscoveryController } from "@xdskit/config-generator";
+import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
+import { authorized } from "./auth.js";
+import { configDump, meshPage, nodeGroupsPage } from "./pages.js";
+
+/** A metrics registry as prom-client's `Registry` has it. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** What the admin pages read. Everything but `ads` is optional: pages without their source answer 404. */
+export interface AdminOptions {
+  readonly ads: AdsServer;
+  /** The discovery controller: /debug/mesh, /debug/node_groups, readiness, config dumps. */
+  readonly controller?: DiscoveryController;
+  /** The registry, when there is no controller (snapshot mode): config dumps. */
+  readonly registry?: MemorySnapshotRegistry;
+  /** /metrics, e.g. a prom-client `Registry`. */
+  readonly metrics?: MetricsSource;
+  /** Where the mesh comes from and its last refusal, for /debug/mesh. */
+  readonly source?: () => { readonly file: string | null; readonly lastError: string | null };
+  /** True once the host is serving; /healthz and /readyz answer 503 before. Default: always. */
+  readonly ready?: () => boolean;
+  /** A bearer token every page but /healthz requires. */
+  readonly token?: string;
+}
+
+const PAGES = [
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/debug/connections",
+  "/debug/config_dump?node=ID",
+  "/debug/mesh",
+  "/debug/node_groups",
+];
+
+function json(res: http.ServerResponse, code: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(code, { "content-type": "application/json", ...headers });
+  res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+function text(res: http.ServerResponse, code: number, body: string): void {
+  res.writeHead(code, { "content-type": "text/plain" });
+  res.end(body);
+}
+
+/** The admin request handler, to mount on a host's HTTP server or run with `startAdminServer`. */
+export function createAdminHandler(options: AdminOptions): http.RequestListener {
+  const registry = options.controller?.registry ?? options.registry;
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://admin");
+    // Every page only reads: other methods are refused, not ignored.
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return json(
+        res,
+        405,
+        { error: `${req.method} is not allowed; the admin pages answer GET and HEAD` },
+        { allow: "GET, HEAD" },
+      );
+    }
+    if (url.pathname !== "/healthz" && options.token && !authorized(req, options.token)) {
+      return json(
+        res,
+        401,
+        { error: "this page needs Authorization: Bearer <token>" },
+        { "www-authenticate": 'Bearer realm="xdskit-admin"' },
+      );
+    }
+    const ready = options.ready?.() ?? true;
+    try {
+      switch (url.pathname) {
+        case "/healthz":
+          return ready ? text(res, 200, "ok\n") : text(res, 503, "starting\n");
+        case "/readyz": {
+          // Ready: serving, and holding config that passed validation at least once.
+          const sources = options.controller?.ready() ?? true;
+          if (ready && sources) return text(res, 200, "ready\n");
+          return text(
+            res,
+            503,
+            !ready ? "starting\n" : "no config read yet: the sources have not given one that passed validation\n",
+          );
+        }
+        case "/metrics":
+          if (!options.metrics) return json(res, 404, { error: "no metrics registry was given" });
+          options.metrics.metrics().then(
+            (body) => {
+              res.writeHead(200, { "content-type": options.metrics?.contentType ?? "text/plain" });
+              res.end(body);
+            },
+            (err: unknown) => json(res, 500, { error: String(err) }),
+          );
+          return;
+        case "/debug/connections":
+          return json(res, 200, {
+            count: options.ads.connections.count(),
+            connections: options.ads.connections.list(),
+          });
+        case "/debug/config_dump": {
+          if (!registry) return json(res, 404, { error: "no registry was given" });
+          const node = url.searchParams.get("node");
+          if (!node) return json(res, 400, { error: "missing ?node=ID (a connected client's node id)" });
+          const dump = configDump(options.ads, registry, node);
+          return dump ? json(res, 200, dump) : json(res, 404, { error: `no connected client with node id "${node}"` });
+        }
+        case "/debug/mesh":
+          if (!options.controller) return json(res, 404, { error: "no discovery controller was given" });
+          return json(res, 200, meshPage(options.controller, options.source?.()));
+        case "/debug/node_groups":
+          if (!options.controller) return json(res, 404, { error: "no discovery controller was given" });
+          return json(res, 200, nodeGroupsPage(options.controller));
+        default:
+          return json(res, 404, { error: `no page ${url.pathname}`, pages: PAGES });
+      }
+    } catch (err) {
+      json(res, 500, { error: String(err) });
+    }
+  };
+}

@@ -1,0 +1,58 @@
+// The bodies of the debug pages.
+import type { AdsServer } from "@xdskit/ads-server";
+import type { DiscoveryController } from "@xdskit/config-generator";
+import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
+import { messageToJson } from "@xdskit/xds-types/registry";
+
+/** What a connected client's node group holds, per type, as JSON. */
+export function configDump(ads: AdsServer, registry: MemorySnapshotRegistry, node: string): unknown {
+  const conns = ads.connections.byNodeId(node);
+  if (conns.length === 0) return undefined;
+  const group = conns[0]?.nodeGroup ?? "";
+  const snap = registry.getSnapshot(group);
+  const types: Record<string, unknown> = {};
+  for (const [typeUrl, ts] of snap?.types ?? []) {
+    const schema = registry.resourceType(typeUrl)?.schema;
+    types[typeUrl] = {
+      version: ts.version,
+      resources: [...ts.resources.values()].map((r) => ({
+        name: r.name,
+        version: r.version,
+        resource: schema ? messageToJson(schema, r.message) : null,
+      })),
+    };
+  }
+  return { node, nodeGroup: group, connections: conns, config: types };
+}
+
+/** The mesh as the last push saw it. */
+export function meshPage(
+  controller: DiscoveryController,
+  source: { readonly file: string | null; readonly lastError: string | null } | undefined,
+): unknown {
+  const push = controller.pushContext();
+  return {
+    file: source?.file ?? null,
+    lastError: source?.lastError ?? controller.lastRejection()?.error.message ?? null,
+    ready: controller.ready(),
+    services: [...push.services.values()],
+    routes: [...push.routes.values()].flat(),
+    gateways: [...push.gateways.values()],
+    nodeGroups: [...controller.nodeGroups().keys()],
+  };
+}
+
+/** Node groups, their kind and streams, and what the registry holds. */
+export function nodeGroupsPage(controller: DiscoveryController): unknown {
+  const live = controller.registry.liveNodeGroups();
+  return {
+    stats: controller.registry.stats(),
+    nodeGroups: [...controller.nodeGroups()].map(([name, proxy]) => ({
+      name,
+      kind: proxy.kind,
+      streams: live.get(name) ?? 0,
+      parts: controller.registry.partsOf(name) ?? [],
+      hasSnapshot: controller.registry.getSnapshot(name) !== undefined,
+    })),
+  };
+}
