@@ -9,7 +9,15 @@ describe("bench --quick", () => {
     const { figures, failed } = await runBench({ quick: true, log: () => {} });
     assert.deepEqual(failed, []);
     const scenarios = new Set(figures.map((f) => f.scenario));
-    assert.deepEqual([...scenarios].sort(), ["churn", "fanout", "idle-memory", "large-world", "sidecars", "snapshot"]);
+    assert.deepEqual([...scenarios].sort(), [
+      "churn",
+      "fanout",
+      "idle-memory",
+      "large-world",
+      "sidecars",
+      "snapshot",
+      "tls",
+    ]);
     for (const f of figures) {
       assert.ok(f.metric.length > 0);
       assert.ok(Number.isFinite(f.value) && f.value >= 0, `${f.metric}: ${f.value}`);

@@ -13,14 +13,15 @@ import { until } from "../measure.js";
 const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
 
 /** One server's push: time from the set to every stream having everything, and its peak RSS. */
-interface Run {
+export interface Run {
   readonly ms: number;
   readonly peakRss: number;
   readonly bytes: number;
   readonly responses: number;
 }
 
-interface Target {
+/** A server the fan-out is measured against. */
+export interface Target {
   readonly port: number;
   /** Resolves once the server holds every stream's subscriptions. */
   armed(streams: number): Promise<void>;
@@ -29,13 +30,22 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function push(
+/** Subscribes `streams` streams, installs the world, and times until every stream has everything. */
+export async function push(
   target: Target,
   streams: number,
   subscriptions: Record<string, readonly string[]>,
   timeout: number,
+  streamsPerChannel = 100,
+  tlsFiles?: { ca: string; cert?: string; key?: string },
 ): Promise<Run> {
-  const load = startLoad({ target: `127.0.0.1:${target.port}`, streams, streamsPerChannel: 100, subscriptions });
+  const load = startLoad({
+    target: `127.0.0.1:${target.port}`,
+    streams,
+    streamsPerChannel,
+    subscriptions,
+    ...(tlsFiles ? { tlsFiles } : {}),
+  });
   try {
     await load.next("subscribed", timeout);
     await target.armed(streams);
@@ -55,7 +65,7 @@ async function push(
 }
 
 /** A server process of the bench's own (xdskit or the floor) as a target. */
-async function processTarget(
+export async function processTarget(
   name: string,
   args: Record<string, unknown>,
   watchesPerStream: number,

@@ -4,7 +4,8 @@ import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
 import largeWorld from "./large-world.js";
 import sidecars from "./sidecars.js";
+import tls from "./tls.js";
 import snapshot from "./snapshot.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory, sidecars, largeWorld];
+export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory, sidecars, largeWorld, tls];

@@ -1,11 +1,16 @@
 // The fan-out bench's xdskit server: a snapshot registry and the ADS server,
 // with the world built here so its memory is the server's own.
-import { createAdsServer } from "@xdskit/ads-server";
+import { createAdsServer, tlsServerCredentials } from "@xdskit/ads-server";
 import { createSnapshotRegistry } from "@xdskit/snapshot";
 import { world } from "@xdskit/snapshot/testing";
 import { processStats, serve } from "../child.js";
 
-const args = JSON.parse(process.argv[2] ?? "{}") as { services: number; endpoints: number; maxInFlightBytes?: number };
+const args = JSON.parse(process.argv[2] ?? "{}") as {
+  services: number;
+  endpoints: number;
+  maxInFlightBytes?: number;
+  tls?: { cert: string; key: string; clientCa?: string };
+};
 const input = world(args.services, args.endpoints);
 const registry = createSnapshotRegistry({ nodeGroup: () => "bench" });
 const ads = createAdsServer({
@@ -21,7 +26,14 @@ serve({
   },
   stats: () => ({ ...processStats(), inFlightBytes: ads.sendBudget().inFlightBytes }),
 });
-ads.listen("127.0.0.1:0").then(
+const credentials = args.tls
+  ? tlsServerCredentials({
+      certFile: args.tls.cert,
+      keyFile: args.tls.key,
+      ...(args.tls.clientCa ? { clientCaFile: args.tls.clientCa } : {}),
+    })
+  : undefined;
+ads.listen("127.0.0.1:0", credentials).then(
   (port) => process.send?.({ ev: "ready", port }),
   (err: unknown) => process.send?.({ ev: "error", message: String(err) }),
 );

@@ -14,28 +14,30 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-/** A gRPC echo server answering with its name; metadata `x-delay-ms` delays the answer. */
+/** The echo method of the grpc-go and grpc-java interop drivers. */
+export const DRIVER_ECHO_PATH = "/echo.Echo/Say";
+
+/**
+ * A gRPC echo server answering with its name, on the demo's method and the
+ * interop drivers' one; metadata `x-delay-ms` delays the answer.
+ */
 export async function grpcBackend(name: string, host = "127.0.0.1"): Promise<Backend> {
   const server = new grpc.Server();
-  server.addService(
-    {
-      Say: {
-        path: ECHO_PATH,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
-    },
-    {
-      Say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const delay = Number(call.metadata.get("x-delay-ms")[0] ?? 0);
-        setTimeout(() => cb(null, Buffer.from(name)), Math.min(delay, 10_000));
-      },
-    },
-  );
+  const say = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    const delay = Number(call.metadata.get("x-delay-ms")[0] ?? 0);
+    setTimeout(() => cb(null, Buffer.from(name)), Math.min(delay, 10_000));
+  };
+  const method = (path: string) => ({
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: raw,
+    responseDeserialize: raw,
+  });
+  server.addService({ Say: method(ECHO_PATH) }, { Say: say });
+  server.addService({ Say: method(DRIVER_ECHO_PATH) }, { Say: say });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );

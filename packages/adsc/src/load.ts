@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -20,8 +21,10 @@ export interface LoadPlan {
   readonly nodePrefix?: string;
   /** The node of each stream instead: ids by stream index (e.g. Istio-style sidecar ids), cluster, user agent. */
   readonly node?: { readonly ids?: readonly string[]; readonly cluster?: string; readonly userAgentName?: string };
-  /** Channel credentials (not sent over IPC: the bench uses plaintext). Default insecure. */
+  /** Channel credentials (not sent over IPC; see `tlsFiles`). Default insecure. */
   readonly credentials?: grpc.ChannelCredentials;
+  /** TLS from PEM files (CA, and a client certificate and key for mTLS): what a forked load client can be told. */
+  readonly tlsFiles?: { readonly ca: string; readonly cert?: string; readonly key?: string };
 }
 
 /** What a load run reports. */
@@ -85,6 +88,16 @@ const deltaCodec: Codec = {
   },
 };
 
+function credentialsOf(plan: LoadPlan): grpc.ChannelCredentials {
+  const f = plan.tlsFiles;
+  if (!f) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(
+    fs.readFileSync(f.ca),
+    f.key ? fs.readFileSync(f.key) : null,
+    f.cert ? fs.readFileSync(f.cert) : null,
+  );
+}
+
 /** A running load: `mark` starts timing the next response of every stream; `stop` ends it. */
 export interface RunningLoad {
   mark(): void;
@@ -121,7 +134,7 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
     if (i % plan.streamsPerChannel === 0) {
       // A local subchannel pool gives each client its own HTTP/2 connection.
       channels.push(
-        new grpc.Client(plan.target, plan.credentials ?? grpc.credentials.createInsecure(), {
+        new grpc.Client(plan.target, plan.credentials ?? credentialsOf(plan), {
           "grpc.use_local_subchannel_pool": 1,
           "grpc.max_receive_message_length": -1,
         }),
