@@ -8,7 +8,6 @@ import { type ProcessStats, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { goAvailable, startGcp, writeWorld } from "../gcp.js";
 import { startLoad } from "../load.js";
-import { until } from "../measure.js";
 
 const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
 

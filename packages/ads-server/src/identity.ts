@@ -53,6 +53,6 @@ export function identityOf(call: {
     return undefined;
   }
   // An empty object stands for "no certificate" in Node's TLS API.
-  if (!cert || !cert.raw || Object.keys(cert).length === 0) return undefined;
+  if (!cert?.raw || Object.keys(cert).length === 0) return undefined;
   return identityFromCertificate(cert);
 }
