@@ -383,6 +383,7 @@ export class Connection {
     const { nonce, bytes } = out;
     state.sentVersion = pending.version;
     state.sentNonce = nonce;
+    state.sentChangedAt = resp?.changedAt;
     state.sentSeq = out.seq;
     state.sentAt = new Date();
     if (this.protocol === "delta") {
@@ -396,8 +397,12 @@ export class Connection {
     this.#inFlight++;
     this.#inFlightBytes += size;
     this.ctx.sendBudget.take(size);
+    const written = performance.now();
     try {
-      this.call.write(bytes, () => this.#written(size));
+      this.call.write(bytes, () => {
+        this.ctx.metrics?.sent?.(state.shortName, (performance.now() - written) / 1000, size);
+        this.#written(size);
+      });
     } catch (err) {
       this.#inFlight--;
       this.#inFlightBytes -= size;

@@ -77,6 +77,7 @@ function handleDelta(
     if (version === undefined) {
       // Too old or never sent: no ACK to record, but the subscription changes
       // below still apply (Delta requests carry them regardless of the nonce).
+      env.metrics?.staleNonce?.(state.shortName);
       env.log.debug("unknown or stale nonce", { connection: conn.id, typeUrl, nonce });
     } else {
       state.recentNonces.delete(nonce);

@@ -25,8 +25,14 @@ export interface AdsServerEvents {
     versionInfo: string;
     responseNonce: string;
   }) => void;
-  /** The client accepted a response. */
-  ack: (event: { connection: ConnectionRef; typeUrl: string; version: string; nonce: string }) => void;
+  /** The client accepted a response; `convergenceMs` is the time since the change behind it was seen, when known. */
+  ack: (event: {
+    connection: ConnectionRef;
+    typeUrl: string;
+    version: string;
+    nonce: string;
+    convergenceMs?: number;
+  }) => void;
   /** The client rejected a response; it keeps its last good config. */
   nack: (event: {
     connection: ConnectionRef;

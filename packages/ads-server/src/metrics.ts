@@ -13,4 +13,10 @@ export interface AdsMetrics {
   sendError(type: string): void;
   /** A stream was refused or ended because a limit was reached (`reason` names the limit). Optional. */
   refused?(reason: string): void;
+  /** A client ACKed a version `seconds` after the change behind it was seen (when the writer said when). Optional. */
+  convergence?(type: string, seconds: number): void;
+  /** A request carried a nonce that is not the latest sent (stale or unknown). Optional. */
+  staleNonce?(type: string): void;
+  /** HTTP/2 took a response's bytes `seconds` after it was written, `bytes` long. Optional. */
+  sent?(type: string, seconds: number, bytes: number): void;
 }

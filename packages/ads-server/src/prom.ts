@@ -49,8 +49,41 @@ export function createPromMetrics(options: PromMetricsOptions = {}): AdsMetrics 
     labelNames: ["reason"],
     registers: [registry],
   });
+  const convergence = new client.Histogram({
+    name: `${p}pilot_proxy_convergence_time`,
+    help: "Seconds from a config change being seen to a client ACKing the version it produced, by type.",
+    labelNames: ["type"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 20, 30],
+    registers: [registry],
+  });
+  const expiredNonce = new client.Counter({
+    name: `${p}pilot_xds_expired_nonce`,
+    help: "Requests carrying a nonce that is not the latest sent on their stream (ignored), by type.",
+    labelNames: ["type"],
+    registers: [registry],
+  });
+  const sendTime = new client.Histogram({
+    name: `${p}pilot_xds_send_time`,
+    help: "Seconds from writing a response to HTTP/2 taking its bytes, by type.",
+    labelNames: ["type"],
+    buckets: [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 10],
+    registers: [registry],
+  });
+  const configSize = new client.Histogram({
+    name: `${p}pilot_xds_config_size_bytes`,
+    help: "Size of the responses sent, in bytes, by type.",
+    labelNames: ["type"],
+    buckets: [1_000, 10_000, 100_000, 1_000_000, 10_000_000],
+    registers: [registry],
+  });
   return {
     registry,
+    convergence: (type, seconds) => convergence.observe({ type }, seconds),
+    staleNonce: (type) => expiredNonce.inc({ type }),
+    sent: (type, seconds, bytes) => {
+      sendTime.observe({ type }, seconds);
+      configSize.observe({ type }, bytes);
+    },
     refused: (reason) => refused.inc({ reason }),
     connections: (d) => clients.inc(d),
     push: (type, seconds) => {

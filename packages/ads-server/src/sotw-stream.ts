@@ -141,6 +141,7 @@ function handleSotw(
   const nonce = req.responseNonce;
   if (nonce !== "") {
     if (nonce !== state.sentNonce) {
+      env.metrics?.staleNonce?.(state.shortName);
       env.log.debug("stale nonce ignored", { connection: conn.id, typeUrl, nonce, latest: state.sentNonce });
       return;
     }

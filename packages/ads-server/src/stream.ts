@@ -337,6 +337,19 @@ export function recordAnswer(
   } else {
     state.ackedVersion = version;
     state.ackedAt = new Date();
-    env.emit("ack", { connection: conn.ref(), typeUrl: state.typeUrl, version, nonce });
+    let convergenceMs: number | undefined;
+    // The ACK of the latest response closes the loop from the change behind it.
+    if (nonce === state.sentNonce && state.sentChangedAt !== undefined) {
+      convergenceMs = Math.max(0, Date.now() - state.sentChangedAt);
+      state.sentChangedAt = undefined;
+      env.metrics?.convergence?.(state.shortName, convergenceMs / 1000);
+    }
+    env.emit("ack", {
+      connection: conn.ref(),
+      typeUrl: state.typeUrl,
+      version,
+      nonce,
+      ...(convergenceMs !== undefined ? { convergenceMs } : {}),
+    });
   }
 }

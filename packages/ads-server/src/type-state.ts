@@ -45,6 +45,8 @@ export class TypeState {
   /** The number behind `sentNonce` (0 before the first response). */
   sentSeq = 0;
   sentAt: Date | undefined;
+  /** When the change behind the last response sent was seen (epoch ms), until the client ACKs it. */
+  sentChangedAt: number | undefined;
   /** Per-resource versions the client has been sent (or will be, once the pending response goes out). */
   sentVersions: ReadonlyMap<string, string> = new Map();
   ackedVersion: string | undefined;

@@ -10,7 +10,7 @@ import { TypeUrl } from "@xdskit/xds-types";
 import { ListenerSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import { messageFromJson } from "@xdskit/xds-types/registry";
 
-const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../bin/xdskit-adsc.js", import.meta.url));
 
 interface Run {
   readonly child: ChildProcess;

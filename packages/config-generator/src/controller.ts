@@ -12,17 +12,33 @@ import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.
 import type { ConfigStore, ServiceRegistry, SourceEmitter } from "./sources.js";
 
 /** Events of the discovery controller. */
+/** What one push did, for events and the push-status page. */
+export interface PushRecord {
+  /** When it finished (ISO 8601). */
+  readonly at: string;
+  /** Why: the source changes merged into it. */
+  readonly reasons: readonly string[];
+  readonly kinds: readonly ChangeKind[];
+  /** Types rebuilt (short names), or ["all"]. */
+  readonly types: readonly string[];
+  /** Node groups known when it ran. */
+  readonly nodeGroups: number;
+  /** Types changed across the parts built. */
+  readonly resourcesChanged: number;
+  /** Time to build and write, in ms. */
+  readonly durationMs: number;
+  /** Time from the first change merged into it to its start (debounce), in ms. */
+  readonly queuedMs: number;
+  /** Parts whose build failed (they keep their last good config). */
+  readonly failed: number;
+  /** Live streams of the node groups whose config changed. */
+  readonly streamsReached: number;
+}
+
+/** Events of the discovery controller. */
 export interface ControllerEvents {
   /** A push finished. */
-  push: (event: {
-    reasons: readonly string[];
-    kinds: readonly ChangeKind[];
-    types: readonly string[];
-    nodeGroups: number;
-    resourcesChanged: number;
-    durationMs: number;
-    failed: number;
-  }) => void;
+  push: (event: PushRecord) => void;
   /**
    * A part's config (`scope/<kind>/<scope>` shared, or `workload/…`) or a
    * group's composition could not be built or was refused by the registry;
@@ -80,6 +96,8 @@ export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>
   forgetNodeGroup(nodeGroup: string): boolean;
   /** True once the sources gave a model that passed validation; nothing is served before. */
   ready(): boolean;
+  /** The last pushes, oldest first (at most 100). */
+  recentPushes(): readonly PushRecord[];
   /** The controller's last refusal of the sources' output, while that output is still refused. */
   lastRejection(): { reason: string; error: Error; at: Date } | undefined;
   /** Runs any queued push now and waits for it. */
@@ -110,6 +128,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   /** The last services and routes that passed validation; undefined until the sources first gave some. */
   #model: AcceptedModel | undefined;
   #lastRejection: { reason: string; error: Error; at: Date } | undefined;
+  readonly #pushes: PushRecord[] = [];
   readonly #onChange = (c: { kinds: readonly ChangeKind[]; reason: string }) => this.#queue.enqueue(c);
   readonly #onRejected = (e: { reason: string; error: Error }) => this.#rejected(e.reason, e.error, false);
   readonly #onIdle = (e: { nodeGroup: string }) => {
@@ -193,9 +212,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   }
 
   /** Builds a part; returns how many types changed, or -1 (with `pushFailed`) when it failed. */
-  #buildPart(part: Part, push: PushContext, types: ReadonlySet<string> | undefined): number {
+  #buildPart(part: Part, push: PushContext, types: ReadonlySet<string> | undefined, changedAt?: number): number {
     try {
-      return this.#parts.build(part, push, types);
+      return this.#parts.build(part, push, types, changedAt);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.#log.warn("build failed; the last good config is kept", { part: part.name, error: error.message });
@@ -259,35 +278,55 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.#generator("begin");
     let changed = 0;
     let failed = 0;
-    // Shared parts first, once each; then every group onto its workload part.
-    for (const part of [...this.#parts.all()]) {
-      if (!part.shared) continue;
-      const n = this.#buildPart(part, push, types);
+    const changedParts = new Set<string>();
+    const build = (part: Part) => {
+      const n = this.#buildPart(part, push, types, req.firstAt);
       if (n < 0) failed++;
-      else changed += n;
-    }
+      else if (n > 0) {
+        changed += n;
+        changedParts.add(part.name);
+      }
+    };
+    // Shared parts first, once each; then every group onto its workload part.
+    for (const part of [...this.#parts.all()]) if (part.shared) build(part);
     const attempted = new Set<string>();
     for (const [group, state] of this.#groups) {
       const name = this.#workloadPart(state, push);
       const part = this.#parts.get(name);
       if (part && !attempted.has(name) && this.registry.getSnapshot(name)) {
         attempted.add(name);
-        const n = this.#buildPart(part, push, types);
-        if (n < 0) failed++;
-        else changed += n;
+        build(part);
       }
+      const before = state.workload;
       this.#placeGroup(group, state, push, attempted);
+      if (state.workload !== before && state.workload) changedParts.add(state.workload);
     }
     this.#generator("end", types);
-    this.emit("push", {
+    let streamsReached = 0;
+    const live = this.registry.liveNodeGroups();
+    for (const [group, state] of this.#groups) {
+      if (changedParts.has(state.scope) || (state.workload && changedParts.has(state.workload)))
+        streamsReached += live.get(group) ?? 0;
+    }
+    const record: PushRecord = {
+      at: new Date().toISOString(),
       reasons: req.reasons,
       kinds: [...req.kinds],
       types: types ? [...types].map((t) => this.registry.resourceType(t)?.shortName ?? t) : ["all"],
       nodeGroups: this.#groups.size,
       resourcesChanged: changed,
       durationMs: performance.now() - started,
+      queuedMs: Math.max(0, Date.now() - (performance.now() - started) - req.firstAt),
       failed,
-    });
+      streamsReached,
+    };
+    this.#pushes.push(record);
+    if (this.#pushes.length > 100) this.#pushes.shift();
+    this.emit("push", record);
+  }
+
+  recentPushes(): readonly PushRecord[] {
+    return this.#pushes;
   }
 
   #forget(group: string, reason: string): boolean {

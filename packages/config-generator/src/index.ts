@@ -34,4 +34,4 @@ export type { BuildContext, ConfigGenerator, ResourceBuilder } from "./generator
 export { createPushQueue } from "./push-queue.js";
 export type { PushQueue, PushQueueOptions, PushRequest } from "./push-queue.js";
 export { createDiscoveryController } from "./controller.js";
-export type { ControllerEvents, DiscoveryController, DiscoveryControllerOptions } from "./controller.js";
+export type { ControllerEvents, DiscoveryController, DiscoveryControllerOptions, PushRecord } from "./controller.js";

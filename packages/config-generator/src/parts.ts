@@ -71,13 +71,13 @@ export class PartTable {
    * writes it as one change. Returns how many types changed; throws what the
    * generator or the registry threw, leaving the part as it was.
    */
-  build(part: Part, push: PushContext, types: ReadonlySet<string> | undefined): number {
+  build(part: Part, push: PushContext, types: ReadonlySet<string> | undefined, changedAt?: number): number {
     const full = part.needsFull || types === undefined;
     try {
       const input = part.shared
         ? this.generator.generateShared(part.proxy, push, full ? undefined : types)
         : this.generator.generateWorkload(part.proxy, push, full ? undefined : types);
-      const changed = this.#write(part.name, input);
+      const changed = this.#write(part.name, input, changedAt);
       if (full) part.needsFull = false;
       return changed;
     } catch (err) {
@@ -86,10 +86,11 @@ export class PartTable {
     }
   }
 
-  #write(name: string, input: SnapshotInput): number {
+  #write(name: string, input: SnapshotInput, changedAt: number | undefined): number {
+    const when = changedAt !== undefined ? { changedAt } : {};
     const current = this.registry.getSnapshot(name);
     if (!current) {
-      this.registry.setSnapshot(name, input);
+      this.registry.setSnapshot(name, input, when);
       return Object.keys(input).length;
     }
     // Per type, only what changed is re-versioned; unchanged resources (the
@@ -111,7 +112,7 @@ export class PartTable {
       }
       updates[typeUrl] = { upsert: resources, remove };
     }
-    const next = this.registry.updateSnapshot(name, updates);
+    const next = this.registry.updateSnapshot(name, updates, when);
     let changed = 0;
     for (const typeUrl of Object.keys(updates)) {
       if (next.get(typeUrl)?.version !== current.get(typeUrl)?.version) changed += 1;

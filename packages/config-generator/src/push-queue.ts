@@ -6,6 +6,8 @@ export interface PushRequest {
   readonly reasons: readonly string[];
   /** How many source events were merged into this push. */
   readonly merged: number;
+  /** When the first of them arrived (epoch ms): the push waited from then (debounce). */
+  readonly firstAt: number;
 }
 
 /** Options of {@link createPushQueue}. */
@@ -52,7 +54,7 @@ export function createPushQueue(options: PushQueueOptions): PushQueue {
       await running;
       return run();
     }
-    const req: PushRequest = { kinds, reasons, merged: count };
+    const req: PushRequest = { kinds, reasons, merged: count, firstAt };
     kinds = new Set();
     reasons = [];
     count = 0;

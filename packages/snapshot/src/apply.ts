@@ -30,6 +30,7 @@ export function buildType(
   prev: TypeSnapshotImpl | undefined,
   encode: Encode,
   where: string,
+  changedAt?: number,
 ): TypeSnapshotImpl {
   const list = Array.isArray(entry)
     ? (entry as readonly ResourceInput[])
@@ -56,7 +57,7 @@ export function buildType(
   const digest = SetDigest.of(map);
   const version = givenVersion ?? digest.version();
   if (unchanged && prev && prev.version === version) return prev;
-  return new TypeSnapshotImpl(type.typeUrl, version, map, digest);
+  return new TypeSnapshotImpl(type.typeUrl, version, map, digest, changedAt);
 }
 
 /** One type's upserts and removals over its previous set, or undefined when nothing changes. */
@@ -66,6 +67,7 @@ export function applyUpdate(
   update: ResourceUpdate,
   encode: Encode,
   where: string,
+  changedAt?: number,
 ): TypeChange | undefined {
   if (update === null || typeof update !== "object") {
     throw new XdsError("invalid_argument", `${where}: expected an update ({ upsert?, remove? }), got ${update}`);
@@ -105,7 +107,13 @@ export function applyUpdate(
   }
   if (upserted.length === 0 && removed.length === 0 && prev) return undefined;
   return {
-    next: new TypeSnapshotImpl(type.typeUrl, digest.version(), map ?? new Map(prev?.resources ?? EMPTY), digest),
+    next: new TypeSnapshotImpl(
+      type.typeUrl,
+      digest.version(),
+      map ?? new Map(prev?.resources ?? EMPTY),
+      digest,
+      changedAt,
+    ),
     upserted,
     removed,
   };

@@ -18,6 +18,7 @@ export type {
   ResourceInput,
   ResourceUpdate,
   SetSnapshotOptions,
+  UpdateSnapshotOptions,
   Snapshot,
   SnapshotInput,
   SnapshotRegistry,

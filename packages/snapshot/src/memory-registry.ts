@@ -21,6 +21,7 @@ import type {
   SnapshotRegistry,
   SnapshotRegistryEvents,
   TypeSnapshot,
+  UpdateSnapshotOptions,
   WatchCallback,
   WatchRequest,
 } from "./types.js";
@@ -247,7 +248,14 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
         const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
         types.set(
           typeUrl,
-          buildType(type, entry, prevTs, this.#encode, `node group "${nodeGroup}", ${type.shortName}`),
+          buildType(
+            type,
+            entry,
+            prevTs,
+            this.#encode,
+            `node group "${nodeGroup}", ${type.shortName}`,
+            options?.changedAt,
+          ),
         );
       }
       snap = new SnapshotImpl(nodeGroup, types);
@@ -279,7 +287,11 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     return snap.get(typeUrl) as TypeSnapshot;
   }
 
-  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot {
+  updateSnapshot(
+    nodeGroup: string,
+    updates: Readonly<Record<string, ResourceUpdate>>,
+    options?: UpdateSnapshotOptions,
+  ): Snapshot {
     const prev = this.#snapshots.get(nodeGroup);
     const changes: TypeChange[] = [];
     let snap: SnapshotImpl;
@@ -298,6 +310,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
           update,
           this.#encode,
           where,
+          options?.changedAt,
         );
         if (!change) continue;
         changes.push(change);

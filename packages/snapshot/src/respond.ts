@@ -122,11 +122,27 @@ export function respond(
     } else if (req.knownVersion !== undefined && req.knownVersion === version) {
       return null;
     }
-    return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: subscribed, removed, versions };
+    return {
+      nodeGroup: snap.nodeGroup,
+      typeUrl: req.typeUrl,
+      version,
+      resources: subscribed,
+      removed,
+      versions,
+      changedAt: ts?.changedAt,
+    };
   }
   if (!known && req.knownVersion !== undefined && req.knownVersion === version) return null;
   if (changed.length === 0 && removed.length === 0) return null;
-  return { nodeGroup: snap.nodeGroup, typeUrl: req.typeUrl, version, resources: changed, removed, versions };
+  return {
+    nodeGroup: snap.nodeGroup,
+    typeUrl: req.typeUrl,
+    version,
+    resources: changed,
+    removed,
+    versions,
+    changedAt: ts?.changedAt,
+  };
 }
 
 /**

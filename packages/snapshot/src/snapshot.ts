@@ -71,6 +71,7 @@ export class TypeSnapshotImpl implements ListedTypeSnapshot {
     readonly resources: ReadonlyMap<string, EncodedResource>,
     /** Digest of the set, kept for O(1) incremental updates. */
     readonly digest: SetDigest,
+    readonly changedAt?: number | undefined,
   ) {}
 
   /** Every resource as one shared array (so wildcard watchers share one response body). */
@@ -136,6 +137,7 @@ export class UnionTypeSnapshot implements ListedTypeSnapshot {
   readonly resources: ReadonlyMap<string, EncodedResource>;
   readonly digest: SetDigest;
   readonly version: string;
+  readonly changedAt: number | undefined;
   #list: readonly EncodedResource[] | undefined;
   constructor(
     readonly typeUrl: string,
@@ -144,6 +146,10 @@ export class UnionTypeSnapshot implements ListedTypeSnapshot {
     this.resources = new UnionMap(parts.map((p) => p.resources));
     this.digest = SetDigest.combine(parts.map((p) => p.digest));
     this.version = this.digest.version();
+    let latest: number | undefined;
+    for (const p of parts)
+      if (p.changedAt !== undefined && (latest === undefined || p.changedAt > latest)) latest = p.changedAt;
+    this.changedAt = latest;
   }
   list(): readonly EncodedResource[] {
     this.#list ??= this.parts.flatMap((p) => p.list());

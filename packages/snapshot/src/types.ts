@@ -38,6 +38,8 @@ export interface TypeSnapshot {
   /** Version of the set: derived from the resources' names and versions unless the host gave one. */
   readonly version: string;
   readonly resources: ReadonlyMap<string, EncodedResource>;
+  /** When the change that made this version was seen (epoch ms), when the writer said. */
+  readonly changedAt?: number | undefined;
 }
 
 /** A node group's configuration: one {@link TypeSnapshot} per type URL. */
@@ -65,6 +67,17 @@ export type SnapshotInput = Readonly<
 export interface SetSnapshotOptions {
   /** Reject the snapshot when the consistency check finds dangling references. Default: the registry's setting. */
   readonly consistent?: boolean;
+  /**
+   * When the change behind this snapshot was seen (epoch ms): the ADS server
+   * measures convergence from it to each client's ACK. Default: unknown.
+   */
+  readonly changedAt?: number;
+}
+
+/** Options of `updateSnapshot`. */
+export interface UpdateSnapshotOptions {
+  /** When the change behind this update was seen (epoch ms); see {@link SetSnapshotOptions.changedAt}. */
+  readonly changedAt?: number;
 }
 
 /** Upserts and removals for one type in one node group. */
@@ -113,6 +126,8 @@ export interface WatchResponse {
   readonly removed: readonly string[];
   /** Current per-resource versions of everything subscribed, so the caller can update its known versions. */
   readonly versions: ReadonlyMap<string, string>;
+  /** When the change behind this version was seen (epoch ms), when the writer said. */
+  readonly changedAt?: number | undefined;
 }
 
 /** Called with each response; a watch fires at most once per change. */
@@ -178,7 +193,11 @@ export interface SnapshotRegistry extends Pick<EventEmitter<SnapshotRegistryEven
    * in make-before-break order. Returns the new snapshot (the same one when
    * nothing changed).
    */
-  updateSnapshot(nodeGroup: string, updates: Readonly<Record<string, ResourceUpdate>>): Snapshot;
+  updateSnapshot(
+    nodeGroup: string,
+    updates: Readonly<Record<string, ResourceUpdate>>,
+    options?: UpdateSnapshotOptions,
+  ): Snapshot;
   /** Registers a one-shot watch: the callback fires once, right away (on a microtask) if the client lacks something, else on the next real change. */
   watch(request: WatchRequest, callback: WatchCallback): CancelWatch;
   /**
