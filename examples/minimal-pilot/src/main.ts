@@ -14,6 +14,7 @@ import {
   createMemorySource,
   createSecretsDirSource,
 } from "@xdskit/config-generator";
+import { createControllerMetrics } from "@xdskit/config-generator/prom";
 import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
 import { startEchoBackend } from "./echo.js";
@@ -102,22 +103,6 @@ async function main(): Promise<void> {
 
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics });
-  const pushes = new client.Counter({
-    name: "xdskit_pushes",
-    help: "Pushes run by the controller.",
-    registers: [metrics],
-  });
-  const pushTime = new client.Histogram({
-    name: "xdskit_push_duration_seconds",
-    help: "Time to rebuild every node group.",
-    registers: [metrics],
-  });
-  const configRejects = new client.Counter({
-    name: "xdskit_config_rejects",
-    help: "Source inputs refused.",
-    registers: [metrics],
-  });
-
   const controller = createDiscoveryController({
     services: source,
     config: source,
@@ -127,15 +112,13 @@ async function main(): Promise<void> {
     ...(log ? { logger: log } : {}),
   });
   stops.push(() => controller.close());
+  createControllerMetrics(controller, { registry: metrics });
   controller.on("push", (e) => {
-    pushes.inc();
-    pushTime.observe(e.durationMs / 1000);
     console.log(
       `push: ${e.reasons.join("; ")} → ${e.types.join(",")} for ${e.nodeGroups} node group(s), ${e.resourcesChanged} type(s) changed`,
     );
   });
   controller.on("sourceRejected", (e) => {
-    configRejects.inc();
     console.error(`minimal-pilot: config rejected, still serving the last good one: ${e.error.message}`);
   });
   controller.on("nodeGroupRemoved", (e) => console.log(`node group ${e.nodeGroup} removed: ${e.reason}`));

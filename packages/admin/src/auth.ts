@@ -23,12 +23,17 @@ export function assertSafeBind(host: string, token: string | undefined): void {
   }
 }
 
-/** True when the request carries the token (compared in constant time). */
-export function authorized(req: http.IncomingMessage, token: string): boolean {
+/**
+ * True when the request carries the token (compared in constant time): in
+ * `Authorization: Bearer`, or — for a browser opening /ui — in the
+ * `access_token` query parameter (RFC 6750).
+ */
+export function authorized(req: http.IncomingMessage, token: string, url?: URL): boolean {
   const header = req.headers.authorization ?? "";
   const m = /^Bearer\s+(.+)$/i.exec(header);
-  if (!m) return false;
-  const given = Buffer.from((m[1] as string).trim());
+  const raw = m ? (m[1] as string).trim() : url?.searchParams.get("access_token");
+  if (!raw) return false;
+  const given = Buffer.from(raw);
   const want = Buffer.from(token);
   return given.length === want.length && crypto.timingSafeEqual(given, want);
 }

@@ -4,7 +4,10 @@ import type http from "node:http";
 import type { AdsServer } from "@xdskit/ads-server";
 import type { DiscoveryController } from "@xdskit/config-generator";
 import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
+import { ActivityRecorder } from "./activity.js";
 import { authorized } from "./auth.js";
+import { syncz, synczText } from "./syncz.js";
+import { DASHBOARD_HTML } from "./ui.js";
 import { configDump, meshPage, nodeGroupsPage } from "./pages.js";
 
 /** A metrics registry as prom-client's `Registry` has it. */
@@ -31,14 +34,27 @@ export interface AdminOptions {
 }
 
 const PAGES = [
+  "/ui",
   "/healthz",
   "/readyz",
   "/metrics",
   "/debug/connections",
+  "/debug/syncz",
+  "/debug/push_status",
+  "/debug/activity",
   "/debug/config_dump?node=ID",
   "/debug/mesh",
   "/debug/node_groups",
 ];
+
+/** The admin request handler; `close()` stops what it records. */
+export type AdminHandler = http.RequestListener & { close(): void };
+
+function wantsText(req: http.IncomingMessage, url: URL): boolean {
+  if (url.searchParams.get("format") === "text") return true;
+  const accept = req.headers.accept ?? "";
+  return accept.includes("text/plain") && !accept.includes("application/json");
+}
 
 function json(res: http.ServerResponse, code: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   res.writeHead(code, { "content-type": "application/json", ...headers });
@@ -51,9 +67,10 @@ function text(res: http.ServerResponse, code: number, body: string): void {
 }
 
 /** The admin request handler, to mount on a host's HTTP server or run with `startAdminServer`. */
-export function createAdminHandler(options: AdminOptions): http.RequestListener {
+export function createAdminHandler(options: AdminOptions): AdminHandler {
   const registry = options.controller?.registry ?? options.registry;
-  return (req, res) => {
+  const activity = new ActivityRecorder(options.ads);
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://admin");
     // Every page only reads: other methods are refused, not ignored.
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -64,7 +81,7 @@ export function createAdminHandler(options: AdminOptions): http.RequestListener 
         { allow: "GET, HEAD" },
       );
     }
-    if (url.pathname !== "/healthz" && options.token && !authorized(req, options.token)) {
+    if (url.pathname !== "/healthz" && options.token && !authorized(req, options.token, url)) {
       return json(
         res,
         401,
@@ -97,10 +114,27 @@ export function createAdminHandler(options: AdminOptions): http.RequestListener 
             (err: unknown) => json(res, 500, { error: String(err) }),
           );
           return;
+        case "/ui":
+          res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+          res.end(DASHBOARD_HTML);
+          return;
         case "/debug/connections":
           return json(res, 200, {
             count: options.ads.connections.count(),
             connections: options.ads.connections.list(),
+          });
+        case "/debug/syncz": {
+          const rows = syncz(options.ads);
+          return wantsText(req, url) ? text(res, 200, synczText(rows)) : json(res, 200, rows);
+        }
+        case "/debug/push_status":
+          if (!options.controller) return json(res, 404, { error: "no discovery controller was given" });
+          return json(res, 200, { pushes: [...options.controller.recentPushes()].reverse() });
+        case "/debug/activity":
+          return json(res, 200, {
+            pushes: options.controller?.recentPushes() ?? [],
+            convergence: activity.convergence,
+            nacks: activity.nacks,
           });
         case "/debug/config_dump": {
           if (!registry) return json(res, 404, { error: "no registry was given" });
@@ -122,4 +156,5 @@ export function createAdminHandler(options: AdminOptions): http.RequestListener 
       json(res, 500, { error: String(err) });
     }
   };
+  return Object.assign(handler, { close: () => activity.close() });
 }

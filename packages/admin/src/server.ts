@@ -25,7 +25,8 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const host = options.host ?? "127.0.0.1";
   assertSafeBind(host, options.token);
-  const server = http.createServer(createAdminHandler(options));
+  const handler = createAdminHandler(options);
+  const server = http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err) =>
       reject(
@@ -42,6 +43,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     server,
     close: () =>
       new Promise<void>((r) => {
+        handler.close();
         server.close(() => r());
         server.closeAllConnections();
       }),
