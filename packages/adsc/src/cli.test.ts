@@ -186,4 +186,82 @@ describe("xdskit-adsc CLI", () => {
     assert.equal(await help.exit, 0);
     assert.match(help.stdout, /watch .*\n.*dump|Commands:/s);
   });
+
+  it("presents the node it is told: --proxyless, --metadata, --locality; status --contents shows resources", async () => {
+    env.registry.setSnapshot("as-proxyless", world(2));
+    const seen: import("@xdskit/xds-types/gen/envoy/config/core/v3/base_pb").Node[] = [];
+    env.server.on("connect", (e) => seen.push(e.node));
+    const w = adsc([
+      "watch",
+      "--server",
+      server,
+      "--node",
+      "as-proxyless",
+      "--type",
+      "cds",
+      "--count",
+      "1",
+      "--json",
+      "--proxyless",
+      "--metadata",
+      "NAMESPACE=default",
+      "--metadata",
+      "TEAM=a=b",
+      "--locality",
+      "eu/eu-1/rack-2",
+    ]);
+    assert.equal(await w.exit, 0, w.stderr);
+    const node = seen.find((n) => n.id === "as-proxyless");
+    assert.match(node?.userAgentName ?? "", /gRPC/);
+    assert.ok(node?.clientFeatures.includes("xds.config.resource-in-sotw"));
+    assert.deepEqual(node?.metadata, { NAMESPACE: "default", TEAM: "a=b" });
+    assert.deepEqual([node?.locality?.region, node?.locality?.zone, node?.locality?.subZone], ["eu", "eu-1", "rack-2"]);
+
+    const stream = new RawStream(rawClient(env.port));
+    stream.send({ node: testNode("as-proxyless"), typeUrl: TypeUrl.Cluster });
+    stream.ack(await stream.next());
+    await new Promise((r) => setTimeout(r, 200));
+    const st = adsc(["status", "--server", server, "--of", "as-proxyless", "--contents", "--json"]);
+    assert.equal(await st.exit, 0, st.stderr);
+    const rows = JSON.parse(st.stdout) as { resources: { content?: { "@type": string; name: string } }[] }[];
+    const content = rows[0]?.resources.find((r) => r.content)?.content;
+    assert.equal(content?.["@type"], TypeUrl.Cluster);
+    assert.match(content?.name ?? "", /^svc-/);
+    const bad = adsc(["watch", "--server", server, "--metadata", "novalue"]);
+    assert.equal(await bad.exit, 2);
+    assert.match(bad.stderr, /--metadata takes key=value, got "novalue"/);
+    stream.close();
+  });
+
+  it("speaks TLS to an IP address without Node's server-name warning", async () => {
+    const { createTestPki } = await import("@xdskit/ads-server/testing");
+    const { createAdsServer, tlsServerCredentials } = await import("@xdskit/ads-server");
+    const pki = createTestPki();
+    const ca = pki.ca("cli-ca");
+    const cert = pki.server(ca, "cli-server");
+    const registry = createSnapshotRegistry();
+    registry.setSnapshot("tls-node", world(1));
+    const ads = createAdsServer({ registry });
+    const port = await ads.listen("127.0.0.1:0", tlsServerCredentials({ certFile: cert.cert, keyFile: cert.key }));
+    try {
+      const w = adsc([
+        "watch",
+        "--server",
+        `127.0.0.1:${port}`,
+        "--ca",
+        ca.cert,
+        "--node",
+        "tls-node",
+        "--type",
+        "cds",
+        "--count",
+        "1",
+      ]);
+      assert.equal(await w.exit, 0, w.stderr);
+      assert.doesNotMatch(w.stderr, /ServerName|DEP0123/);
+    } finally {
+      await ads.shutdown(500);
+      pki.remove();
+    }
+  });
 });

@@ -3,6 +3,7 @@
 import os from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { resourceTypes } from "@xdskit/xds-types";
+import { anyToJson } from "./json.js";
 import { createAdsClient } from "./client.js";
 import { type ConnectionSecurity, channelCredentials, parseTarget, probe, securityFromFiles } from "./credentials.js";
 import { fetchClientStatus } from "./csds.js";
@@ -30,6 +31,9 @@ interface Common {
   server: string;
   node: string;
   cluster: string;
+  proxyless?: boolean;
+  metadata?: Record<string, string>;
+  locality?: { region: string; zone: string; subZone: string };
   delta?: boolean;
   tls?: boolean;
   ca?: string;
@@ -72,6 +76,17 @@ function withCommon(cmd: Command): Command {
     .addOption(new Option("-s, --server <host:port>", "the control plane's xDS address").default("127.0.0.1:15010"))
     .addOption(new Option("-n, --node <id>", "node id to present").default(`adsc-${os.hostname()}-${process.pid}`))
     .addOption(new Option("--cluster <name>", "node cluster to present").default("adsc"))
+    .addOption(new Option("--proxyless", "present as a proxyless gRPC client (gRPC user agent and client features)"))
+    .addOption(
+      new Option("--metadata <key=value>", "node metadata (repeatable), e.g. --metadata NAMESPACE=default").argParser(
+        metadataPair,
+      ),
+    )
+    .addOption(
+      new Option("--locality <region/zone/subzone>", "node locality (zone and subzone optional)").argParser(
+        parseLocality,
+      ),
+    )
     .addOption(new Option("--delta", "speak incremental (Delta) xDS instead of State of the World"))
     .addOption(new Option("--tls", "use TLS (system roots unless --ca is given)"))
     .addOption(new Option("--ca <file>", "PEM CA to trust (implies --tls)"))
@@ -92,8 +107,29 @@ function security(o: Common): ConnectionSecurity {
   }
 }
 
+function metadataPair(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const i = value.indexOf("=");
+  if (i <= 0) throw new UsageError(`--metadata takes key=value, got "${value}"`);
+  return { ...(previous ?? {}), [value.slice(0, i)]: value.slice(i + 1) };
+}
+
+function parseLocality(value: string): { region: string; zone: string; subZone: string } {
+  const [region = "", zone = "", subZone = "", extra] = value.split("/");
+  if (!region || extra !== undefined) throw new UsageError(`--locality takes region[/zone[/subzone]], got "${value}"`);
+  return { region, zone, subZone };
+}
+
+// What a gRPC xDS client says of itself, so a control plane serves it as proxyless.
+const PROXYLESS_FEATURES = ["envoy.lb.does_not_support_overprovisioning", "xds.config.resource-in-sotw"];
+
 function node(o: Common) {
-  return { id: o.node, cluster: o.cluster, locality: { region: "adsc", zone: "adsc" } };
+  return {
+    id: o.node,
+    cluster: o.cluster,
+    locality: o.locality ?? { region: "adsc", zone: "adsc", subZone: "" },
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+    ...(o.proxyless ? { userAgentName: "gRPC Node (xdskit-adsc)", clientFeatures: PROXYLESS_FEATURES } : {}),
+  };
 }
 
 /** Checks the address and that something listens there, before any gRPC. */
@@ -109,6 +145,21 @@ async function reachable(o: Common): Promise<void> {
 function pct(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] ?? Number.NaN;
+}
+
+// Node warns (DEP0123) whenever TLS is used with an IP address as the server
+// name, which grpc-js does for a target like 127.0.0.1:15010: harmless, and
+// noise in a CLI. Only that warning is dropped.
+let quieted = false;
+function quietIpServerNames(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" && rest[0] ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === "DEP0123" || String(warning).includes("TLS ServerName to an IP address")) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 /** Builds the program; `io` receives every line it prints. */
@@ -202,14 +253,20 @@ export function buildProgram(io: CliIo = processIo): Command {
   withCommon(program.command("status"))
     .description("show the server's CSDS view of its clients (ACKed, NACKed, requested, missing)")
     .option("--of <nodeId>", "only this client node id")
-    .option("--json", "the raw CSDS response as JSON")
-    .action(async (o: Common & { of?: string; json?: boolean }) => {
+    .option("--contents", "also show each resource's content (as proto3 JSON)")
+    .option(
+      "--json",
+      "one JSON document: a list of clients {node, scope, resources: [{typeUrl, name, version, status, error?, content?}]}",
+    )
+    .action(async (o: Common & { of?: string; json?: boolean; contents?: boolean }) => {
       await reachable(o);
       const res = await fetchClientStatus(o.server, {
         security: security(o),
-        excludeResourceContents: true,
+        excludeResourceContents: !o.contents,
         ...(o.of ? { nodeId: o.of } : {}),
       });
+      const content = (g: (typeof res.config)[number]["genericXdsConfigs"][number]) =>
+        o.contents && g.xdsConfig ? anyToJson(g.xdsConfig) : undefined;
       const statusNames = ["UNKNOWN", "REQUESTED", "DOES_NOT_EXIST", "ACKED", "NACKED", "RECEIVED_ERROR", "TIMEOUT"];
       if (o.json) {
         const rows = res.config.map((c) => ({
@@ -221,6 +278,7 @@ export function buildProgram(io: CliIo = processIo): Command {
             version: g.versionInfo,
             status: statusNames[g.clientStatus] ?? String(g.clientStatus),
             ...(g.errorState ? { error: g.errorState.details } : {}),
+            ...(content(g) !== undefined ? { content: content(g) } : {}),
           })),
         }));
         io.out(`${JSON.stringify(rows, null, 2)}\n`);
@@ -237,6 +295,8 @@ export function buildProgram(io: CliIo = processIo): Command {
           const state = statusNames[g.clientStatus] ?? String(g.clientStatus);
           const err = g.errorState ? `  error: ${g.errorState.details}` : "";
           io.out(`  ${short.padEnd(5)} ${g.name.padEnd(40)} ${state.padEnd(15)} ${g.versionInfo}${err}\n`);
+          const c = content(g);
+          if (c !== undefined) io.out(`${JSON.stringify(c, null, 2).replace(/^/gm, "        ")}\n`);
         }
       }
     });
@@ -329,6 +389,7 @@ export function buildProgram(io: CliIo = processIo): Command {
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  quietIpServerNames();
   const program = buildProgram(io);
   if (argv.length === 0) {
     io.err(program.helpInformation());
