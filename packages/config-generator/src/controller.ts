@@ -5,7 +5,8 @@ import { EventEmitter } from "eventemitter3";
 import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import { type Part, PartTable, scopeProxy } from "./parts.js";
 import type { ChangeKind } from "./model.js";
-import { defaultNodeGroup, type Proxy, proxyFromNode } from "./proxy.js";
+import { type GroupBy, groupKeyOf, groupView } from "./group-view.js";
+import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
 import { type AcceptedModel, ModelRejected, acceptModel } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
@@ -59,7 +60,17 @@ export interface DiscoveryControllerOptions {
   config?: ConfigStore;
   /** The generator; default `new DefaultConfigGenerator()`. */
   generator?: ConfigGenerator;
-  /** Maps a proxy to its node group; default: kind + cluster (+ IP for sidecars). */
+  /**
+   * What the default node group key covers besides kind, cluster and a
+   * sidecar's IP: node metadata keys, locality, or the node id. Per-workload
+   * builders see exactly that of a proxy — reading anything else throws,
+   * because every member of a group gets what was built for the first.
+   */
+  groupBy?: GroupBy;
+  /**
+   * Maps a proxy to its node group instead of `groupBy`. Builders then see
+   * the first member's whole proxy: the function must cover what they read.
+   */
   nodeGroup?: (proxy: Proxy) => string;
   /**
    * The scope of a proxy: proxies of one kind and scope share one build of
@@ -187,10 +198,11 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   // snapshot right away, so the client's first watch is answered.
   #nodeGroupOf(node: Node): string {
     const proxy = proxyFromNode(node);
-    const group = (this.#options.nodeGroup ?? defaultNodeGroup)(proxy);
+    const group = this.#options.nodeGroup ? this.#options.nodeGroup(proxy) : groupKeyOf(proxy, this.#options.groupBy);
     if (!this.#groups.has(group)) {
       const scopeName = `${proxy.kind}/${this.#options.scope?.(proxy) ?? "mesh"}`;
-      const state: GroupState = { proxy, scope: `scope/${scopeName}`, workload: undefined };
+      const view = this.#options.nodeGroup ? proxy : groupView(proxy, group, this.#options.groupBy);
+      const state: GroupState = { proxy: view, scope: `scope/${scopeName}`, workload: undefined };
       this.#groups.set(group, state);
       this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName)).users.add(group);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });

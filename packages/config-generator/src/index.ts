@@ -9,6 +9,8 @@ export type {
   WeightedDestination,
 } from "./model.js";
 export { proxyFromNode, defaultNodeGroup } from "./proxy.js";
+export { groupKeyOf, groupView } from "./group-view.js";
+export type { GroupBy } from "./group-view.js";
 export type { Proxy, ProxyKind } from "./proxy.js";
 export { PushContext } from "./push-context.js";
 export type {
