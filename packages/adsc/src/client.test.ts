@@ -176,3 +176,16 @@ describe("adsc client options", () => {
     c.close();
   });
 });
+
+describe("createAdsClient node", () => {
+  it("refuses Struct-shaped metadata loudly instead of sending a key named fields", () => {
+    assert.throws(
+      () =>
+        createAdsClient({
+          target: "127.0.0.1:1",
+          node: { id: "n", metadata: { fields: { A: { kind: { case: "stringValue", value: "x" } } } } },
+        }),
+      /node\.metadata takes plain JSON/,
+    );
+  });
+});

@@ -1,6 +1,6 @@
 import { type MessageInitShape, create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { type Logger, findResourceType, silentLogger } from "@xdskit/xds-types";
+import { type Logger, findResourceType, silentLogger, assertJsonMetadata } from "@xdskit/xds-types";
 import type { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import {
   DeltaDiscoveryRequestSchema,
@@ -122,6 +122,7 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
 
   constructor(options: AdsClientOptions) {
     super();
+    assertJsonMetadata(options.node?.metadata);
     this.#options = options;
     this.#delta = options.protocol === "delta";
     this.#backoff = new Backoff(options.backoff);

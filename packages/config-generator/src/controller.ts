@@ -4,7 +4,7 @@ import { createSnapshotRegistry, type MemorySnapshotRegistry, type SnapshotRegis
 import { EventEmitter } from "eventemitter3";
 import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import { type Part, PartTable, scopeProxy } from "./parts.js";
-import type { ChangeKind } from "./model.js";
+import type { ChangeKind, MeshConfig } from "./model.js";
 import { type GroupBy, groupKeyOf, groupView } from "./group-view.js";
 import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
@@ -78,6 +78,8 @@ export interface DiscoveryControllerOptions {
    * the node's namespace to scope by namespace.
    */
   scope?: (proxy: Proxy) => string;
+  /** The host's configuration of the whole mesh, handed to every builder as `push.meshConfig`. */
+  meshConfig?: MeshConfig;
   /** More sources whose changes trigger pushes (e.g. a secrets folder feeding a registered builder). */
   sources?: readonly SourceEmitter[];
   /** Debounce quiet period in ms. Default 100. */
@@ -170,7 +172,13 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   }
 
   #pushContext(model: AcceptedModel | undefined, reasons: readonly string[]): PushContext {
-    return new PushContext(model?.services ?? [], model?.routes ?? [], reasons, model?.gateways);
+    return new PushContext(
+      model?.services ?? [],
+      model?.routes ?? [],
+      reasons,
+      model?.gateways,
+      this.#options.meshConfig,
+    );
   }
 
   #rejected(reason: string, error: Error, own = true): void {

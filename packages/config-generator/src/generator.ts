@@ -146,11 +146,22 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   /** Every service's EDS cluster (as the proxy's kind needs it); sidecars also get the passthrough clusters. */
   buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
     const envoy = proxy.kind !== "proxyless";
-    const out = [...push.services.values()].map((s) =>
-      this.memo(TypeUrl.Cluster, `${envoy ? "envoy" : "grpc"}|${s.name}`, clusterInputs(s, push), () =>
-        outboundCluster(s, push, proxy.kind),
-      ),
-    );
+    const out: Cluster[] = [];
+    for (const s of push.services.values()) {
+      const kind = envoy ? "envoy" : "grpc";
+      out.push(
+        this.memo(TypeUrl.Cluster, `${kind}|${s.name}`, clusterInputs(s, push), () =>
+          outboundCluster(s, push, proxy.kind),
+        ),
+      );
+      for (const sub of s.subsets ?? []) {
+        out.push(
+          this.memo(TypeUrl.Cluster, `${kind}|${s.name}|${sub.name}`, clusterInputs(s, push), () =>
+            outboundCluster(s, push, proxy.kind, sub.name),
+          ),
+        );
+      }
+    }
     if (proxy.kind === "sidecar")
       out.push(...this.memo(TypeUrl.Cluster, "sidecar-fixed", "", () => sidecarFixedClusters()));
     return out;
@@ -166,9 +177,18 @@ export class DefaultConfigGenerator implements ConfigGenerator {
 
   /** Every service's endpoints. */
   buildEndpoints(_proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
-    return [...push.services.values()].map((s) =>
-      this.memo(TypeUrl.ClusterLoadAssignment, s.name, serviceKey(s, push), () => loadAssignment(s, push)),
-    );
+    const out: ClusterLoadAssignment[] = [];
+    for (const s of push.services.values()) {
+      out.push(this.memo(TypeUrl.ClusterLoadAssignment, s.name, serviceKey(s, push), () => loadAssignment(s, push)));
+      for (const sub of s.subsets ?? []) {
+        out.push(
+          this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}|${sub.name}`, serviceKey(s, push), () =>
+            loadAssignment(s, push, sub),
+          ),
+        );
+      }
+    }
+    return out;
   }
 
   /** Listeners every proxy of the kind shares. */

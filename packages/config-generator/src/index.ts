@@ -1,7 +1,11 @@
 // Curated entry point of @xdskit/config-generator.
 export type {
   ChangeKind,
+  Labels,
   Locality,
+  MeshConfig,
+  Metadata,
+  Subset,
   PortProtocol,
   RouteRule,
   Service,

@@ -14,7 +14,7 @@ export interface MeshFile {
   readonly allowEmpty?: boolean;
 }
 
-type Shape = { [key: string]: "string" | "number" | "boolean" | "strings" | Shape | [Shape] | "record" };
+type Shape = { [key: string]: "string" | "number" | "boolean" | "strings" | Shape | [Shape] | "record" | "json" };
 
 const ENDPOINT: Shape = {
   address: "string",
@@ -22,14 +22,26 @@ const ENDPOINT: Shape = {
   weight: "number",
   healthy: "boolean",
   locality: { region: "string", zone: "string", subZone: "string" },
+  labels: "record",
+  metadata: "json",
 };
 const MESH: Shape = {
   allowEmpty: "boolean",
-  services: [{ name: "string", port: "number", protocol: "string", endpoints: [ENDPOINT] }],
+  services: [
+    {
+      name: "string",
+      port: "number",
+      protocol: "string",
+      endpoints: [ENDPOINT],
+      labels: "record",
+      metadata: "json",
+      subsets: [{ name: "string", labels: "record" }],
+    },
+  ],
   routes: [
     {
       host: "string",
-      split: [{ service: "string", weight: "number" }],
+      split: [{ service: "string", subset: "string", weight: "number" }],
       pathPrefix: "string",
       headers: "record",
       timeoutMs: "number",
@@ -66,6 +78,11 @@ function checkShape(value: unknown, shape: Shape, at: string): void {
       throw new XdsError("invalid_config", `${where}: unknown key; expected one of ${Object.keys(shape).join(", ")}`);
     }
     if (v === undefined || v === null) continue;
+    if (want === "json") {
+      if (typeof v !== "object" || Array.isArray(v))
+        throw new XdsError("invalid_config", `${where}: expected a map, got ${describe(v)}`);
+      continue;
+    }
     if (want === "record") {
       if (typeof v !== "object" || Array.isArray(v))
         throw new XdsError("invalid_config", `${where}: expected a map, got ${describe(v)}`);

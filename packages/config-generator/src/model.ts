@@ -7,6 +7,26 @@ export interface Locality {
   readonly subZone?: string;
 }
 
+/** Labels: string keys and values, as Kubernetes has them (`version: v2`). */
+export type Labels = Readonly<Record<string, string>>;
+
+/** JSON-like metadata a host carries through a push for its own builders. */
+export type Metadata = Readonly<Record<string, string | number | boolean | null | readonly unknown[] | object>>;
+
+/**
+ * Configuration of the whole mesh that every builder reads (Istio's mesh
+ * config), from `createDiscoveryController({ meshConfig })`. Empty by
+ * default: hosts add their own fields by augmenting this interface:
+ *
+ * ```ts
+ * declare module "@xdskit/config-generator" {
+ *   interface MeshConfig { tenant: string; defaultTimeoutMs: number }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: hosts augment it
+export interface MeshConfig {}
+
 /** One instance of a service. */
 export interface ServiceEndpoint {
   readonly address: string;
@@ -16,6 +36,18 @@ export interface ServiceEndpoint {
   readonly locality?: Locality;
   /** Unhealthy endpoints are sent with health status UNHEALTHY and get no traffic. Default true. */
   readonly healthy?: boolean;
+  /** Labels of this instance: subsets select endpoints by them. */
+  readonly labels?: Labels;
+  /** The host's own data about this instance. */
+  readonly metadata?: Metadata;
+}
+
+/** A named slice of a service's endpoints, chosen by labels (Istio's subsets): routes can send to it. */
+export interface Subset {
+  /** DNS-style name, unique within the service. */
+  readonly name: string;
+  /** Endpoints with all these labels belong to the subset. */
+  readonly labels: Labels;
 }
 
 /** Application protocol of a port: decides between the HTTP connection manager and a TCP proxy for sidecars. */
@@ -29,11 +61,19 @@ export interface Service {
   readonly port?: number;
   readonly protocol?: PortProtocol;
   readonly endpoints: readonly ServiceEndpoint[];
+  /** Labels of the service. */
+  readonly labels?: Labels;
+  /** The host's own data about the service (policy for its builders, say). */
+  readonly metadata?: Metadata;
+  /** Named subsets of the endpoints: each gets a cluster of its own (`outbound|port|subset|name`). */
+  readonly subsets?: readonly Subset[];
 }
 
 /** Traffic split entry of a route. */
 export interface WeightedDestination {
   readonly service: string;
+  /** A subset of the service to send to, instead of all its endpoints. */
+  readonly subset?: string;
   readonly weight: number;
 }
 

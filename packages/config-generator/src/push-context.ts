@@ -1,5 +1,5 @@
 import { frozenService } from "./frozen.js";
-import type { Gateway, RouteRule, Service } from "./model.js";
+import type { Gateway, MeshConfig, RouteRule, Service } from "./model.js";
 
 /**
  * An immutable, indexed view of every service and route at one push, shared
@@ -12,6 +12,8 @@ export class PushContext {
   readonly gateways: ReadonlyMap<number, Gateway>;
   /** Why this push happened. */
   readonly reasons: readonly string[];
+  /** The host's configuration of the whole mesh (see {@link MeshConfig}). */
+  readonly meshConfig: Readonly<MeshConfig>;
   readonly createdAt = new Date();
 
   constructor(
@@ -19,6 +21,7 @@ export class PushContext {
     routes: readonly RouteRule[],
     reasons: readonly string[] = [],
     gateways: readonly Gateway[] = [],
+    meshConfig: MeshConfig = {},
   ) {
     const byName = new Map<string, Service>();
     for (const s of services) byName.set(s.name, frozenService(s));
@@ -34,6 +37,7 @@ export class PushContext {
       [...gateways].sort((a, b) => a.port - b.port).map((g) => [g.port, Object.freeze({ ...g })]),
     );
     this.reasons = Object.freeze([...reasons]);
+    this.meshConfig = Object.freeze({ ...meshConfig });
     Object.freeze(this);
   }
 

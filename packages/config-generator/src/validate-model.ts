@@ -45,7 +45,47 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
           fail(`${at}.locality.${k}`, `must be a string, got ${JSON.stringify(v)}`);
       }
     }
+    labels(`${at}.labels`, e.labels);
+    metadata(`${at}.metadata`, e.metadata);
   });
+  labels(`${where}.labels`, s.labels);
+  metadata(`${where}.metadata`, s.metadata);
+  if (s.subsets !== undefined) {
+    if (!Array.isArray(s.subsets)) fail(`${where}.subsets`, "must be a list");
+    const names = new Set<string>();
+    s.subsets.forEach((sub, i) => {
+      const at = `${where}.subsets[${i}]`;
+      if (typeof sub?.name !== "string" || !NAME.test(sub.name))
+        fail(`${at}.name`, `must be a DNS-style name, got ${JSON.stringify(sub?.name)}`);
+      if (names.has(sub.name)) fail(`${at}.name`, `duplicate subset "${sub.name}"`);
+      names.add(sub.name);
+      labels(`${at}.labels`, sub.labels);
+      if (!sub.labels || Object.keys(sub.labels).length === 0)
+        fail(`${at}.labels`, "must select by at least one label");
+    });
+  }
+}
+
+const LABEL = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
+
+function labels(where: string, l: unknown): void {
+  if (l === undefined) return;
+  if (typeof l !== "object" || l === null || Array.isArray(l)) fail(where, "must be a map of strings");
+  for (const [k, v] of Object.entries(l)) {
+    if (!LABEL.test(k)) fail(`${where}.${k}`, "is not a valid label key (letters, digits, '-', '_', '.', '/')");
+    if (typeof v !== "string" || v.length > 63)
+      fail(`${where}.${k}`, `must be a string of at most 63 characters, got ${JSON.stringify(v)}`);
+  }
+}
+
+function metadata(where: string, m: unknown): void {
+  if (m === undefined) return;
+  if (typeof m !== "object" || m === null || Array.isArray(m)) fail(where, "must be a map");
+  try {
+    JSON.stringify(m);
+  } catch {
+    fail(where, "must be plain JSON data");
+  }
 }
 
 /** Checks one route rule (services it names are checked against a push by {@link validateReferences}). */
@@ -153,10 +193,14 @@ export function validateReferences(
     if (seen.has(s.name)) fail(`${where}services[${i}].name`, `duplicate service name "${s.name}"`);
     seen.add(s.name);
   });
+  const subsets = new Map(services.map((s) => [s.name, new Set((s.subsets ?? []).map((x) => x.name))]));
   routes.forEach((r, i) => {
     if (!seen.has(r.host)) fail(`${where}routes[${i}].host`, `no service named "${r.host}"`);
     r.split.forEach((d, j) => {
       if (!seen.has(d.service)) fail(`${where}routes[${i}].split[${j}].service`, `no service named "${d.service}"`);
+      if (d.subset !== undefined && !subsets.get(d.service)?.has(d.subset)) {
+        fail(`${where}routes[${i}].split[${j}].subset`, `service "${d.service}" has no subset "${d.subset}"`);
+      }
     });
   });
   const ports = new Set<number>();

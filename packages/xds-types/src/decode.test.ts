@@ -49,3 +49,20 @@ describe("decodeResource", () => {
     );
   });
 });
+
+describe("node metadata", () => {
+  it("a google.protobuf.Struct message literal is refused with what to write instead", async () => {
+    const { isStructLiteral } = await import("./metadata.js");
+    const assertJsonMetadata: (m: unknown) => void = (await import("./metadata.js")).assertJsonMetadata;
+    const struct = { fields: { NAMESPACE: { kind: { case: "stringValue", value: "default" } } } };
+    assert.equal(isStructLiteral(struct), true);
+    assert.equal(isStructLiteral({ NAMESPACE: "default" }), false);
+    assert.equal(isStructLiteral({ fields: { a: 1 } }), false, "plain JSON that happens to have a key named fields");
+    assert.throws(
+      () => assertJsonMetadata(struct),
+      /takes plain JSON \(\{ NAMESPACE: "default" \}\), but got a google\.protobuf\.Struct message/,
+    );
+    assert.throws(() => assertJsonMetadata(["a"]), /must be a JSON object, got a list/);
+    assertJsonMetadata({ NAMESPACE: "default" });
+  });
+});

@@ -26,3 +26,4 @@ export { canonicalResourceName, inGlobCollection, isGlobCollection, parseXdstpNa
 export type { XdstpName } from "./xdstp.js";
 export { isEdsCluster, referencesOf } from "./references.js";
 export type { Reference } from "./references.js";
+export { assertJsonMetadata, isStructLiteral } from "./metadata.js";

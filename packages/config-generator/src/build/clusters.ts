@@ -17,6 +17,7 @@ import {
   PASSTHROUGH_CLUSTER,
   clusterName,
   duration,
+  subsetClusterName,
   inboundClusterName,
   socketAddress,
 } from "./common.js";
@@ -45,10 +46,10 @@ function upstreamProtocol(service: Service): Cluster["typedExtensionProtocolOpti
   return { [HTTP_PROTOCOL_OPTIONS]: options };
 }
 
-/** The EDS cluster of a service, as the given kind of client needs it. */
-export function outboundCluster(service: Service, push: PushContext, kind: ProxyKind): Cluster {
+/** The EDS cluster of a service (or of one of its subsets), as the given kind of client needs it. */
+export function outboundCluster(service: Service, push: PushContext, kind: ProxyKind, subset?: string): Cluster {
   return create(ClusterSchema, {
-    name: clusterName(service, push),
+    name: subset === undefined ? clusterName(service, push) : subsetClusterName(service, subset, push),
     clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.EDS },
     edsClusterConfig: { edsConfig: ADS },
     connectTimeout: duration(5000),

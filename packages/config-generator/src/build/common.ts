@@ -35,6 +35,11 @@ export function clusterName(service: Service, push: PushContext): string {
   return `outbound|${push.portOf(service)}||${service.name}`;
 }
 
+/** The cluster of one subset of a service: `outbound|port|subset|host`, as Istio names it. */
+export function subsetClusterName(service: Service, subset: string, push: PushContext): string {
+  return `outbound|${push.portOf(service)}|${subset}|${service.name}`;
+}
+
 /** The cluster that reaches the workload's own port on the loopback. */
 export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;

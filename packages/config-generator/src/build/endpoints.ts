@@ -5,14 +5,17 @@ import {
   ClusterLoadAssignmentSchema,
 } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
 import type { LocalityLbEndpointsSchema } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_components_pb";
-import type { Service, ServiceEndpoint } from "../model.js";
+import type { Service, ServiceEndpoint, Subset } from "../model.js";
 import type { PushContext } from "../push-context.js";
-import { clusterName, socketAddress } from "./common.js";
+import { clusterName, socketAddress, subsetClusterName } from "./common.js";
 
-/** The endpoints of a service, grouped by locality, with weights and health. */
-export function loadAssignment(service: Service, push: PushContext): ClusterLoadAssignment {
+/** The endpoints of a service (or of one of its subsets), grouped by locality, with weights and health. */
+export function loadAssignment(service: Service, push: PushContext, subset?: Subset): ClusterLoadAssignment {
   const byLocality = new Map<string, { locality: ServiceEndpoint["locality"]; eps: ServiceEndpoint[] }>();
-  for (const e of service.endpoints) {
+  const selected = subset
+    ? service.endpoints.filter((e) => Object.entries(subset.labels).every(([k, v]) => e.labels?.[k] === v))
+    : service.endpoints;
+  for (const e of selected) {
     const key = `${e.locality?.region ?? ""}/${e.locality?.zone ?? ""}/${e.locality?.subZone ?? ""}`;
     const entry = byLocality.get(key) ?? { locality: e.locality, eps: [] };
     entry.eps.push(e);
@@ -30,5 +33,6 @@ export function loadAssignment(service: Service, push: PushContext): ClusterLoad
       })),
     });
   }
-  return create(ClusterLoadAssignmentSchema, { clusterName: clusterName(service, push), endpoints });
+  const name = subset ? subsetClusterName(service, subset.name, push) : clusterName(service, push);
+  return create(ClusterLoadAssignmentSchema, { clusterName: name, endpoints });
 }

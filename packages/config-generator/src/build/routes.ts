@@ -15,7 +15,7 @@ import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/
 import type { RouteFault, RouteRule, Service } from "../model.js";
 import type { ProxyKind } from "../proxy.js";
 import type { PushContext } from "../push-context.js";
-import { FAULT_FILTER, PASSTHROUGH_CLUSTER, clusterName, duration, fraction } from "./common.js";
+import { FAULT_FILTER, PASSTHROUGH_CLUSTER, clusterName, duration, fraction, subsetClusterName } from "./common.js";
 
 type RouteInit = MessageInitShape<typeof RouteSchema>;
 type VirtualHostInit = MessageInitShape<typeof VirtualHostSchema>;
@@ -50,14 +50,17 @@ function faultConfig(fault: RouteFault) {
 /** One route from a rule: path prefix and header matches; weighted clusters, timeout, retries and faults. */
 export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
   const dest = rule.split.filter((d) => push.services.has(d.service));
-  const cluster = (name: string) => clusterName(push.services.get(name) as Service, push);
+  const cluster = (name: string, subset?: string) => {
+    const s = push.services.get(name) as Service;
+    return subset === undefined ? clusterName(s, push) : subsetClusterName(s, subset, push);
+  };
   const action: MessageInitShape<typeof RouteActionSchema> = {
     clusterSpecifier:
       dest.length === 1
-        ? { case: "cluster", value: cluster(dest[0]?.service ?? "") }
+        ? { case: "cluster", value: cluster(dest[0]?.service ?? "", dest[0]?.subset) }
         : {
             case: "weightedClusters",
-            value: { clusters: dest.map((d) => ({ name: cluster(d.service), weight: d.weight })) },
+            value: { clusters: dest.map((d) => ({ name: cluster(d.service, d.subset), weight: d.weight })) },
           },
   };
   if (rule.timeoutMs !== undefined) {
