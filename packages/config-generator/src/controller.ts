@@ -8,7 +8,7 @@ import type { ChangeKind, MeshConfig } from "./model.js";
 import { type GroupBy, groupKeyOf, groupView } from "./group-view.js";
 import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
-import { type AcceptedModel, ModelRejected, acceptModel } from "./source-model.js";
+import { type AcceptedModel, ModelRejected, acceptModel, modelChanges } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
 import type { ConfigStore, ServiceRegistry, SourceEmitter } from "./sources.js";
 
@@ -284,6 +284,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   async #runPush(req: PushRequest): Promise<void> {
     const started = performance.now();
     const first = this.#model === undefined;
+    const previous = this.#model;
     const model = this.#accept(this.#model);
     if (!model || model === this.#model) return;
     this.#model = model;
@@ -292,7 +293,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     // The first model builds everything in full; later ones only what the change touched.
     let types: Set<string> | undefined;
     if (!first) {
-      types = typesTouchedBy(req.kinds);
+      // The model's own differences, beside what the sources said.
+      const kinds = new Set([...req.kinds, ...modelChanges(previous as AcceptedModel, model)]);
+      types = typesTouchedBy(kinds);
       for (const t of this.generator.extraTypes?.() ?? []) types.add(t);
     }
     this.#generator("begin");

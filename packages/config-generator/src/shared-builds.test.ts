@@ -144,4 +144,22 @@ describe("shared builds", () => {
       controller.close();
     }
   });
+
+  it("a change a source calls endpoints-only but that renames a cluster rebuilds what depends on it", async () => {
+    const source = createMemorySource();
+    // No explicit port: the cluster is named after the first endpoint's port.
+    source.setService({ name: "a", endpoints: [{ address: "10.0.0.1", port: 8000 }] });
+    const controller = createDiscoveryController({ services: source, debounceMs: 1 });
+    try {
+      const g = controller.registry.nodeGroup(grpc("x"));
+      source.setEndpoints("a", [{ address: "10.0.0.1", port: 9000 }]);
+      await controller.flush();
+      const names = (t: string) => [...(controller.registry.getSnapshot(g)?.get(t)?.resources.keys() ?? [])];
+      assert.deepEqual(names(TypeUrl.Cluster), ["outbound|9000||a"]);
+      assert.deepEqual(names(TypeUrl.ClusterLoadAssignment), ["outbound|9000||a"]);
+      assert.deepEqual(names(TypeUrl.Listener), ["a", "a:9000"]);
+    } finally {
+      controller.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@
 // services at all, never turns into a push that removes config clients need.
 import { XdsError } from "@xdskit/xds-types";
 import { knownValid, rememberValid } from "./frozen.js";
-import type { Gateway, RouteRule, Service } from "./model.js";
+import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
 import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
 
@@ -77,4 +77,29 @@ export function acceptModel(
     );
   }
   return { services: list, routes, gateways };
+}
+
+/**
+ * What really changed between two models, whatever the source said: a
+ * service whose port is derived from its first endpoint changes its cluster
+ * name when that endpoint's port changes, which an "endpoints" change alone
+ * would not rebuild.
+ */
+export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<ChangeKind> {
+  const kinds = new Set<ChangeKind>();
+  const port = (s: Service) => s.port ?? s.endpoints[0]?.port ?? 80;
+  const shape = (m: AcceptedModel) =>
+    JSON.stringify(
+      m.services.map((s) => [s.name, port(s), s.protocol ?? "", s.subsets ?? [], s.labels ?? {}, s.metadata ?? {}]),
+    );
+  if (shape(prev) !== shape(next)) kinds.add("services");
+  const endpoints = (m: AcceptedModel) => m.services.map((s) => s.endpoints);
+  if (kinds.has("services") || !sameJson(endpoints(prev), endpoints(next))) kinds.add("endpoints");
+  if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
+  if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
+  return kinds;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
