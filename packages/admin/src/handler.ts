@@ -12,6 +12,7 @@ import { configDump, meshPage, nodeGroupsPage } from "./pages.js";
 
 /** A metrics registry as prom-client's `Registry` has it. */
 export interface MetricsSource {
+  /** The metrics in Prometheus text format. */
   metrics(): Promise<string>;
   readonly contentType: string;
 }
@@ -48,7 +49,10 @@ const PAGES = [
 ];
 
 /** The admin request handler; `close()` stops what it records. */
-export type AdminHandler = http.RequestListener & { close(): void };
+export type AdminHandler = http.RequestListener & {
+  /** Stops recording the ADS server's events. */
+  close(): void;
+};
 
 function wantsText(req: http.IncomingMessage, url: URL): boolean {
   if (url.searchParams.get("format") === "text") return true;

@@ -15,6 +15,7 @@ export interface AdminServerOptions extends AdminOptions {
 export interface AdminServer {
   readonly port: number;
   readonly server: http.Server;
+  /** Stops serving and closes open connections. */
   close(): Promise<void>;
 }
 

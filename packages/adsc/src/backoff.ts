@@ -23,6 +23,7 @@ export class Backoff {
 
   constructor(
     options: BackoffOptions = {},
+    /** The source of randomness (tests pass a fixed one). */
     readonly random: () => number = Math.random,
   ) {
     this.#initial = options.initialMs ?? 250;

@@ -100,7 +100,9 @@ function credentialsOf(plan: LoadPlan): grpc.ChannelCredentials {
 
 /** A running load: `mark` starts timing the next response of every stream; `stop` ends it. */
 export interface RunningLoad {
+  /** Starts timing the next response of every stream. */
   mark(): void;
+  /** Closes every stream and channel. */
   stop(): void;
   /** Responses and bytes received so far, and streams with a full config. */
   progress(): { responses: number; bytes: number; complete: number };

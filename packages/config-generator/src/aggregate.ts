@@ -2,12 +2,18 @@ import { EventEmitter } from "eventemitter3";
 import type { Service } from "./model.js";
 import type { ServiceRegistry, SourceEvents } from "./sources.js";
 
+/** Several service registries as one. */
+export interface AggregateRegistry extends ServiceRegistry {
+  /** Stops listening to the registries. */
+  close(): void;
+}
+
 /**
  * Merges several service registries into one, as pilot's aggregate
  * controller does: a service found in several registries gets the endpoints
  * of all of them (first registry's port and protocol win).
  */
-export function createAggregateRegistry(registries: readonly ServiceRegistry[]): ServiceRegistry & { close(): void } {
+export function createAggregateRegistry(registries: readonly ServiceRegistry[]): AggregateRegistry {
   const emitter = new EventEmitter<SourceEvents>();
   const forward = {
     change: (c: Parameters<SourceEvents["change"]>[0]) => emitter.emit("change", c),

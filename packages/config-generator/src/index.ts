@@ -32,6 +32,7 @@ export type { FileSource, FileSourceOptions } from "./file-source.js";
 export { parseMeshFile } from "./mesh-file.js";
 export type { MeshFile } from "./mesh-file.js";
 export { createAggregateRegistry } from "./aggregate.js";
+export type { AggregateRegistry } from "./aggregate.js";
 export { createSecretsDirSource } from "./secrets-dir.js";
 export type { SecretsDirSource } from "./secrets-dir.js";
 export { validateReferences, validateRoute, validateService } from "./validate-model.js";

@@ -20,7 +20,12 @@ export interface ControllerMetricsOptions {
 export function createControllerMetrics(
   controller: DiscoveryController,
   options: ControllerMetricsOptions = {},
-): { registry: client.Registry; detach(): void } {
+): {
+  /** The registry the metrics are on. */
+  registry: client.Registry;
+  /** Stops counting the controller's events. */
+  detach(): void;
+} {
   const registry = options.registry ?? new client.Registry();
   const p = options.prefix ?? "";
   const debounce = new client.Histogram({

@@ -18,12 +18,17 @@ export interface SecretsDirSource {
   secrets(): readonly Secret[];
   /** Problems of the last scan (a folder with a certificate but no key, …); those folders keep their last good content. */
   readonly problems: readonly string[];
+  /** Listens for changed secrets. */
   on(event: "change", listener: SourceEvents["change"]): unknown;
+  /** Listens for folders that could not be read. */
   on(event: "rejected", listener: SourceEvents["rejected"]): unknown;
+  /** Stops listening for changed secrets. */
   off(event: "change", listener: SourceEvents["change"]): unknown;
+  /** Stops listening for folders that could not be read. */
   off(event: "rejected", listener: SourceEvents["rejected"]): unknown;
   /** Scans the folder now. */
   rescan(): void;
+  /** Stops watching. */
   close(): void;
 }
 

@@ -9,6 +9,7 @@ export interface SourceChange {
 
 /** Events every source emits. */
 export interface SourceEvents {
+  /** The source's data changed. */
   change: (change: SourceChange) => void;
   /** New input was refused; the last good state keeps being served. */
   rejected: (event: { reason: string; error: Error }) => void;
@@ -19,9 +20,13 @@ export interface SourceEvents {
  * own `EventEmitter` and any object with these two methods all fit.
  */
 export interface SourceEmitter {
+  /** Listens for changes. */
   on(event: "change", listener: SourceEvents["change"]): unknown;
+  /** Listens for refused input. */
   on(event: "rejected", listener: SourceEvents["rejected"]): unknown;
+  /** Stops listening for changes. */
   off(event: "change", listener: SourceEvents["change"]): unknown;
+  /** Stops listening for refused input. */
   off(event: "rejected", listener: SourceEvents["rejected"]): unknown;
 }
 

@@ -148,7 +148,9 @@ export interface ConsistencyIssue {
 
 /** Typed events a registry emits (eventemitter3). */
 export interface SnapshotRegistryEvents {
+  /** A whole snapshot was installed; `versions` are its type versions. */
   snapshotSet: (event: { nodeGroup: string; versions: ReadonlyMap<string, string> }) => void;
+  /** An update changed one type of a group. */
   resourcesUpdated: (event: {
     nodeGroup: string;
     typeUrl: string;
@@ -156,7 +158,9 @@ export interface SnapshotRegistryEvents {
     upserted: readonly string[];
     removed: readonly string[];
   }) => void;
+  /** A snapshot or update was refused; the previous one stays. */
   validationFailed: (event: { nodeGroup: string; typeUrl?: string; error: Error }) => void;
+  /** A group's snapshot was removed. */
   snapshotCleared: (event: { nodeGroup: string }) => void;
   /**
    * No stream has held the node group for the registry's idle period: its

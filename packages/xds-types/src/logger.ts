@@ -3,9 +3,13 @@
  * host passes one; `console` fits, and so do pino and winston.
  */
 export interface Logger {
+  /** Detail for debugging: every request, every push. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** What happened: connections, NACKs, pushes. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Something was refused or went wrong and was handled (the last good config stays). */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Something went wrong that needs a look. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
