@@ -6,6 +6,7 @@ import type { DiscoveryController } from "@xdskit/config-generator";
 import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
 import { ActivityRecorder } from "./activity.js";
 import { authorized } from "./auth.js";
+import { envoyConfigDump } from "./envoy-dump.js";
 import { syncz, synczText } from "./syncz.js";
 import { DASHBOARD_HTML } from "./ui.js";
 import { configDump, meshPage, nodeGroupsPage } from "./pages.js";
@@ -43,7 +44,7 @@ const PAGES = [
   "/debug/syncz",
   "/debug/push_status",
   "/debug/activity",
-  "/debug/config_dump?node=ID",
+  "/debug/config_dump?node=ID[&format=envoy]",
   "/debug/mesh",
   "/debug/node_groups",
 ];
@@ -144,6 +145,11 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
           if (!registry) return json(res, 404, { error: "no registry was given" });
           const node = url.searchParams.get("node");
           if (!node) return json(res, 400, { error: "missing ?node=ID (a connected client's node id)" });
+          if (url.searchParams.get("format") === "envoy") {
+            const conn = options.ads.connections.byNodeId(node)[0];
+            if (!conn) return json(res, 404, { error: `no connected client with node id "${node}"` });
+            return json(res, 200, envoyConfigDump(registry.getSnapshot(conn.nodeGroup)));
+          }
           const dump = configDump(options.ads, registry, node);
           return dump ? json(res, 200, dump) : json(res, 404, { error: `no connected client with node id "${node}"` });
         }
