@@ -108,6 +108,7 @@ async function main(): Promise<void> {
     config: source,
     generator,
     debounceMs: o.debounceMs,
+    ...(o.groupByLocality ? { groupBy: { locality: true } } : {}),
     ...(secrets ? { sources: [secrets] } : {}),
     ...(log ? { logger: log } : {}),
   });

@@ -10,6 +10,8 @@ export const USAGE = `usage: npm start -- [options]
   --max-config-bytes N  largest mesh file accepted (default 8388608); a bigger one is refused
   --backends N          demo echo backends to start on loopback (default 2 without --config, 0 with it)
   --debounce MS         push debounce quiet period (default 100)
+  --group-by-locality   node groups (and shared builds) per client locality, which services
+                        with "localityFailover: nearest" need (docs/proxyless.md)
 
 security (docs/security.md):
   --tls-cert FILE       the xDS port speaks TLS only, with this certificate chain (PEM) ...
@@ -38,6 +40,8 @@ export interface PilotOptions {
   readonly maxConfigBytes: number | undefined;
   readonly backends: number;
   readonly debounceMs: number;
+  /** Node groups per client locality (the controller's groupBy.locality). */
+  readonly groupByLocality: boolean;
   readonly tls:
     | { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined }
     | undefined;
@@ -94,6 +98,7 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         "max-config-bytes": { type: "string" },
         backends: { type: "string" },
         debounce: { type: "string" },
+        "group-by-locality": { type: "boolean", default: false },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "client-ca": { type: "string" },
@@ -134,6 +139,7 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     maxConfigBytes: whole(str("max-config-bytes"), "--max-config-bytes", 1),
     backends: whole(str("backends"), "--backends", 0) ?? (config ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
+    groupByLocality: values["group-by-locality"] === true,
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,
     trustDomain: str("trust-domain") ?? "cluster.local",
     secretsDir,

@@ -11,23 +11,16 @@ const raw = (b: Buffer) => b;
 export interface Backend {
   readonly name: string;
   readonly port: number;
+  /** gRPC backends: while true, every call fails with UNAVAILABLE. */
+  failing?: boolean;
+  /** gRPC backends: calls answered so far (failed ones too). */
+  readonly calls?: number;
   stop(): Promise<void>;
 }
 
-/** The echo method of the grpc-go and grpc-java interop drivers. */
-export const DRIVER_ECHO_PATH = "/echo.Echo/Say";
-
-/**
- * A gRPC echo server answering with its name, on the demo's method and the
- * interop drivers' one; metadata `x-delay-ms` delays the answer.
- */
-export async function grpcBackend(name: string, host = "127.0.0.1"): Promise<Backend> {
-  const server = new grpc.Server();
-  const say = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-    const delay = Number(call.metadata.get("x-delay-ms")[0] ?? 0);
-    setTimeout(() => cb(null, Buffer.from(name)), Math.min(delay, 10_000));
-  };
-  const method = (path: string) => ({
+/** A unary method with raw bytes both ways (test backends answer with their name). */
+export function rawMethod(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
     path,
     requestStream: false,
     responseStream: false,
@@ -35,13 +28,54 @@ export async function grpcBackend(name: string, host = "127.0.0.1"): Promise<Bac
     requestDeserialize: raw,
     responseSerialize: raw,
     responseDeserialize: raw,
-  });
-  server.addService({ Say: method(ECHO_PATH) }, { Say: say });
-  server.addService({ Say: method(DRIVER_ECHO_PATH) }, { Say: say });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  };
+}
+
+/** The echo method of the grpc-go and grpc-java interop drivers. */
+export const DRIVER_ECHO_PATH = "/echo.Echo/Say";
+
+/**
+ * A gRPC echo server answering with its name, on the demo's method and the
+ * interop drivers' one. Metadata `x-delay-ms` delays the answer;
+ * `x-fail-attempts: N` fails the first N attempts of a call with UNAVAILABLE
+ * (a retry carries `grpc-previous-rpc-attempts`, gRFC A6); setting `failing`
+ * fails every call.
+ */
+export async function grpcBackend(name: string, host = "127.0.0.1", port = 0): Promise<Backend> {
+  const server = new grpc.Server();
+  const state = { failing: false, calls: 0 };
+  const say = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    state.calls++;
+    const delay = Number(call.metadata.get("x-delay-ms")[0] ?? 0);
+    const failFor = Number(call.metadata.get("x-fail-attempts")[0] ?? 0);
+    const attempt = Number(call.metadata.get("grpc-previous-rpc-attempts")[0] ?? 0);
+    if (state.failing || attempt < failFor) {
+      cb({ code: grpc.status.UNAVAILABLE, details: `${name} fails attempt ${attempt}` });
+      return;
+    }
+    setTimeout(() => cb(null, Buffer.from(name)), Math.min(delay, 10_000));
+  };
+  server.addService({ Say: rawMethod(ECHO_PATH) }, { Say: say });
+  server.addService({ Say: rawMethod(DRIVER_ECHO_PATH) }, { Say: say });
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
   );
-  return { name, port, stop: () => new Promise((r) => server.tryShutdown(() => r())) };
+  return {
+    name,
+    port: bound,
+    get failing() {
+      return state.failing;
+    },
+    set failing(v: boolean) {
+      state.failing = v;
+    },
+    get calls() {
+      return state.calls;
+    },
+    stop: () => new Promise((r) => server.tryShutdown(() => r())),
+  };
 }
 
 /** An HTTP/1.1 server answering every request with its name; header `x-delay-ms` delays the answer. */

@@ -12,17 +12,44 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 /** What a driver answers for a batch of calls. */
 export interface DriverAnswer {
   readonly answers: Record<string, number>;
+  /** Calls per status code name (`OK`, `UNAVAILABLE`…). */
+  readonly codes?: Record<string, number>;
   readonly errors: readonly string[];
   readonly errorCount: number;
   readonly notAttempted: number;
+  /** Median and longest call time (grpc-js driver). */
+  readonly p50Ms?: number;
+  readonly maxMs?: number;
+}
+
+/** Options of a batch of calls. */
+export interface CallOptions {
+  readonly deadlineMs?: number;
+  readonly budgetMs?: number;
+  /** Request metadata (headers) of every call. */
+  readonly metadata?: Record<string, string>;
+  /** Calls in flight at once (grpc-js driver; default 1). */
+  readonly concurrency?: number;
+  /** Concurrent workers start this far apart, ms (grpc-js driver). */
+  readonly staggerMs?: number;
 }
 
 /** A running driver. */
 export interface Driver {
-  /** Makes `count` sequential calls to `target`; resolves with who answered. */
-  call(target: string, count: number, opts?: { deadlineMs?: number; budgetMs?: number }): Promise<DriverAnswer>;
+  /** Makes `count` calls to `target`; resolves with who answered. */
+  call(target: string, count: number, opts?: CallOptions): Promise<DriverAnswer>;
+  /** Sends any request line (e.g. `{serve: …}`) and resolves with its answer. */
+  request<T = Record<string, unknown>>(body: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   log(): string;
   stop(): Promise<void>;
+}
+
+/** Starts the grpc-js driver (interop/src/harness/grpc-js-driver.ts) with a bootstrap and extra environment. */
+export function startGrpcJsDriver(bootstrap: string, env: Record<string, string> = {}): Driver {
+  // The built driver: tests run from source, the driver runs as a user's program would.
+  const script = path.join(ROOT, "interop/dist/harness/grpc-js-driver.js");
+  if (!fs.existsSync(script)) throw new Error(`${script} is missing: run npm run build first`);
+  return startDriver(process.execPath, [script], bootstrap, env);
 }
 
 /** Builds the grpc-go driver once into .tmp (Go must be on PATH). */
@@ -42,6 +69,7 @@ export function writeBootstrap(
   xdsPort: number,
   node: Record<string, unknown>,
   channelCreds: Record<string, unknown> = { type: "insecure" },
+  extra: Record<string, unknown> = {},
 ): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-bootstrap-"));
   const file = path.join(dir, "bootstrap.json");
@@ -50,51 +78,74 @@ export function writeBootstrap(
     JSON.stringify({
       xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [channelCreds], server_features: ["xds_v3"] }],
       node: { locality: { region: "local", zone: "a" }, ...node },
+      ...extra,
     }),
   );
   return file;
 }
 
 /** Starts a driver binary with a bootstrap. */
-export function startDriver(command: string, args: readonly string[], bootstrap: string): Driver {
+export function startDriver(
+  command: string,
+  args: readonly string[],
+  bootstrap: string,
+  env: Record<string, string> = {},
+): Driver {
   const child: ChildProcess = spawn(command, [...args], {
-    env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap },
+    env: { ...process.env, ...env, GRPC_XDS_BOOTSTRAP: bootstrap },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let err = "";
+  // A driver that died is reported by the call that waits for it, not by a crash of the test.
+  child.stdin?.on("error", (e) => {
+    err += `\n[stdin: ${e.message}]`;
+  });
   child.stderr?.on("data", (d) => {
     err += d;
     if (err.length > 200_000) err = err.slice(-100_000);
   });
   const lines = readline.createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const waiting = new Map<number, (a: DriverAnswer) => void>();
+  const waiting = new Map<number, (a: never) => void>();
   lines.on("line", (l) => {
     try {
-      const m = JSON.parse(l) as DriverAnswer & { id: number };
-      waiting.get(m.id)?.(m);
+      const m = JSON.parse(l) as { id: number };
+      waiting.get(m.id)?.(m as never);
       waiting.delete(m.id);
     } catch {
       // not an answer line
     }
   });
   let id = 0;
+  const request = <T>(body: Record<string, unknown>, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
+      const n = ++id;
+      const timer = setTimeout(
+        () => reject(new Error(`the driver did not answer within ${timeoutMs} ms:\n${err.slice(-3000)}`)),
+        timeoutMs,
+      );
+      waiting.set(n, (a: T) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+      child.stdin?.write(`${JSON.stringify({ ...body, id: n })}\n`);
+    });
   return {
-    call: (target, count, opts = {}) =>
-      new Promise((resolve, reject) => {
-        const n = ++id;
-        const budget = opts.budgetMs ?? 15_000;
-        const timer = setTimeout(
-          () => reject(new Error(`the driver did not answer within ${budget + 10_000} ms:\n${err.slice(-3000)}`)),
-          budget + 10_000,
-        );
-        waiting.set(n, (a) => {
-          clearTimeout(timer);
-          resolve(a);
-        });
-        child.stdin?.write(
-          `${JSON.stringify({ id: n, target, count, deadlineMs: opts.deadlineMs ?? 3000, budgetMs: budget })}\n`,
-        );
-      }),
+    request: (body, timeoutMs = 20_000) => request(body, timeoutMs),
+    call: (target, count, opts = {}) => {
+      const budget = opts.budgetMs ?? 15_000;
+      return request<DriverAnswer>(
+        {
+          target,
+          count,
+          deadlineMs: opts.deadlineMs ?? 3000,
+          budgetMs: budget,
+          ...(opts.metadata ? { metadata: opts.metadata } : {}),
+          ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+          ...(opts.staggerMs ? { staggerMs: opts.staggerMs } : {}),
+        },
+        budget + 10_000,
+      );
+    },
     log: () => err,
     stop: async () => {
       child.stdin?.end();

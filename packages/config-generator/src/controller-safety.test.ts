@@ -104,7 +104,7 @@ describe("controller safety", () => {
         const source = createMemorySource();
         source.setService(svc("a", 8000));
         const generator = new Flaky();
-        const controller = createDiscoveryController({ services: source, generator, debounceMs: 1 });
+        const controller = createDiscoveryController({ services: source, config: source, generator, debounceMs: 1 });
         let emptyFullState = 0;
         let failedNow = false;
         controller.on("pushFailed", () => {

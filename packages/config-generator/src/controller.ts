@@ -208,11 +208,16 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const proxy = proxyFromNode(node);
     const group = this.#options.nodeGroup ? this.#options.nodeGroup(proxy) : groupKeyOf(proxy, this.#options.groupBy);
     if (!this.#groups.has(group)) {
-      const scopeName = `${proxy.kind}/${this.#options.scope?.(proxy) ?? "mesh"}`;
+      // Locality-aware builds (failover to the nearest endpoints) are shared
+      // by the proxies of one locality, so the scope is split by it too.
+      const byLocality = !this.#options.nodeGroup && this.#options.groupBy?.locality === true;
+      const l = proxy.locality;
+      const where = byLocality ? `/${l.region ?? ""}/${l.zone ?? ""}/${l.subZone ?? ""}` : "";
+      const scopeName = `${proxy.kind}/${this.#options.scope?.(proxy) ?? "mesh"}${where}`;
       const view = this.#options.nodeGroup ? proxy : groupView(proxy, group, this.#options.groupBy);
       const state: GroupState = { proxy: view, scope: `scope/${scopeName}`, workload: undefined };
       this.#groups.set(group, state);
-      this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName)).users.add(group);
+      this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName, byLocality)).users.add(group);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
       // Nothing is served before the sources gave a model that passed validation.
       if (this.#model) {

@@ -101,6 +101,19 @@ describe("file source", () => {
       await src.reload();
       assert.deepEqual(changes.at(-1)?.kinds, ["routes"], "only the split changed: an RDS-only push");
       assert.equal(src.lastError, undefined);
+
+      // A policy or label change of a service is a service change, not nothing.
+      const before = changes.length;
+      fs.writeFileSync(
+        file,
+        good
+          .replace("port: 8083", "port: 8084")
+          .replace("weight: 90", "weight: 50")
+          .replace("  - name: echo-v2\n", "  - name: echo-v2\n    loadBalancer: { policy: least-request }\n"),
+      );
+      await src.reload();
+      assert.equal(changes.length, before + 1, "the change was reported");
+      assert.deepEqual(changes.at(-1)?.kinds, ["services", "endpoints"]);
     } finally {
       src.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -48,7 +48,8 @@ export interface FileSource extends ServiceRegistry, ConfigStore {
 
 function kindsOf(prev: MeshFile, next: MeshFile): ChangeKind[] {
   const kinds: ChangeKind[] = [];
-  const shape = (m: MeshFile) => JSON.stringify(m.services.map((s) => [s.name, s.port, s.protocol]));
+  // Everything of a service but its endpoints: port, protocol, subsets, labels, traffic policy…
+  const shape = (m: MeshFile) => JSON.stringify(m.services.map(({ endpoints: _e, ...rest }) => rest));
   const eps = (m: MeshFile) => JSON.stringify(m.services.map((s) => [s.name, s.endpoints]));
   if (shape(prev) !== shape(next)) kinds.push("services", "endpoints");
   else if (eps(prev) !== eps(next)) kinds.push("endpoints");

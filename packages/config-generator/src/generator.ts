@@ -11,6 +11,8 @@ import { gatewayListener, gatewayRouteName, proxylessListeners } from "./build/l
 import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./build/inputs.js";
 import { BuildCache, type BuildCacheStats } from "./build/memo.js";
 import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./build/routes.js";
+import { portsByIp, servicesByIp, servingPorts } from "./build/indexes.js";
+import { serverListeners } from "./build/servers.js";
 import { isTcpPort, outboundPortListener, servicesByPort, virtualInbound, virtualOutbound } from "./build/sidecar.js";
 import type { ChangeKind } from "./model.js";
 import type { Proxy } from "./proxy.js";
@@ -175,15 +177,26 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     );
   }
 
-  /** Every service's endpoints. */
-  buildEndpoints(_proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
+  /**
+   * Every service's endpoints (dns and aggregate services have none). A
+   * service failing over to the nearest locality reads the scope's locality
+   * (the controller's `groupBy.locality`).
+   */
+  buildEndpoints(proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
     const out: ClusterLoadAssignment[] = [];
     for (const s of push.services.values()) {
-      out.push(this.memo(TypeUrl.ClusterLoadAssignment, s.name, serviceKey(s, push), () => loadAssignment(s, push)));
+      if (s.dns || s.aggregate) continue;
+      const near = s.localityFailover === "nearest" ? proxy.locality : undefined;
+      const at = near ? `@${near.region ?? ""}/${near.zone ?? ""}/${near.subZone ?? ""}` : "";
+      out.push(
+        this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}${at}`, serviceKey(s, push), () =>
+          loadAssignment(s, push, undefined, near),
+        ),
+      );
       for (const sub of s.subsets ?? []) {
         out.push(
-          this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}|${sub.name}`, serviceKey(s, push), () =>
-            loadAssignment(s, push, sub),
+          this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}|${sub.name}${at}`, serviceKey(s, push), () =>
+            loadAssignment(s, push, sub, near),
           ),
         );
       }
@@ -240,6 +253,8 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       if (want(TypeUrl.Cluster)) out[TypeUrl.Cluster] = this.buildInboundClusters(proxy, push);
       if (want(TypeUrl.Listener)) out[TypeUrl.Listener] = this.buildInboundListeners(proxy, push);
     }
+    if (proxy.kind === "proxyless" && want(TypeUrl.Listener))
+      out[TypeUrl.Listener] = this.buildServerListeners(proxy, push);
     for (const [typeUrl, b] of this.#builders) if (!b.shared && want(typeUrl)) out[typeUrl] = b.build({ proxy, push });
     return out;
   }
@@ -248,7 +263,27 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     // A per-workload builder of the host's may read anything of the proxy:
     // then only the proxy's own group shares its workload part.
     if ([...this.#builders.values()].some((b) => !b.shared)) return `${proxy.kind}:${proxy.id}`;
-    return proxy.kind === "sidecar" ? `sidecar:${this.inboundPorts(proxy, push).join(",")}` : proxy.kind;
+    if (proxy.kind === "sidecar") return `sidecar:${this.inboundPorts(proxy, push).join(",")}`;
+    // A proxyless node serving on its IP gets server listeners named after
+    // it; the key names what they are built from, so an endpoint change that
+    // moves a service onto or off the IP builds a new part.
+    const ip = proxy.ip;
+    const serving = proxy.kind === "proxyless" && ip ? servicesByIp(push).get(ip) : undefined;
+    if (serving && ip) return `proxyless:${ip}:${servingPorts(serving, ip)}`;
+    return proxy.kind;
+  }
+
+  /**
+   * Listeners for the xDS-enabled gRPC servers (gRFC A36) of a proxyless node
+   * with an IP (node id `…~IP~…` or metadata INSTANCE_IPS): one per port a
+   * service has an endpoint on at that IP, with its TLS and authorization.
+   */
+  buildServerListeners(proxy: Proxy, push: PushContext): Listener[] {
+    const services = proxy.ip ? servicesByIp(push).get(proxy.ip) : undefined;
+    if (!proxy.ip || !services) return [];
+    const ip = proxy.ip;
+    const inputs = `${servingPorts(services, ip)}|${JSON.stringify(services.map((s) => [s.tls, s.authorization]))}`;
+    return this.memo(TypeUrl.Listener, `server|${ip}`, inputs, () => serverListeners(services, ip));
   }
 
   /** Every resource of one proxy, shared and its own, for the types in `types` (all when omitted). */
@@ -335,26 +370,4 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       ),
     );
   }
-}
-
-// Every endpoint IP's ports, indexed once per push: every sidecar asks.
-const ipPorts = new WeakMap<PushContext, Map<string, number[]>>();
-function portsByIp(push: PushContext): Map<string, number[]> {
-  let index = ipPorts.get(push);
-  if (!index) {
-    const sets = new Map<string, Set<number>>();
-    for (const s of push.services.values()) {
-      for (const e of s.endpoints) {
-        let ports = sets.get(e.address);
-        if (!ports) {
-          ports = new Set();
-          sets.set(e.address, ports);
-        }
-        ports.add(e.port);
-      }
-    }
-    index = new Map([...sets].map(([ip, ports]) => [ip, [...ports].sort((a, b) => a - b)]));
-    ipPorts.set(push, index);
-  }
-  return index;
 }

@@ -22,7 +22,9 @@ export interface GroupBy {
 export function groupKeyOf(proxy: Proxy, by: GroupBy = {}): string {
   if (by.nodeId) return `${proxy.kind}/${proxy.cluster}/id:${proxy.id}`;
   let key =
-    proxy.kind === "sidecar" && proxy.ip ? `sidecar/${proxy.cluster}/${proxy.ip}` : `${proxy.kind}/${proxy.cluster}`;
+    proxy.kind !== "gateway" && proxy.ip
+      ? `${proxy.kind}/${proxy.cluster}/${proxy.ip}`
+      : `${proxy.kind}/${proxy.cluster}`;
   if (by.locality)
     key += `/${proxy.locality.region ?? ""}/${proxy.locality.zone ?? ""}/${proxy.locality.subZone ?? ""}`;
   for (const k of by.metadata ?? []) key += `/${k}=${JSON.stringify(proxy.metadata[k] ?? null)}`;
@@ -50,15 +52,21 @@ export function groupView(proxy: Proxy, group: string, by: GroupBy = {}): Proxy 
     has: (target, key) => (typeof key === "string" && allowed.has(key) ? key in target : false),
     ownKeys: (target) => Reflect.ownKeys(target).filter((k) => typeof k === "string" && allowed.has(k)),
   }) as JsonObject;
-  const locality = by.locality
-    ? proxy.locality
-    : (new Proxy(proxy.locality, {
-        get: (_t, key) =>
-          typeof key === "string" && key !== "toJSON"
-            ? uncovered(`locality.${key}`, "set the controller's groupBy.locality")
-            : undefined,
-        has: () => false,
-        ownKeys: () => [],
-      }) as Proxy["locality"]);
+  const locality = by.locality ? proxy.locality : guardedLocality();
   return { ...proxy, id: group, metadata, locality };
+}
+
+/** A locality that throws when read, naming the option that makes it readable. */
+export function guardedLocality(): Proxy["locality"] {
+  return new Proxy(
+    {},
+    {
+      get: (_t, key) =>
+        typeof key === "string" && key !== "toJSON"
+          ? uncovered(`locality.${key}`, "set the controller's groupBy.locality")
+          : undefined,
+      has: () => false,
+      ownKeys: () => [],
+    },
+  ) as Proxy["locality"];
 }

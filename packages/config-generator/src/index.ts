@@ -1,17 +1,31 @@
 // Curated entry point of @xdskit/config-generator.
 export type {
   ChangeKind,
+  EndpointHealth,
+  Gateway,
   Labels,
   Locality,
   MeshConfig,
   Metadata,
   Subset,
   PortProtocol,
+  RouteFault,
+  RouteRetries,
   RouteRule,
   Service,
   ServiceEndpoint,
   WeightedDestination,
 } from "./model.js";
+export type {
+  AuthorizationRule,
+  CircuitBreaker,
+  DnsTarget,
+  LoadBalancer,
+  LoadBalancingPolicy,
+  LocalityFailover,
+  OutlierDetection,
+  ServiceTls,
+} from "./policy.js";
 export { proxyFromNode, defaultNodeGroup } from "./proxy.js";
 export { groupKeyOf, groupView } from "./group-view.js";
 export type { GroupBy } from "./group-view.js";

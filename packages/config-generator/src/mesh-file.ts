@@ -14,13 +14,18 @@ export interface MeshFile {
   readonly allowEmpty?: boolean;
 }
 
-type Shape = { [key: string]: "string" | "number" | "boolean" | "strings" | Shape | [Shape] | "record" | "json" };
+// "any": checked by the model's validation (a field of more than one shape).
+type Shape = {
+  [key: string]: "string" | "number" | "boolean" | "strings" | Shape | [Shape] | "record" | "json" | "any";
+};
 
 const ENDPOINT: Shape = {
   address: "string",
   port: "number",
   weight: "number",
   healthy: "boolean",
+  health: "string",
+  priority: "number",
   locality: { region: "string", zone: "string", subZone: "string" },
   labels: "record",
   metadata: "json",
@@ -36,6 +41,43 @@ const MESH: Shape = {
       labels: "record",
       metadata: "json",
       subsets: [{ name: "string", labels: "record" }],
+      loadBalancer: {
+        policy: "string",
+        hashHeaders: "strings",
+        minRingSize: "number",
+        maxRingSize: "number",
+        choiceCount: "number",
+      },
+      outlierDetection: {
+        intervalMs: "number",
+        baseEjectionMs: "number",
+        maxEjectionMs: "number",
+        maxEjectionPercent: "number",
+        consecutiveErrors: "number",
+        successRate: {
+          stdevFactor: "number",
+          minimumHosts: "number",
+          requestVolume: "number",
+          enforcingPercent: "number",
+        },
+        failurePercentage: {
+          threshold: "number",
+          minimumHosts: "number",
+          requestVolume: "number",
+          enforcingPercent: "number",
+        },
+      },
+      circuitBreaker: {
+        maxRequests: "number",
+        maxConnections: "number",
+        maxPendingRequests: "number",
+        maxRetries: "number",
+      },
+      localityFailover: "any",
+      tls: { mode: "string", identityProvider: "string", caProvider: "string", subjectAltNames: "strings" },
+      authorization: [{ name: "string", action: "string", principals: "strings", paths: "strings", headers: "record" }],
+      dns: { host: "string", port: "number" },
+      aggregate: "strings",
     },
   ],
   routes: [
@@ -45,6 +87,7 @@ const MESH: Shape = {
       pathPrefix: "string",
       headers: "record",
       timeoutMs: "number",
+      grpcTimeoutCapMs: "number",
       retries: { attempts: "number", on: "string", backoffBaseMs: "number", backoffMaxMs: "number" },
       fault: {
         delay: { fixedMs: "number", percent: "number" },
@@ -77,7 +120,7 @@ function checkShape(value: unknown, shape: Shape, at: string): void {
     if (want === undefined) {
       throw new XdsError("invalid_config", `${where}: unknown key; expected one of ${Object.keys(shape).join(", ")}`);
     }
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null || want === "any") continue;
     if (want === "json") {
       if (typeof v !== "object" || Array.isArray(v))
         throw new XdsError("invalid_config", `${where}: expected a map, got ${describe(v)}`);

@@ -1,11 +1,16 @@
 // The service and routing model every source produces and every builder reads.
+import type {
+  AuthorizationRule,
+  Locality,
+  CircuitBreaker,
+  DnsTarget,
+  LoadBalancer,
+  LocalityFailover,
+  OutlierDetection,
+  ServiceTls,
+} from "./policy.js";
 
-/** Where an endpoint runs. */
-export interface Locality {
-  readonly region?: string;
-  readonly zone?: string;
-  readonly subZone?: string;
-}
+export type { Locality } from "./policy.js";
 
 /** Labels: string keys and values, as Kubernetes has them (`version: v2`). */
 export type Labels = Readonly<Record<string, string>>;
@@ -36,11 +41,22 @@ export interface ServiceEndpoint {
   readonly locality?: Locality;
   /** Unhealthy endpoints are sent with health status UNHEALTHY and get no traffic. Default true. */
   readonly healthy?: boolean;
+  /**
+   * The health state sent to clients, finer than `healthy` (which it
+   * overrides): `draining` and `unhealthy` endpoints get no new calls;
+   * `degraded` ones get calls only when too few others are healthy (Envoy).
+   */
+  readonly health?: EndpointHealth;
+  /** Failover priority (0 first); overrides the service's `localityFailover`. */
+  readonly priority?: number;
   /** Labels of this instance: subsets select endpoints by them. */
   readonly labels?: Labels;
   /** The host's own data about this instance. */
   readonly metadata?: Metadata;
 }
+
+/** Health states of an endpoint, as EDS sends them. */
+export type EndpointHealth = "healthy" | "unhealthy" | "draining" | "degraded" | "unknown";
 
 /** A named slice of a service's endpoints, chosen by labels (Istio's subsets): routes can send to it. */
 export interface Subset {
@@ -67,6 +83,26 @@ export interface Service {
   readonly metadata?: Metadata;
   /** Named subsets of the endpoints: each gets a cluster of its own (`outbound|port|subset|name`). */
   readonly subsets?: readonly Subset[];
+  /** How clients balance calls over the endpoints (default round robin). */
+  readonly loadBalancer?: LoadBalancer;
+  /** Ejection of failing endpoints. */
+  readonly outlierDetection?: OutlierDetection;
+  /** Limits on calls in flight. */
+  readonly circuitBreaker?: CircuitBreaker;
+  /** Priorities of endpoints by locality: who gets traffic when a locality empties. */
+  readonly localityFailover?: LocalityFailover;
+  /** TLS between the service's proxyless clients and its xDS-enabled servers (gRFC A29). */
+  readonly tls?: ServiceTls;
+  /** Authorization of calls at the service's xDS-enabled servers (gRFC A41). */
+  readonly authorization?: readonly AuthorizationRule[];
+  /** The service is a host name clients resolve (logical DNS); it then has no endpoints. */
+  readonly dns?: DnsTarget;
+  /**
+   * The service is the union of other services, tried in order: calls go to
+   * the first with a healthy endpoint (an aggregate cluster, gRFC A37). It
+   * then has no endpoints of its own.
+   */
+  readonly aggregate?: readonly string[];
 }
 
 /** Traffic split entry of a route. */
@@ -117,6 +153,13 @@ export interface RouteRule {
    * timeout; gRPC clients' max stream duration (gRFC A31).
    */
   readonly timeoutMs?: number;
+  /**
+   * The longest deadline a gRPC caller may ask for, in ms (`grpc-timeout`
+   * header max, gRFC A31): a later or missing deadline is cut to it; 0 lets
+   * callers' deadlines stand. gRPC clients then use it instead of
+   * `timeoutMs`; Envoy applies it to gRPC requests it proxies.
+   */
+  readonly grpcTimeoutCapMs?: number;
   readonly retries?: RouteRetries;
   readonly fault?: RouteFault;
 }

@@ -5,6 +5,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { MemorySnapshotRegistry, ResourceUpdate, SnapshotInput } from "@xdskit/snapshot";
 import type { ConfigGenerator } from "./generator.js";
+import { guardedLocality } from "./group-view.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 
@@ -23,9 +24,14 @@ export interface Part {
   needsFull: boolean;
 }
 
-/** The scope's view of a proxy: what shared builders may read. */
-export function scopeProxy(proxy: Proxy, scope: string): Proxy {
-  return { id: scope, cluster: scope, kind: proxy.kind, locality: {}, ip: undefined, metadata: {}, userAgent: "" };
+/**
+ * The scope's view of a proxy: what shared builders may read. Its locality
+ * only when scopes are split by locality (`groupBy.locality`); reading it
+ * otherwise throws, naming that option.
+ */
+export function scopeProxy(proxy: Proxy, scope: string, byLocality = false): Proxy {
+  const locality = byLocality ? { ...proxy.locality } : guardedLocality();
+  return { id: scope, cluster: scope, kind: proxy.kind, locality, ip: undefined, metadata: {}, userAgent: "" };
 }
 
 /** Scope and workload parts, with their users. */

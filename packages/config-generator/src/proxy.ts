@@ -50,11 +50,12 @@ export function proxyFromNode(node: Node): Proxy {
 /**
  * The default node group: clients of the same kind and cluster get the same
  * config, so one generator run serves all of them. It keys on exactly what
- * the default builders read: a sidecar's IP decides its inbound listeners, so
- * sidecars with an IP are grouped by it too; a sidecar without one has no
+ * the default builders read: a sidecar's IP decides its inbound listeners
+ * (a proxyless node's, its gRPC server listeners), so those with an IP are
+ * grouped by it too; a sidecar without one has no
  * inbound config and shares the group of its cluster (never one per node id).
  */
 export function defaultNodeGroup(proxy: Proxy): string {
-  if (proxy.kind === "sidecar" && proxy.ip) return `sidecar/${proxy.cluster}/${proxy.ip}`;
+  if (proxy.kind !== "gateway" && proxy.ip) return `${proxy.kind}/${proxy.cluster}/${proxy.ip}`;
   return `${proxy.kind}/${proxy.cluster}`;
 }

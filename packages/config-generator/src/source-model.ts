@@ -90,7 +90,23 @@ export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<Chan
   const port = (s: Service) => s.port ?? s.endpoints[0]?.port ?? 80;
   const shape = (m: AcceptedModel) =>
     JSON.stringify(
-      m.services.map((s) => [s.name, port(s), s.protocol ?? "", s.subsets ?? [], s.labels ?? {}, s.metadata ?? {}]),
+      m.services.map((s) => [
+        s.name,
+        port(s),
+        s.protocol ?? "",
+        s.subsets ?? [],
+        s.labels ?? {},
+        s.metadata ?? {},
+        // Traffic policy: clusters, routes (hashing) and server listeners read it.
+        s.loadBalancer ?? null,
+        s.outlierDetection ?? null,
+        s.circuitBreaker ?? null,
+        s.localityFailover ?? null,
+        s.tls ?? null,
+        s.authorization ?? null,
+        s.dns ?? null,
+        s.aggregate ?? null,
+      ]),
     );
   if (shape(prev) !== shape(next)) kinds.add("services");
   const endpoints = (m: AcceptedModel) => m.services.map((s) => s.endpoints);

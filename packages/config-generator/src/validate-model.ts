@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { XdsError } from "@xdskit/xds-types";
 import type { Gateway, RouteRule, Service } from "./model.js";
+import { validatePolicy, validatePolicyReferences } from "./validate-policy.js";
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -64,6 +65,7 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
         fail(`${at}.labels`, "must select by at least one label");
     });
   }
+  validatePolicy(s, where);
 }
 
 const LABEL = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
@@ -106,6 +108,9 @@ export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(
   if (r.timeoutMs !== undefined && !(Number.isInteger(r.timeoutMs) && r.timeoutMs > 0)) {
     fail(`${where}.timeoutMs`, "must be a positive whole number of milliseconds");
   }
+  const cap = r.grpcTimeoutCapMs;
+  if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0))
+    fail(`${where}.grpcTimeoutCapMs`, "must be a whole number of milliseconds (0: no cap)");
   if (r.retries !== undefined) validateRetries(r.retries, `${where}.retries`);
   if (r.fault !== undefined) validateFault(r.fault, `${where}.fault`);
 }
@@ -203,6 +208,7 @@ export function validateReferences(
       }
     });
   });
+  validatePolicyReferences(services, where);
   const ports = new Set<number>();
   gateways.forEach((g, i) => {
     if (ports.has(g.port)) fail(`${where}gateways[${i}].port`, `port ${g.port} is used by another gateway`);

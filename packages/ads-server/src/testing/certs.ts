@@ -24,6 +24,8 @@ export interface TestPki {
   server(ca: CertFiles, name: string): CertFiles;
   /** A client certificate with the given URI SANs (SPIFFE IDs), signed by `ca`. */
   client(ca: CertFiles, name: string, uris: readonly string[]): CertFiles;
+  /** A workload certificate for both sides of a call (mesh mTLS): URI SANs and IP 127.0.0.1. */
+  workload(ca: CertFiles, name: string, uris: readonly string[]): CertFiles;
   /** Removes the folder. */
   remove(): void;
 }
@@ -110,6 +112,12 @@ export function createTestPki(): TestPki {
         ca,
         name,
         `subjectAltName=${uris.map((u) => `URI:${u}`).join(",") || `DNS:${name}`}\nextendedKeyUsage=clientAuth`,
+      ),
+    workload: (ca, name, uris) =>
+      leaf(
+        ca,
+        name,
+        `subjectAltName=${[...uris.map((u) => `URI:${u}`), "IP:127.0.0.1"].join(",")}\nextendedKeyUsage=serverAuth,clientAuth`,
       ),
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };

@@ -6,6 +6,7 @@ import {
   Cluster_LbPolicy,
   ClusterSchema,
 } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import { ClusterConfigSchema } from "@xdskit/xds-types/gen/envoy/extensions/clusters/aggregate/v3/cluster_pb";
 import { HttpProtocolOptionsSchema } from "@xdskit/xds-types/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb";
 import type { Service } from "../model.js";
 import type { ProxyKind } from "../proxy.js";
@@ -21,6 +22,7 @@ import {
   inboundClusterName,
   socketAddress,
 } from "./common.js";
+import { circuitBreakers, lbFields, outlierField, upstreamTls } from "./cluster-policy.js";
 
 const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
@@ -46,14 +48,68 @@ function upstreamProtocol(service: Service): Cluster["typedExtensionProtocolOpti
   return { [HTTP_PROTOCOL_OPTIONS]: options };
 }
 
-/** The EDS cluster of a service (or of one of its subsets), as the given kind of client needs it. */
+/**
+ * The cluster of a service (or of one of its subsets), as the given kind of
+ * client needs it: EDS for services with endpoints, logical DNS for a host
+ * name, an aggregate of other services' clusters; with the service's
+ * balancing, ejection, limits and TLS.
+ */
 export function outboundCluster(service: Service, push: PushContext, kind: ProxyKind, subset?: string): Cluster {
-  return create(ClusterSchema, {
-    name: subset === undefined ? clusterName(service, push) : subsetClusterName(service, subset, push),
-    clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.EDS },
-    edsClusterConfig: { edsConfig: ADS },
+  const name = subset === undefined ? clusterName(service, push) : subsetClusterName(service, subset, push);
+  const common = {
+    name,
     connectTimeout: duration(5000),
     typedExtensionProtocolOptions: kind === "proxyless" ? {} : upstreamProtocol(service),
+  };
+  if (service.aggregate) {
+    // The members are tried in order; their own clusters carry their policy.
+    const clusters = service.aggregate.flatMap((m) => {
+      const member = push.services.get(m);
+      return member ? [clusterName(member, push)] : [];
+    });
+    return create(ClusterSchema, {
+      ...common,
+      clusterDiscoveryType: {
+        case: "clusterType",
+        value: { name: "envoy.clusters.aggregate", typedConfig: packAny(ClusterConfigSchema, { clusters }) },
+      },
+      // Envoy wants the members to pick; gRPC refuses that enum and ignores the field.
+      ...(kind === "proxyless" ? {} : { lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED }),
+    });
+  }
+  const policy = {
+    ...lbFields(service, kind),
+    ...circuitBreakers(service),
+    ...outlierField(service, kind),
+    ...upstreamTls(service, kind),
+  };
+  if (service.dns) {
+    return create(ClusterSchema, {
+      ...common,
+      ...policy,
+      clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.LOGICAL_DNS },
+      loadAssignment: {
+        clusterName: name,
+        endpoints: [
+          {
+            lbEndpoints: [
+              {
+                hostIdentifier: {
+                  case: "endpoint",
+                  value: { address: socketAddress(service.dns.host, service.dns.port) },
+                },
+              },
+            ],
+          },
+        ],
+      },
+    });
+  }
+  return create(ClusterSchema, {
+    ...common,
+    ...policy,
+    clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.EDS },
+    edsClusterConfig: { edsConfig: ADS },
   });
 }
 

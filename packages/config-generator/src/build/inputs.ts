@@ -17,18 +17,27 @@ export function serviceKey(service: Service, _push: PushContext): string {
   return key;
 }
 
-/** What a service's cluster reads: its name, port and protocol. */
+/** What a service's cluster reads: its name, port, protocol and traffic policy (and its members' ports). */
 export function clusterInputs(service: Service, push: PushContext): string {
-  return `${service.name}|${push.portOf(service)}|${service.protocol ?? ""}`;
+  const base = `${service.name}|${push.portOf(service)}|${service.protocol ?? ""}`;
+  const { loadBalancer, outlierDetection, circuitBreaker, tls, dns, aggregate } = service;
+  if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate) return base;
+  const members = (aggregate ?? []).map((m) => {
+    const s = push.services.get(m);
+    return s ? `${m}:${push.portOf(s)}` : `${m}:-`;
+  });
+  return `${base}|${JSON.stringify({ loadBalancer, outlierDetection, circuitBreaker, tls, dns })}|${members.join(",")}`;
 }
 
 /** What a service's routes read: the service, its rules, and the ports of every service the rules send to. */
 export function routeInputs(service: Service, push: PushContext): string {
   const rules = push.routesFor(service.name);
   const targets = new Set(rules.flatMap((r) => r.split.map((d) => d.service)));
+  targets.add(service.name);
   const ports = [...targets].map((t) => {
     const s = push.services.get(t);
-    return s ? `${t}:${push.portOf(s)}` : `${t}:-`;
+    // Routes hash on the headers their destination's ring hash names.
+    return s ? `${t}:${push.portOf(s)}:${s.loadBalancer?.hashHeaders?.join(",") ?? ""}` : `${t}:-`;
   });
   return `${clusterInputs(service, push)}|${JSON.stringify(rules)}|${ports.join(",")}`;
 }

@@ -1,11 +1,12 @@
 // Routes: the mesh's rules for a host turned into Envoy/gRPC routes, with the
 // semantics of the client kind where they differ (timeouts).
-import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { type MessageInitShape, create, toBinary } from "@bufbuild/protobuf";
 import { packAny } from "@xdskit/xds-types";
-import type {
-  RouteActionSchema,
+import {
+  type RouteActionSchema,
   RouteSchema,
-  VirtualHostSchema,
+  type VirtualHostSchema,
 } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_components_pb";
 import {
   type RouteConfiguration,
@@ -47,6 +48,28 @@ function faultConfig(fault: RouteFault) {
   });
 }
 
+// Ring hash reads the hash from the route (gRFC A42): a route hashes on the
+// headers its first destination's load balancer names.
+function hashPolicy(service: Service | undefined): Pick<MessageInitShape<typeof RouteActionSchema>, "hashPolicy"> {
+  const headers = service?.loadBalancer?.policy === "ring-hash" ? (service.loadBalancer.hashHeaders ?? []) : [];
+  if (headers.length === 0) return {};
+  return {
+    hashPolicy: headers.map((headerName) => ({ policySpecifier: { case: "header" as const, value: { headerName } } })),
+  };
+}
+
+// Routes are named after their content. grpc-js-xds (1.14) compares a new
+// resource with the one it holds key by key of the old one only, so a fault
+// added to a route whose per-filter map was empty reads as no change; a name
+// that changes with the content makes every change visible to it.
+function contentName(prefix: string, route: RouteInit): string {
+  // The encoded route: equal routes get equal names however they were written.
+  const digest = createHash("sha1")
+    .update(toBinary(RouteSchema, create(RouteSchema, route)))
+    .digest("hex");
+  return `${prefix}-${digest.slice(0, 10)}`;
+}
+
 /** One route from a rule: path prefix and header matches; weighted clusters, timeout, retries and faults. */
 export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
   const dest = rule.split.filter((d) => push.services.has(d.service));
@@ -62,15 +85,22 @@ export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, 
             case: "weightedClusters",
             value: { clusters: dest.map((d) => ({ name: cluster(d.service, d.subset), weight: d.weight })) },
           },
+    ...hashPolicy(push.services.get(dest[0]?.service ?? "")),
   };
   if (rule.timeoutMs !== undefined) {
     // Envoy enforces the route timeout; gRPC clients read only the max
     // stream duration (gRFC A31).
-    if (kind === "proxyless") action.maxStreamDuration = { maxStreamDuration: duration(rule.timeoutMs) };
-    else action.timeout = duration(rule.timeoutMs);
+    if (kind !== "proxyless") action.timeout = duration(rule.timeoutMs);
   } else if (kind !== "proxyless") {
     // Envoy's default 15 s route timeout would cut long gRPC streams.
     action.timeout = duration(0);
+  }
+  if ((rule.timeoutMs !== undefined && kind === "proxyless") || rule.grpcTimeoutCapMs !== undefined) {
+    // gRPC clients take the cap over the duration when both are set (A31).
+    action.maxStreamDuration = {
+      ...(rule.timeoutMs !== undefined && kind === "proxyless" ? { maxStreamDuration: duration(rule.timeoutMs) } : {}),
+      ...(rule.grpcTimeoutCapMs !== undefined ? { grpcTimeoutHeaderMax: duration(rule.grpcTimeoutCapMs) } : {}),
+    };
   }
   if (rule.retries) {
     const r = rule.retries;
@@ -87,7 +117,7 @@ export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, 
         : {}),
     };
   }
-  return {
+  const route: RouteInit = {
     match: {
       pathSpecifier: { case: "prefix", value: rule.pathPrefix ?? "" },
       headers: Object.entries(rule.headers ?? {}).map(([name, value]) => ({
@@ -98,6 +128,7 @@ export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, 
     action: { case: "route", value: action },
     typedPerFilterConfig: rule.fault ? { [FAULT_FILTER]: faultConfig(rule.fault) } : {},
   };
+  return { ...route, name: contentName(service.name, route) };
 }
 
 /** The routes of one host: its rules, most specific first, then a catch-all to the service itself. */
@@ -109,16 +140,18 @@ export function serviceRoutes(service: Service, push: PushContext, kind: ProxyKi
     if (!rule.pathPrefix && !rule.headers) catchAll = true;
   }
   if (!catchAll) {
-    routes.push({
+    const route: RouteInit = {
       match: { pathSpecifier: { case: "prefix", value: "" } },
       action: {
         case: "route",
         value: {
           clusterSpecifier: { case: "cluster", value: clusterName(service, push) },
           ...(kind === "proxyless" ? {} : { timeout: duration(0) }),
+          ...hashPolicy(service),
         },
       },
-    });
+    };
+    routes.push({ ...route, name: contentName(service.name, route) });
   }
   return routes;
 }
