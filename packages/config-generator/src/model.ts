@@ -73,7 +73,7 @@ export type PortProtocol = "http" | "grpc" | "tcp";
 export interface Service {
   /** Host name clients use, e.g. `echo` (dialled as `xds:///echo`). Unique across a push. */
   readonly name: string;
-  /** The port clients call. Default: the first endpoint's port. */
+  /** The port clients call. Default: the first endpoint's port (a DNS service's target port). */
   readonly port?: number;
   readonly protocol?: PortProtocol;
   readonly endpoints: readonly ServiceEndpoint[];

@@ -41,9 +41,9 @@ export class PushContext {
     Object.freeze(this);
   }
 
-  /** The port of a service: its own, else its first endpoint's, else 80. */
+  /** The port of a service: its own, else its first endpoint's (a DNS service's target port), else 80. */
   portOf(service: Service): number {
-    return service.port ?? service.endpoints[0]?.port ?? 80;
+    return service.port ?? service.endpoints[0]?.port ?? service.dns?.port ?? 80;
   }
 
   /** Rules for a host, most specific (longest path prefix, with headers) first. */

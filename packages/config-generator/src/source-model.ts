@@ -87,7 +87,7 @@ export function acceptModel(
  */
 export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<ChangeKind> {
   const kinds = new Set<ChangeKind>();
-  const port = (s: Service) => s.port ?? s.endpoints[0]?.port ?? 80;
+  const port = (s: Service) => s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80;
   const shape = (m: AcceptedModel) =>
     JSON.stringify(
       m.services.map((s) => [
