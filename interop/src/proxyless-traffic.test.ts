@@ -10,6 +10,7 @@ import {
   type Driver,
   type DriverAnswer,
   grpcGoBinary,
+  grpcJavaLauncher,
   startDriver,
   startGrpcJsDriver,
   writeBootstrap,
@@ -19,18 +20,24 @@ import type { RouteRetries, RouteRule } from "@xdskit/config-generator";
 import { type Pilot, startPilot } from "./harness/pilot.js";
 import { waitFor } from "./harness/wait.js";
 
-describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
+describe("proxyless gRPC traffic features (grpc-js-xds, grpc-go, grpc-java)", () => {
   let pilot: Pilot;
   let b: Backend[] = [];
   const bootstraps: string[] = [];
   const drivers: Driver[] = [];
   let js: Driver;
   let go: Driver;
+  let java: Driver;
 
-  const client = (kind: "js" | "go", id: string, locality = { region: "local", zone: "a" }) => {
+  const client = (kind: "js" | "go" | "java", id: string, locality = { region: "local", zone: "a" }) => {
     const bootstrap = writeBootstrap(pilot.xdsPort, { id, cluster: "interop", locality });
     bootstraps.push(bootstrap);
-    const d = kind === "js" ? startGrpcJsDriver(bootstrap) : startDriver(grpcGoBinary(), [], bootstrap);
+    const d =
+      kind === "js"
+        ? startGrpcJsDriver(bootstrap)
+        : kind === "go"
+          ? startDriver(grpcGoBinary(), [], bootstrap)
+          : startDriver("sh", [grpcJavaLauncher()], bootstrap);
     drivers.push(d);
     return d;
   };
@@ -64,6 +71,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
     pilot = await startPilot(meshText([grpcService("echo", [b[0] as Backend])]), ["--group-by-locality"]);
     js = client("js", "grpc-js-traffic");
     go = client("go", "grpc-go-traffic");
+    java = client("java", "grpc-java-traffic");
   });
 
   after(async () => {
@@ -81,7 +89,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
         [{ host: "echo", split: [{ service: "echo", weight: 1 }], timeoutMs: 500 }],
       ),
     );
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       const slow = await until(
         "a 3 s call to fail with DEADLINE_EXCEEDED after the route's 500 ms",
         d,
@@ -118,7 +126,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
     pilot.writeMesh(
       meshText([grpcService("echo", [b1])], [route({ attempts: 2, on: "unavailable", backoffBaseMs: 10 })]),
     );
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       const a = await until(
         "calls whose first two attempts fail to succeed",
         d,
@@ -129,7 +137,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
     }
     // Without the retry policy the same calls fail: it was the policy.
     pilot.writeMesh(meshText([grpcService("echo", [b1])], [route()]));
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       await until(
         "calls to fail once the retry policy is gone",
         d,
@@ -153,7 +161,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
         ],
       ),
     );
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       await until(
         "the first injected abort",
         d,
@@ -185,7 +193,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
     pilot.writeMesh(
       meshText([grpcService("echo", b, { loadBalancer: { policy: "ring-hash", hashHeaders: ["x-user"] } })]),
     );
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       // Round robin would spread 30 calls of one user over all three.
       const alice = await until(
         "calls of one user to land on one backend",
@@ -268,7 +276,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
         })),
       ]);
     pilot.writeMesh(mesh("healthy"));
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       await until(
         "every call to go to zone a",
         d,
@@ -277,7 +285,7 @@ describe("proxyless gRPC traffic features (grpc-js-xds and grpc-go)", () => {
       );
     }
     pilot.writeMesh(mesh("unhealthy"));
-    for (const d of [js, go]) {
+    for (const d of [js, go, java]) {
       await until(
         "calls to fail over to zone b",
         d,

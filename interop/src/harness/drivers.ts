@@ -64,6 +64,24 @@ export function grpcGoBinary(): string {
   return out;
 }
 
+/** Builds the grpc-java driver once (Java 17 and Maven must be on PATH); returns its launcher. */
+export function grpcJavaLauncher(): string {
+  const dir = path.join(ROOT, "interop/grpc-java-client");
+  const jar = path.join(dir, "target/javaxds.jar");
+  const sources = [path.join(dir, "pom.xml"), path.join(dir, "src/main/java/javaxds/Main.java")];
+  const newest = Math.max(...sources.map((f) => fs.statSync(f).mtimeMs));
+  if (!fs.existsSync(jar) || fs.statSync(jar).mtimeMs < newest) {
+    const r = spawnSync("mvn", ["-B", "-q", "package", "-DskipTests"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 600_000,
+    });
+    if (r.error) throw new Error(`the grpc-java interop tests need Maven and Java 17 on PATH: ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`building the grpc-java driver failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  return path.join(dir, "run.sh");
+}
+
 /** A bootstrap for a proxyless client of `xdsPort`, as the drivers read it. */
 export function writeBootstrap(
   xdsPort: number,
