@@ -43,7 +43,7 @@ export { createMemorySource } from "./memory-source.js";
 export type { MemorySource } from "./memory-source.js";
 export { createFileSource } from "./file-source.js";
 export type { FileSource, FileSourceOptions } from "./file-source.js";
-export { parseMeshFile } from "./mesh-file.js";
+export { parseGatewayEntry, parseMeshFile, parseRouteEntries, parseServiceEntry } from "./mesh-file.js";
 export type { MeshFile } from "./mesh-file.js";
 export { createAggregateRegistry } from "./aggregate.js";
 export type { AggregateRegistry } from "./aggregate.js";

@@ -199,3 +199,48 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
     throw err;
   }
 }
+
+function parseText(text: string, where: string): unknown {
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new XdsError("invalid_config", `${where}: not valid YAML or JSON: ${(err as Error).message}`);
+  }
+}
+
+const SERVICE_SHAPE = (MESH.services as [Shape])[0];
+const ROUTE_SHAPE = (MESH.routes as [Shape])[0];
+const GATEWAY_SHAPE = (MESH.gateways as [Shape])[0];
+
+/**
+ * Parses one service as a store keeps it (a key's value: YAML or JSON in the
+ * mesh file's schema) and checks it exactly as the mesh file's entries are.
+ * References to other services are for the whole model to check. Throws
+ * `invalid_config` naming `where` and the path.
+ */
+export function parseServiceEntry(text: string, where: string): Service {
+  const v = parseText(text, where);
+  checkShape(v, SERVICE_SHAPE, where);
+  validateService(v as Service, where);
+  return v as Service;
+}
+
+/** Parses the routing rules of one host (a rule, or a list of rules), checked as the mesh file's. */
+export function parseRouteEntries(text: string, where: string): RouteRule[] {
+  const v = parseText(text, where);
+  const list = Array.isArray(v) ? v : [v];
+  list.forEach((r, i) => {
+    const at = Array.isArray(v) ? `${where}[${i}]` : where;
+    checkShape(r, ROUTE_SHAPE, at);
+    validateRoute(r as RouteRule, at);
+  });
+  return list as RouteRule[];
+}
+
+/** Parses one gateway port, checked as the mesh file's. */
+export function parseGatewayEntry(text: string, where: string): Gateway {
+  const v = parseText(text, where);
+  checkShape(v, GATEWAY_SHAPE, where);
+  validateGateway(v as Gateway, where);
+  return v as Gateway;
+}

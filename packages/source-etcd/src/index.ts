@@ -1,0 +1,9 @@
+// Curated entry point of @xdskit/source-etcd.
+export { createEtcdSource } from "./source.js";
+export type { EtcdSource, EtcdSourceOptions, EtcdSourceStatus } from "./source.js";
+export type { RejectedKey } from "./state.js";
+export { checkPrefix, entryKey, parseKey } from "./layout.js";
+export type { EntryKey, EntryKind } from "./layout.js";
+export { getMesh, meshEntries, putMesh } from "./mesh-store.js";
+export type { PutResult } from "./mesh-store.js";
+export { MESH_USAGE, runMeshCli } from "./cli.js";

@@ -1,0 +1,264 @@
+// The mesh as the store says it and as it was accepted. Every key is checked
+// on its own (content, exactly as a mesh file entry) and against the rest
+// (references); a key that fails keeps its last good value — or stays absent,
+// or stays present when its deletion would break a reference — and is retried
+// whenever another key changes, since that change may be what it waited for.
+import {
+  type ChangeKind,
+  type Gateway,
+  type RouteRule,
+  type Service,
+  parseGatewayEntry,
+  parseRouteEntries,
+  parseServiceEntry,
+  validateReferences,
+} from "@xdskit/config-generator";
+import type { EntryKey, EntryKind } from "./layout.js";
+
+type Value = Service | RouteRule[] | Gateway;
+
+/** A key whose latest value (or deletion) is not served, and why. */
+export interface RejectedKey {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/** What applying changes did. */
+export interface ApplyResult {
+  /** Change kinds of what the accepted mesh now differs in. */
+  readonly kinds: ReadonlySet<ChangeKind>;
+  /** Keys whose change changed the accepted mesh. */
+  readonly changed: readonly string[];
+  /** Keys refused by this apply. */
+  readonly rejected: readonly RejectedKey[];
+}
+
+function parse(kind: EntryKind, name: string, text: string, where: string): Value {
+  if (kind === "services") {
+    const s = parseServiceEntry(text, where);
+    if (s.name !== name) throw new Error(`${where}: the key names service "${name}" but the value is "${s.name}"`);
+    return s;
+  }
+  if (kind === "routes") {
+    const rules = parseRouteEntries(text, where);
+    rules.forEach((r, i) => {
+      if (r.host !== name) throw new Error(`${where}: the key names host "${name}" but rule ${i} is for "${r.host}"`);
+    });
+    return rules;
+  }
+  const g = parseGatewayEntry(text, where);
+  if (String(g.port) !== name) throw new Error(`${where}: the key names port ${name} but the value is ${g.port}`);
+  return g;
+}
+
+// A service's change is endpoints-only when nothing else of it differs.
+function kindsOf(kind: EntryKind, before: Value | undefined, after: Value | undefined): ChangeKind[] {
+  if (kind === "routes") return ["routes"];
+  if (kind === "gateways") return ["gateways"];
+  if (before && after) {
+    const { endpoints: _a, ...restBefore } = before as Service;
+    const { endpoints: _b, ...restAfter } = after as Service;
+    if (JSON.stringify(restBefore) === JSON.stringify(restAfter)) return ["endpoints"];
+  }
+  return ["services", "endpoints"];
+}
+
+/** The accepted mesh of a store, key by key. */
+export class MeshState {
+  /** What the store holds now: key → text (absent: deleted). */
+  readonly #raw = new Map<string, { entry: EntryKey; text: string }>();
+  /** What is served: key → value. */
+  readonly #accepted = new Map<string, { entry: EntryKey; value: Value }>();
+  readonly #rejected = new Map<string, string>();
+  #services: Service[] = [];
+  #routes: RouteRule[] = [];
+  #gateways: Gateway[] = [];
+
+  /** Services as accepted. */
+  services(): readonly Service[] {
+    return this.#services;
+  }
+
+  /** Routing rules as accepted. */
+  routes(): readonly RouteRule[] {
+    return this.#routes;
+  }
+
+  /** Gateway ports as accepted. */
+  gateways(): readonly Gateway[] {
+    return this.#gateways;
+  }
+
+  /** Keys whose latest value is not served. */
+  rejected(): RejectedKey[] {
+    return [...this.#rejected].map(([key, reason]) => ({ key, reason }));
+  }
+
+  /** The store's texts, for a re-list to compare with. */
+  rawKeys(): ReadonlySet<string> {
+    return new Set(this.#raw.keys());
+  }
+
+  /**
+   * Applies what the store now says of some keys (`text` undefined: deleted),
+   * then retries every key refused earlier. Returns what the accepted mesh
+   * changed in.
+   */
+  apply(changes: readonly { key: string; entry: EntryKey; text: string | undefined }[]): ApplyResult {
+    const kinds = new Set<ChangeKind>();
+    const changed: string[] = [];
+    const rejected: RejectedKey[] = [];
+    const pending: string[] = [];
+    for (const c of changes) {
+      const same = this.#raw.get(c.key)?.text === c.text;
+      if (c.text === undefined) this.#raw.delete(c.key);
+      else this.#raw.set(c.key, { entry: c.entry, text: c.text });
+      if (!same || this.#rejected.has(c.key)) pending.push(c.key);
+    }
+    // Usually a whole batch is good: accepted in one step, one reference check.
+    if (this.#applyBatch(pending, kinds, changed, rejected)) pending.length = 0;
+    // Otherwise key by key. Services first (aggregates last), then gateways
+    // and routes: what a key refers to is in place before the key that
+    // refers to it.
+    const order = (k: string) => {
+      const e = this.#raw.get(k)?.entry ?? this.#accepted.get(k)?.entry;
+      const r = this.#raw.get(k)?.text ?? "";
+      if (e?.kind === "services") return r.includes("aggregate") ? 1 : 0;
+      return e?.kind === "gateways" ? 2 : 3;
+    };
+    const queue = [...new Set([...pending, ...this.#rejected.keys()])].sort((a, b) => order(a) - order(b));
+    let progress = true;
+    while (progress && queue.length > 0) {
+      progress = false;
+      for (let i = 0; i < queue.length; i++) {
+        const key = queue[i] as string;
+        const outcome = this.#try(key);
+        if (outcome === "kept") {
+          queue.splice(i--, 1);
+          continue;
+        }
+        if (typeof outcome === "string") continue;
+        queue.splice(i--, 1);
+        progress = true;
+        changed.push(key);
+        for (const k of outcome) kinds.add(k);
+      }
+    }
+    for (const key of queue) {
+      const reason = this.#rejected.get(key);
+      if (reason && pending.includes(key)) rejected.push({ key, reason });
+    }
+    return { kinds, changed, rejected };
+  }
+
+  // All of `keys` at once when each parses and the model stays whole; keys
+  // that do not parse are refused, the rest accepted. False: the batch as a
+  // whole breaks a reference, and the caller goes key by key.
+  #applyBatch(keys: string[], kinds: Set<ChangeKind>, changed: string[], rejected: RejectedKey[]): boolean {
+    if (keys.length < 2) return false;
+    const next = new Map(this.#accepted);
+    const done: { key: string; entry: EntryKey; before: Value | undefined; after: Value | undefined }[] = [];
+    const refused: RejectedKey[] = [];
+    for (const key of keys) {
+      const raw = this.#raw.get(key);
+      const held = this.#accepted.get(key);
+      const entry = raw?.entry ?? held?.entry;
+      if (!entry) continue;
+      if (!raw) {
+        if (held) done.push({ key, entry, before: held.value, after: undefined });
+        next.delete(key);
+        continue;
+      }
+      try {
+        const value = parse(entry.kind, entry.name, raw.text, `key ${key}`);
+        if (held && JSON.stringify(held.value) === JSON.stringify(value)) continue;
+        next.set(key, { entry, value });
+        done.push({ key, entry, before: held?.value, after: value });
+      } catch (err) {
+        refused.push({ key, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    const model = build(next);
+    try {
+      validateReferences(model.services, model.routes, "", model.gateways);
+    } catch {
+      return false;
+    }
+    this.#accepted.clear();
+    for (const [k, v] of next) this.#accepted.set(k, v);
+    this.#services = model.services;
+    this.#routes = model.routes;
+    this.#gateways = model.gateways;
+    for (const d of done) {
+      this.#rejected.delete(d.key);
+      changed.push(d.key);
+      for (const k of kindsOf(d.entry.kind, d.before, d.after)) kinds.add(k);
+    }
+    for (const r of refused) {
+      this.#rejected.set(r.key, r.reason);
+      rejected.push(r);
+    }
+    for (const key of keys) if (!refused.some((r) => r.key === key)) this.#rejected.delete(key);
+    return true;
+  }
+
+  // Accepts the store's latest for a key if it parses and the model stays
+  // whole. Returns the change kinds, "kept" (nothing to do), or the reason.
+  #try(key: string): ChangeKind[] | "kept" | string {
+    const raw = this.#raw.get(key);
+    const held = this.#accepted.get(key);
+    const entry = raw?.entry ?? held?.entry;
+    if (!entry) return "kept";
+    let value: Value | undefined;
+    if (raw) {
+      try {
+        value = parse(entry.kind, entry.name, raw.text, `key ${key}`);
+      } catch (err) {
+        return this.#refuse(key, err instanceof Error ? err.message : String(err));
+      }
+      if (held && JSON.stringify(held.value) === JSON.stringify(value)) {
+        this.#rejected.delete(key);
+        return "kept";
+      }
+    } else if (!held) {
+      this.#rejected.delete(key);
+      return "kept";
+    }
+    const next = new Map(this.#accepted);
+    if (value) next.set(key, { entry, value });
+    else next.delete(key);
+    const model = build(next);
+    try {
+      validateReferences(model.services, model.routes, "", model.gateways);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return this.#refuse(key, raw ? `key ${key}: ${why}` : `key ${key} was deleted, but ${why}`);
+    }
+    this.#accepted.clear();
+    for (const [k, v] of next) this.#accepted.set(k, v);
+    this.#services = model.services;
+    this.#routes = model.routes;
+    this.#gateways = model.gateways;
+    this.#rejected.delete(key);
+    return kindsOf(entry.kind, held?.value, value);
+  }
+
+  #refuse(key: string, reason: string): string {
+    this.#rejected.set(key, reason);
+    return reason;
+  }
+}
+
+function build(entries: ReadonlyMap<string, { entry: EntryKey; value: Value }>) {
+  const services: Service[] = [];
+  const routes: RouteRule[] = [];
+  const gateways: Gateway[] = [];
+  // Key order keeps the model's order stable, so equal stores build equal models.
+  for (const k of [...entries.keys()].sort()) {
+    const e = entries.get(k) as { entry: EntryKey; value: Value };
+    if (e.entry.kind === "services") services.push(e.value as Service);
+    else if (e.entry.kind === "routes") routes.push(...(e.value as RouteRule[]));
+    else gateways.push(e.value as Gateway);
+  }
+  return { services, routes, gateways };
+}
