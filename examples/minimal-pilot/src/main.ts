@@ -15,6 +15,8 @@ import {
   createSecretsDirSource,
 } from "@xdskit/config-generator";
 import { createControllerMetrics } from "@xdskit/config-generator/prom";
+import { type EtcdSource, createEtcdSource } from "@xdskit/source-etcd";
+import { createEtcdSourceMetrics } from "@xdskit/source-etcd/prom";
 import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
 import { startEchoBackend } from "./echo.js";
@@ -69,9 +71,34 @@ async function main(): Promise<void> {
     console.log(`echo backend-${i} listening on ${o.host}:${b.port}`);
   }
 
+  const metrics = new client.Registry();
+  client.collectDefaultMetrics({ register: metrics });
+
   let file: FileSource | undefined;
-  let source: FileSource | MemorySource;
-  if (o.config) {
+  let etcd: EtcdSource | undefined;
+  let source: FileSource | MemorySource | EtcdSource;
+  if (o.etcd) {
+    const s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix });
+    etcd = s;
+    source = s;
+    stops.push(() => s.close());
+    // Not ready (and serving nothing) until etcd was read; then keeps the last good mesh through outages.
+    let wasConnected = false;
+    const watchEtcd = setInterval(() => {
+      const st = s.status();
+      if (st.connected && !wasConnected)
+        console.log(
+          `etcd: ${st.ready ? "reading" : "connected to"} ${o.etcd?.join(",")} ${o.etcdPrefix} at revision ${st.revision}, ${s.services().length} service(s)`,
+        );
+      if (!st.connected && wasConnected)
+        console.warn(`etcd: lost (${st.lastError}); serving the last good mesh and retrying`);
+      wasConnected = st.connected;
+    }, 250);
+    watchEtcd.unref();
+    stops.push(() => clearInterval(watchEtcd));
+    s.on("rejected", (e) => console.error(`etcd: ${e.reason}: ${e.error.message}`));
+    createEtcdSourceMetrics(s, { registry: metrics });
+  } else if (o.config) {
     try {
       file = createFileSource({ path: o.config, ...(o.maxConfigBytes ? { maxBytes: o.maxConfigBytes } : {}) });
     } catch (err) {
@@ -101,8 +128,6 @@ async function main(): Promise<void> {
     );
   }
 
-  const metrics = new client.Registry();
-  client.collectDefaultMetrics({ register: metrics });
   const controller = createDiscoveryController({
     services: source,
     config: source,
@@ -169,7 +194,13 @@ async function main(): Promise<void> {
     ads,
     controller,
     metrics,
-    source: () => ({ file: file?.path ?? null, lastError: file?.lastError?.message ?? null }),
+    source: () =>
+      etcd
+        ? {
+            lastError: etcd.status().lastError ?? null,
+            status: { etcd: o.etcd, prefix: o.etcdPrefix, ...etcd.status() },
+          }
+        : { file: file?.path ?? null, lastError: file?.lastError?.message ?? null },
     ready: () => ready,
     host: o.adminHost,
     port: o.adminPort,

@@ -8,6 +8,9 @@ export const USAGE = `usage: npm start -- [options]
   --host ADDR           address the xDS port and the demo backends bind (default 127.0.0.1)
   --config FILE         a mesh file (YAML or JSON), watched for changes; see docs/mesh-file.md
   --max-config-bytes N  largest mesh file accepted (default 8388608); a bigger one is refused
+  --etcd URL[,URL…]     read the mesh from etcd instead (docs/scale-out.md): one key per service,
+                        host's routes and gateway port; load one with xdskit-mesh put
+  --etcd-prefix P       where the mesh lives in etcd (default /xdskit/)
   --backends N          demo echo backends to start on loopback (default 2 without --config, 0 with it)
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
@@ -38,6 +41,9 @@ export interface PilotOptions {
   readonly port: number;
   readonly config: string | undefined;
   readonly maxConfigBytes: number | undefined;
+  /** etcd client URLs: the mesh comes from etcd. */
+  readonly etcd: readonly string[] | undefined;
+  readonly etcdPrefix: string;
   readonly backends: number;
   readonly debounceMs: number;
   /** Node groups per client locality (the controller's groupBy.locality). */
@@ -96,6 +102,8 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         "admin-token-file": { type: "string" },
         config: { type: "string" },
         "max-config-bytes": { type: "string" },
+        etcd: { type: "string" },
+        "etcd-prefix": { type: "string" },
         backends: { type: "string" },
         debounce: { type: "string" },
         "group-by-locality": { type: "boolean", default: false },
@@ -132,12 +140,27 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     throw new UsageError(`--secrets-dir ${secretsDir}: no such folder`);
   }
   const config = str("config");
+  const etcd = str("etcd")
+    ?.split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (etcd && config) throw new UsageError("--config and --etcd are two sources of the mesh: give one");
+  for (const u of etcd ?? [])
+    if (!/^https?:\/\/[^/]+$/.test(u))
+      throw new UsageError(`--etcd: expected URLs like http://127.0.0.1:2379, got "${u}"`);
+  if (etcd?.length === 0) throw new UsageError("--etcd needs at least one URL");
+  const etcdPrefix = str("etcd-prefix") ?? "/xdskit/";
+  if (!etcdPrefix.startsWith("/") || !etcdPrefix.endsWith("/") || etcdPrefix.length < 2)
+    throw new UsageError(`--etcd-prefix must start and end with '/', like /xdskit/; got "${etcdPrefix}"`);
+  if (str("etcd-prefix") !== undefined && !etcd) throw new UsageError("--etcd-prefix needs --etcd");
   return {
     host: str("host") ?? "127.0.0.1",
     port: port(str("port"), 15010, "--port"),
     config,
     maxConfigBytes: whole(str("max-config-bytes"), "--max-config-bytes", 1),
-    backends: whole(str("backends"), "--backends", 0) ?? (config ? 0 : 2),
+    etcd,
+    etcdPrefix,
+    backends: whole(str("backends"), "--backends", 0) ?? (config || etcd ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
     groupByLocality: values["group-by-locality"] === true,
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,

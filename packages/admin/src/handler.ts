@@ -9,7 +9,7 @@ import { authorized } from "./auth.js";
 import { envoyConfigDump } from "./envoy-dump.js";
 import { syncz, synczText } from "./syncz.js";
 import { DASHBOARD_HTML } from "./ui.js";
-import { configDump, meshPage, nodeGroupsPage } from "./pages.js";
+import { type SourceInfo, configDump, meshPage, nodeGroupsPage } from "./pages.js";
 
 /** A metrics registry as prom-client's `Registry` has it. */
 export interface MetricsSource {
@@ -28,7 +28,7 @@ export interface AdminOptions {
   /** /metrics, e.g. a prom-client `Registry`. */
   readonly metrics?: MetricsSource;
   /** Where the mesh comes from and its last refusal, for /debug/mesh. */
-  readonly source?: () => { readonly file: string | null; readonly lastError: string | null };
+  readonly source?: () => SourceInfo;
   /** True once the host is serving; /healthz and /readyz answer 503 before. Default: always. */
   readonly ready?: () => boolean;
   /** A bearer token every page but /healthz requires. */

@@ -4,6 +4,16 @@ import type { DiscoveryController } from "@xdskit/config-generator";
 import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
 import { messageToJson } from "@xdskit/xds-types/registry";
 
+/** What /debug/mesh says of the mesh's source. */
+export interface SourceInfo {
+  /** The mesh file, when the mesh comes from one. */
+  readonly file?: string | null;
+  /** The source's last refusal. */
+  readonly lastError: string | null;
+  /** Anything else the source reports (an etcd source: connection, revision, lag, refused keys). */
+  readonly status?: unknown;
+}
+
 /** What a connected client's node group holds, per type, as JSON. */
 export function configDump(ads: AdsServer, registry: MemorySnapshotRegistry, node: string): unknown {
   const conns = ads.connections.byNodeId(node);
@@ -26,13 +36,11 @@ export function configDump(ads: AdsServer, registry: MemorySnapshotRegistry, nod
 }
 
 /** The mesh as the last push saw it. */
-export function meshPage(
-  controller: DiscoveryController,
-  source: { readonly file: string | null; readonly lastError: string | null } | undefined,
-): unknown {
+export function meshPage(controller: DiscoveryController, source: SourceInfo | undefined): unknown {
   const push = controller.pushContext();
   return {
     file: source?.file ?? null,
+    ...(source?.status !== undefined ? { source: source.status } : {}),
     lastError: source?.lastError ?? controller.lastRejection()?.error.message ?? null,
     ready: controller.ready(),
     services: [...push.services.values()],
