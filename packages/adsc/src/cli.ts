@@ -73,7 +73,12 @@ function positiveInt(name: string) {
 
 function withCommon(cmd: Command): Command {
   return cmd
-    .addOption(new Option("-s, --server <host:port>", "the control plane's xDS address").default("127.0.0.1:15010"))
+    .addOption(
+      new Option(
+        "-s, --server <host:port>",
+        "the control plane's xDS address (watch: several, comma-separated, to fail over between replicas)",
+      ).default("127.0.0.1:15010"),
+    )
     .addOption(new Option("-n, --node <id>", "node id to present").default(`adsc-${os.hostname()}-${process.pid}`))
     .addOption(new Option("--cluster <name>", "node cluster to present").default("adsc"))
     .addOption(new Option("--proxyless", "present as a proxyless gRPC client (gRPC user agent and client features)"))
@@ -132,14 +137,26 @@ function node(o: Common) {
   };
 }
 
-/** Checks the address and that something listens there, before any gRPC. */
+/** The addresses of --server (several, comma-separated, for failover). */
+function servers(o: Common): string[] {
+  return o.server
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Checks the addresses and that something listens at one of them, before any gRPC. */
 async function reachable(o: Common): Promise<void> {
+  const list = servers(o);
   try {
-    parseTarget(o.server);
+    if (list.length === 0) throw new Error("--server: expected host:port");
+    for (const t of list) parseTarget(t);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  await probe(o.server);
+  await Promise.any(list.map((t) => probe(t))).catch((err: AggregateError) => {
+    throw err.errors[0];
+  });
 }
 
 function pct(sorted: readonly number[], p: number): number {
@@ -187,7 +204,7 @@ export function buildProgram(io: CliIo = processIo): Command {
         : [];
       await reachable(o);
       const client = createAdsClient({
-        target: o.server,
+        target: servers(o),
         node: node(o),
         security: security(o),
         protocol: o.delta ? "delta" : "sotw",
@@ -241,7 +258,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (o: Common & { timeout: number }) => {
       await reachable(o);
       const dump = await dumpConfig({
-        target: o.server,
+        target: servers(o),
         node: node(o),
         security: security(o),
         protocol: o.delta ? "delta" : "sotw",
@@ -260,7 +277,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     )
     .action(async (o: Common & { of?: string; json?: boolean; contents?: boolean }) => {
       await reachable(o);
-      const res = await fetchClientStatus(o.server, {
+      const res = await fetchClientStatus(servers(o)[0] ?? o.server, {
         security: security(o),
         excludeResourceContents: !o.contents,
         ...(o.of ? { nodeId: o.of } : {}),
@@ -320,7 +337,7 @@ export function buildProgram(io: CliIo = processIo): Command {
         const result = await new Promise<Extract<LoadEvent, { ev: "done" }>>((resolve, reject) => {
           const running = runLoad(
             {
-              target: o.server,
+              target: servers(o)[0] ?? o.server,
               streams: o.streams,
               streamsPerChannel: o.perChannel,
               subscriptions: Object.fromEntries(types.map((t) => [t, []])),

@@ -189,3 +189,48 @@ describe("createAdsClient node", () => {
     );
   });
 });
+
+describe("adsc failover between replicas", () => {
+  it("moves to the next server when its stream fails, resubscribes with what it holds, and gets nothing new (Delta)", async () => {
+    // Two replicas holding the same config, as two pilots on one store do.
+    const a = await startServer();
+    const b = await startServer();
+    for (const env of [a, b]) env.registry.setSnapshot("replica-test", world(4));
+    const c = createAdsClient({
+      target: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`],
+      node: node("replica-test"),
+      protocol: "delta",
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    try {
+      const connects: string[] = [];
+      c.on("connected", (e) => connects.push(e.target));
+      c.subscribe(CDS);
+      c.subscribe(EDS, ["svc-0", "svc-1"]);
+      await c.synced();
+      assert.equal(c.target, `127.0.0.1:${a.port}`);
+      const got: string[] = [];
+      c.on("update", (u) => got.push(...u.upserted, ...u.removed.map((r) => `-${r}`)));
+      await a.close();
+      await until("the client to move to b", () => connects.includes(`127.0.0.1:${b.port}`), 5000);
+      await until("b to hold the client's stream", () => b.server.connections.byNodeId("replica-test").length === 1);
+      // Delta: a server with nothing newer than what the client says it holds sends nothing.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(c.target, `127.0.0.1:${b.port}`);
+      assert.equal(got.length, 0, `b sent nothing the client already held, got ${got.join(",")}`);
+      // And it follows b from now on.
+      b.registry.updateResources("replica-test", EDS, { upsert: [cla("svc-1", 5)] });
+      await until("b's change", () => got.includes("svc-1"));
+    } finally {
+      c.close();
+      await b.close();
+    }
+  });
+
+  it("refuses an empty list of servers", () => {
+    assert.throws(
+      () => createAdsClient({ target: [], node: node("x") }),
+      /target must be host:port or a non-empty list/,
+    );
+  });
+});

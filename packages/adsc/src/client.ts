@@ -30,10 +30,10 @@ export interface ReceivedUpdate {
 
 /** Typed events of an {@link AdsClient}. */
 export interface AdsClientEvents {
-  /** A stream opened (first one, or after a reconnect). */
-  connected: (event: { attempt: number }) => void;
+  /** A stream opened (first one, or after a reconnect), to `target`. */
+  connected: (event: { attempt: number; target: string }) => void;
   /** The stream ended; `retryInMs` is set when the client will reconnect. */
-  disconnected: (event: { code: number; details: string; retryInMs: number | undefined }) => void;
+  disconnected: (event: { code: number; details: string; retryInMs: number | undefined; target: string }) => void;
   /** A response was accepted into the store (and ACKed when `autoAck`). */
   update: (event: ReceivedUpdate & { readonly upserted: readonly string[] }) => void;
   /** A response was rejected (by the `validate` hook or because it did not decode) and NACKed. */
@@ -42,8 +42,13 @@ export interface AdsClientEvents {
 
 /** Options of {@link createAdsClient}. */
 export interface AdsClientOptions {
-  /** The control plane, `host:port`. */
-  target: string;
+  /**
+   * The control plane, `host:port`; or several replicas, tried in turn: when
+   * a stream fails the client moves to the next (after a short jittered
+   * pause; backoff once every one has failed) and resubscribes saying what it
+   * holds, so a replica serving the same config sends nothing new (Delta).
+   */
+  target: string | readonly string[];
   /** The node this client presents (id, cluster, locality, metadata…). */
   node: MessageInitShape<typeof NodeSchema>;
   /** State of the World (default) or incremental (Delta). */
@@ -89,6 +94,8 @@ interface Subscription {
 export interface AdsClient extends Pick<EventEmitter<AdsClientEvents>, "on" | "off" | "once"> {
   /** The decoded configuration received so far. */
   readonly store: ResourceStore;
+  /** The server address the current (or next) stream goes to. */
+  readonly target: string;
   /**
    * Subscribes to resources of a type; no names (or `*`) is wildcard. Adds to
    * what is already subscribed.
@@ -111,7 +118,12 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
   readonly #subs = new Map<string, Subscription>();
   readonly #backoff: Backoff;
   readonly #log: Logger;
-  readonly #client: grpc.Client;
+  readonly #targets: readonly string[];
+  readonly #clients: (grpc.Client | undefined)[];
+  /** Which target the current (or next) stream goes to. */
+  #current = 0;
+  /** Targets failed in a row without a response; a full round backs off. */
+  #failedInRound = 0;
   #call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
@@ -127,10 +139,12 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
     this.#delta = options.protocol === "delta";
     this.#backoff = new Backoff(options.backoff);
     this.#log = options.logger ?? silentLogger;
-    this.#client = new grpc.Client(options.target, channelCredentials(options.security), {
-      "grpc.max_receive_message_length": -1,
-      ...options.channelOptions,
-    });
+    this.#targets = typeof options.target === "string" ? [options.target] : [...options.target];
+    if (this.#targets.length === 0 || this.#targets.some((t) => typeof t !== "string" || t.length === 0))
+      throw new Error(
+        `adsc: target must be host:port or a non-empty list of them, got ${JSON.stringify(options.target)}`,
+      );
+    this.#clients = this.#targets.map(() => undefined);
     this.#open();
   }
 
@@ -190,7 +204,7 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
       if (waiting.length === 0) return;
       this.assertHealthy();
       if (Date.now() >= deadline) {
-        throw new Error(`no response within ${timeoutMs} ms for ${waiting.join(", ")} from ${this.#options.target}`);
+        throw new Error(`no response within ${timeoutMs} ms for ${waiting.join(", ")} from ${this.target}`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -207,7 +221,36 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
     this.#retry = undefined;
     this.#call?.cancel();
     this.#call = undefined;
-    this.#client.close();
+    for (const c of this.#clients) c?.close();
+  }
+
+  /** The target the current (or next) stream goes to. */
+  get target(): string {
+    return this.#targets[this.#current] as string;
+  }
+
+  #clientFor(i: number): grpc.Client {
+    let c = this.#clients[i];
+    if (!c) {
+      c = new grpc.Client(this.#targets[i] as string, channelCredentials(this.#options.security), {
+        "grpc.max_receive_message_length": -1,
+        ...this.#options.channelOptions,
+      });
+      this.#clients[i] = c;
+    }
+    return c;
+  }
+
+  // After a failed stream: the next replica at once (jittered, so a fleet
+  // does not move in lockstep), and the backoff once a round has failed.
+  #nextDelay(): number {
+    if (this.#targets.length > 1) {
+      this.#current = (this.#current + 1) % this.#targets.length;
+      this.#failedInRound++;
+      if (this.#failedInRound < this.#targets.length) return 20 + Math.random() * 80;
+      this.#failedInRound = 0;
+    }
+    return this.#backoff.next();
   }
 
   #initial(typeUrl: string): { initialResourceVersions?: Record<string, string> } {
@@ -251,7 +294,8 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
     if (this.#closed) return;
     this.#attempt++;
     this.#nodeSent = false;
-    const call = this.#client.makeBidiStreamRequest(
+    const target = this.target;
+    const call = this.#clientFor(this.#current).makeBidiStreamRequest(
       this.#delta ? DELTA_PATH : SOTW_PATH,
       (b: Uint8Array) => Buffer.from(b),
       (b: Buffer) => b,
@@ -263,15 +307,15 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
       ended = true;
       if (this.#call === call) this.#call = undefined;
       for (const s of this.#subs.values()) s.synced = false;
-      const retry = !this.#closed && this.#options.reconnect !== false ? this.#backoff.next() : undefined;
-      this.#log.info("stream ended", { target: this.#options.target, code, details, retryInMs: retry });
-      this.emit("disconnected", { code, details, retryInMs: retry });
+      const retry = !this.#closed && this.#options.reconnect !== false ? this.#nextDelay() : undefined;
+      this.#log.info("stream ended", { target, code, details, retryInMs: retry, next: this.target });
+      this.emit("disconnected", { code, details, retryInMs: retry, target });
       if (retry !== undefined) this.#retry = setTimeout(() => this.#open(), retry);
-      else if (!this.#closed)
-        this.#fatal = `the stream to ${this.#options.target} ended: ${details || `status ${code}`}`;
+      else if (!this.#closed) this.#fatal = `the stream to ${target} ended: ${details || `status ${code}`}`;
     };
     call.on("data", (buf: Buffer) => {
       this.#backoff.reset();
+      this.#failedInRound = 0;
       try {
         if (this.#delta) this.#onDelta(buf);
         else this.#onSotw(buf);
@@ -281,7 +325,7 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
     });
     call.on("status", (s: grpc.StatusObject) => end(s.code, s.details));
     call.on("error", (err: grpc.ServiceError) => end(err.code ?? grpc.status.UNKNOWN, err.details ?? err.message));
-    this.emit("connected", { attempt: this.#attempt });
+    this.emit("connected", { attempt: this.#attempt, target });
     // Resubscribe everything (Delta: saying what is held, so only changes come back).
     for (const [typeUrl, sub] of this.#subs) {
       if (this.#delta) {

@@ -8,7 +8,7 @@ import type { ResourceStore } from "./store.js";
 
 /** Options of {@link dumpConfig}. */
 export interface DumpOptions {
-  target: string;
+  target: string | readonly string[];
   node: MessageInitShape<typeof NodeSchema>;
   protocol?: "sotw" | "delta";
   security?: ConnectionSecurity;
