@@ -35,6 +35,22 @@ if (files.length === 0) {
   console.error(`run-tests: no test files found${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
   process.exit(1);
 }
+// The etcd source, replica and bench tests start a real etcd; say up front what is missing.
+if (!interop && files.some((f) => /source-etcd|replicas|bench\//.test(f))) {
+  const lacking = [
+    ["etcd", "--version"],
+    ["etcdctl", "version"],
+  ].filter(([cmd, arg]) => {
+    const r = spawnSync(cmd, [arg], { stdio: "ignore" });
+    return r.error !== undefined || r.status !== 0;
+  });
+  if (lacking.length > 0) {
+    console.error(
+      `run-tests: ${lacking.map(([c]) => c).join(" and ")} not found on PATH: the etcd tests (a real etcd server) will fail.\n` +
+        "run-tests: install them (Debian: apt-get install -y etcd-server etcd-client) and run again.",
+    );
+  }
+}
 const concurrency = interop ? "1" : (process.env.XDSKIT_TEST_CONCURRENCY ?? "2");
 const res = spawnSync(
   process.execPath,

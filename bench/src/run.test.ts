@@ -11,6 +11,7 @@ describe("bench --quick", () => {
     const scenarios = new Set(figures.map((f) => f.scenario));
     assert.deepEqual([...scenarios].sort(), [
       "churn",
+      "etcd-source",
       "fanout",
       "idle-memory",
       "large-world",

@@ -1,5 +1,6 @@
 import type { Scenario } from "../figure.js";
 import churn from "./churn.js";
+import etcdSource from "./etcd-source.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
 import largeWorld from "./large-world.js";
@@ -8,4 +9,13 @@ import tls from "./tls.js";
 import snapshot from "./snapshot.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
-export const scenarios: readonly Scenario[] = [snapshot, fanout, churn, idleMemory, sidecars, largeWorld, tls];
+export const scenarios: readonly Scenario[] = [
+  snapshot,
+  fanout,
+  churn,
+  idleMemory,
+  sidecars,
+  largeWorld,
+  tls,
+  etcdSource,
+];

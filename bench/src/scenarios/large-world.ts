@@ -4,7 +4,7 @@
 import { type ProcessStats, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { proxylessSubscriptions } from "../mesh.js";
-import { type Convergence, convergence, toFullConfig } from "./mesh-runs.js";
+import { type Convergence, convergence, serverChange, toFullConfig } from "./mesh-runs.js";
 
 async function world(services: number, streams: number, changes: number, everyMs: number, timeoutMs: number) {
   const server = await startServerProcess("mesh-server", { services, endpoints: 2 });
@@ -24,7 +24,7 @@ async function world(services: number, streams: number, changes: number, everyMs
       const churn: Convergence = await convergence(server, full.load, streams, {
         changes,
         everyMs,
-        services,
+        change: serverChange(server, services),
         timeoutMs,
       });
       return { fullMs: full.ms, rss: settled.rss, churn, bytes: full.bytes / streams };

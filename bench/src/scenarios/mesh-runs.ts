@@ -50,15 +50,23 @@ export interface Convergence {
   readonly bytesPerStream: number;
 }
 
+/** Makes the k-th change and resolves with when (epoch ms) the source was edited; each must differ from the last. */
+export type MakeChange = (k: number) => Promise<number>;
+
+/** The mesh server's own change: one endpoint weight of service `(k × 7919) mod services`. */
+export function serverChange(server: ServerProcess, services: number): MakeChange {
+  return async (k) => (await server.request<{ at: number }>("change", { service: (k * 7919) % services })).at;
+}
+
 /**
- * Changes one endpoint `changes` times, every `everyMs`, and times each
- * change from the source edit to its arrival at every stream.
+ * Makes `changes` changes, every `everyMs`, and times each from the source
+ * edit to its arrival at every stream.
  */
 export async function convergence(
   server: ServerProcess,
   load: LoadClient,
   streams: number,
-  opts: { changes: number; everyMs: number; services: number; timeoutMs: number },
+  opts: { changes: number; everyMs: number; change: MakeChange; timeoutMs: number },
 ): Promise<Convergence> {
   const latencies: number[] = [];
   let bytes = 0;
@@ -67,7 +75,7 @@ export async function convergence(
   for (let k = 0; k < opts.changes; k++) {
     const started = performance.now();
     await load.mark(opts.timeoutMs);
-    const { at } = await server.request<{ at: number }>("change", { service: (k * 7919) % opts.services });
+    const at = await opts.change(k);
     const marked = await load.next("marked", opts.timeoutMs);
     for (const a of marked.arrivals) latencies.push(a - at);
     bytes += marked.bytes;

@@ -4,7 +4,7 @@
 import { type ProcessStats, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { proxylessSubscriptions, sidecarId, sidecarSubscriptions } from "../mesh.js";
-import { type Convergence, convergence, toFullConfig } from "./mesh-runs.js";
+import { type Convergence, convergence, serverChange, toFullConfig } from "./mesh-runs.js";
 
 interface Side {
   readonly fullMs: number;
@@ -43,7 +43,12 @@ async function side(
     try {
       await new Promise((r) => setTimeout(r, 1000));
       const settled = await server.request<ProcessStats>("stats");
-      const churn = await convergence(server, full.load, streams, { changes, everyMs, services, timeoutMs });
+      const churn = await convergence(server, full.load, streams, {
+        changes,
+        everyMs,
+        change: serverChange(server, services),
+        timeoutMs,
+      });
       return { fullMs: full.ms, rss: settled.rss, perStream: (settled.heap - before.heap) / streams, churn };
     } finally {
       await full.load.stop();

@@ -26,10 +26,18 @@ export interface TestEtcd {
 
 /** What is missing when etcd cannot run here, or undefined when it can. */
 export function etcdMissing(): string | undefined {
-  const r = spawnSync("etcd", ["--version"], { encoding: "utf8" });
-  if (r.error || r.status !== 0)
-    return "the etcd tests need the etcd server binary on PATH; on Debian: apt-get install -y etcd-server etcd-client";
-  return undefined;
+  const probes: [string, string[]][] = [
+    ["etcd", ["--version"]],
+    ["etcdctl", ["version"]],
+  ];
+  const missing = probes
+    .filter(([cmd, args]) => {
+      const r = spawnSync(cmd, args, { encoding: "utf8" });
+      return r.error !== undefined || r.status !== 0;
+    })
+    .map(([cmd]) => cmd);
+  if (missing.length === 0) return undefined;
+  return `the etcd tests need ${missing.join(" and ")} on PATH (a real etcd server is started for them); on Debian: apt-get install -y etcd-server etcd-client`;
 }
 
 async function freePort(): Promise<number> {

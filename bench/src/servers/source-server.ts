@@ -1,0 +1,41 @@
+// A control plane reading its mesh from a real source, as minimal-pilot runs
+// it: the etcd source or the mesh file, the discovery controller (default
+// debounce and builders) and the ADS server, in a process of its own. Ready
+// once the source has read the whole mesh.
+import { createAdsServer } from "@xdskit/ads-server";
+import { createDiscoveryController, createFileSource } from "@xdskit/config-generator";
+import { createEtcdSource } from "@xdskit/source-etcd";
+import { processStats, serve } from "../child.js";
+
+const args = JSON.parse(process.argv[2] ?? "{}") as
+  | { kind: "etcd"; endpoints: string[]; prefix: string; services: number }
+  | { kind: "file"; path: string; services: number };
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  let source: ReturnType<typeof createEtcdSource> | ReturnType<typeof createFileSource>;
+  if (args.kind === "etcd") {
+    const etcd = createEtcdSource({ endpoints: args.endpoints, prefix: args.prefix });
+    await etcd.whenReady(120_000);
+    source = etcd;
+  } else {
+    source = createFileSource({ path: args.path, maxBytes: 64 << 20 });
+  }
+  const loaded = source.services().length;
+  if (loaded !== args.services)
+    throw new Error(`the ${args.kind} source read ${loaded} services, expected ${args.services}`);
+  const readMs = performance.now() - t0;
+  const controller = createDiscoveryController({ services: source, config: source });
+  const ads = createAdsServer({ registry: controller.registry });
+  serve({
+    status: () => ({ connections: ads.connections.count(), readMs }),
+    stats: () => ({ ...processStats(), readMs }),
+  });
+  const port = await ads.listen("127.0.0.1:0");
+  process.send?.({ ev: "ready", port });
+}
+
+main().catch((err: unknown) =>
+  process.send?.({ ev: "error", message: err instanceof Error ? err.message : String(err) }),
+);
+process.on("SIGINT", () => process.exit(0));
