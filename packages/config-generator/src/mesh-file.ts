@@ -201,6 +201,14 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
 }
 
 function parseText(text: string, where: string): unknown {
+  // Stores mostly hold JSON, which JSON.parse reads ~10x faster than the YAML
+  // parser; YAML flow style (`{name: echo}`) fails it and goes to YAML.
+  const head = text.trimStart()[0];
+  if (head === "{" || head === "[") {
+    try {
+      return JSON.parse(text);
+    } catch {}
+  }
   try {
     return parseYaml(text);
   } catch (err) {
