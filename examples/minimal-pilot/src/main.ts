@@ -83,19 +83,13 @@ async function main(): Promise<void> {
     source = s;
     stops.push(() => s.close());
     // Not ready (and serving nothing) until etcd was read; then keeps the last good mesh through outages.
-    let wasConnected = false;
-    const watchEtcd = setInterval(() => {
-      const st = s.status();
-      if (st.connected && !wasConnected)
+    s.on("connection", (e) => {
+      if (e.connected)
         console.log(
-          `etcd: ${st.ready ? "reading" : "connected to"} ${o.etcd?.join(",")} ${o.etcdPrefix} at revision ${st.revision}, ${s.services().length} service(s)`,
+          `etcd: ${s.ready() ? "connected to" : "reading"} ${o.etcd?.join(",")} ${o.etcdPrefix} at revision ${e.revision}`,
         );
-      if (!st.connected && wasConnected)
-        console.warn(`etcd: lost (${st.lastError}); serving the last good mesh and retrying`);
-      wasConnected = st.connected;
-    }, 250);
-    watchEtcd.unref();
-    stops.push(() => clearInterval(watchEtcd));
+      else console.warn(`etcd: lost (${e.error}); serving the last good mesh and retrying`);
+    });
     s.on("rejected", (e) => console.error(`etcd: ${e.reason}: ${e.error.message}`));
     createEtcdSourceMetrics(s, { registry: metrics });
   } else if (o.config) {

@@ -4,7 +4,7 @@
 // Service-like proxy) notices nothing: Delta resends nothing it holds, and
 // RPCs never fail while the replica it talked to is killed.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -15,56 +15,13 @@ import { etcdMissing, startTcpProxy, startTestEtcd, type TcpProxy, type TestEtcd
 import { TypeUrl, findResourceType } from "@xdskit/xds-types";
 import { Etcd3 } from "etcd3";
 import { startEchoBackend } from "./echo.js";
+import { type PilotProcess, startPilot, until } from "./pilot-process.js";
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/main.js");
 const CLIENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/client.js");
 const TYPES = [TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment];
 
-interface Replica {
-  readonly xdsPort: number;
-  readonly adminPort: number;
-  kill(): Promise<void>;
-  output(): string;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function startReplica(etcdUrl: string): Promise<Replica> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [MAIN, "--port", "0", "--admin-port", "0", "--etcd", etcdUrl, "--debounce", "20"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout?.on("data", (d) => (out += d));
-  child.stderr?.on("data", (d) => (out += d));
-  const xdsPort = Number(await until("the xds port", () => out.match(/xds listening on [\d.]+:(\d+)/)?.[1]));
-  const adminPort = Number(await until("the admin port", () => out.match(/admin listening on [\d.]+:(\d+)/)?.[1]));
-  await until("the replica to read etcd", async () => {
-    const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
-    return res?.ok ? true : undefined;
-  });
-  return {
-    xdsPort,
-    adminPort,
-    output: () => out,
-    kill: () =>
-      new Promise((resolve) => {
-        // A killed child has a signalCode and no exitCode; either means gone.
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGKILL");
-      }),
-  };
-}
+type Replica = PilotProcess;
+const startReplica = (etcdUrl: string) => startPilot(["--etcd", etcdUrl, "--debounce", "20"]);
 
 // Response bytes a replica has written so far (its config-size histogram's sum).
 async function bytesSent(adminPort: number): Promise<number> {

@@ -103,10 +103,13 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
           // Ready: serving, and holding config that passed validation at least once.
           const sources = options.controller?.ready() ?? true;
           if (ready && sources) return text(res, 200, "ready\n");
+          if (!ready) return text(res, 503, "starting\n");
+          // The source's own last error says why (etcd not answering, a broken file).
+          const why = options.source?.().lastError;
           return text(
             res,
             503,
-            !ready ? "starting\n" : "no config read yet: the sources have not given one that passed validation\n",
+            `no config read yet: the sources have not given one that passed validation${why ? ` (source: ${why})` : ""}\n`,
           );
         }
         case "/metrics":

@@ -1,6 +1,6 @@
 // Curated entry point of @xdskit/source-etcd.
 export { createEtcdSource } from "./source.js";
-export type { EtcdSource, EtcdSourceOptions, EtcdSourceStatus } from "./source.js";
+export type { EtcdSource, EtcdSourceEvents, EtcdSourceOptions, EtcdSourceStatus } from "./source.js";
 export type { RejectedKey } from "./state.js";
 export { checkPrefix, entryKey, parseKey } from "./layout.js";
 export type { EntryKey, EntryKind } from "./layout.js";

@@ -87,9 +87,11 @@ describe("etcd source (real etcd)", () => {
   });
 
   it("refuses a bad value with its key and path, keeps its last good value, and goes on with other keys", async () => {
-    const s = open(etcd.url, "/bad/");
+    // Put before the source starts, so both are in its list (one watch
+    // response could carry a's good and bad values together).
     await client.put("/bad/services/a").value(svc("a", 80));
     await client.put("/bad/services/b").value(svc("b", 81));
+    const s = open(etcd.url, "/bad/");
     const seen = watch(s);
     await s.whenReady();
     await client
@@ -127,8 +129,8 @@ describe("etcd source (real etcd)", () => {
   });
 
   it("holds a key that refers to what is not there until it is, and refuses a deletion that breaks a reference", async () => {
-    const s = open(etcd.url, "/refs/");
     await client.put("/refs/services/a").value(svc("a", 80));
+    const s = open(etcd.url, "/refs/");
     const seen = watch(s);
     await s.whenReady();
     await client.put("/refs/routes/a").value(JSON.stringify({ host: "a", split: [{ service: "b", weight: 1 }] }));

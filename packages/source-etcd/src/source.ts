@@ -45,8 +45,20 @@ export interface EtcdSourceStatus {
   readonly rejected: readonly RejectedKey[];
 }
 
+/** The etcd source's events: a source's `change` and `rejected`, and its connection's ups and downs. */
+export interface EtcdSourceEvents extends SourceEvents {
+  /** The source lost etcd (`connected: false`, with the error) or got it back; fired on each transition. */
+  connection: (event: { connected: boolean; error?: string; revision: number }) => void;
+}
+
 /** A mesh kept in etcd, as a service registry and config store. */
 export interface EtcdSource extends ServiceRegistry, ConfigStore {
+  /** Listens for the connection to etcd being lost or regained. */
+  on(event: "connection", listener: EtcdSourceEvents["connection"]): unknown;
+  /** Listens for changes. */
+  on(event: "change", listener: SourceEvents["change"]): unknown;
+  /** Listens for refused values (the key keeps its last good value). */
+  on(event: "rejected", listener: SourceEvents["rejected"]): unknown;
   /** The key prefix. */
   readonly prefix: string;
   /** False until etcd was listed once. */
@@ -62,7 +74,7 @@ export interface EtcdSource extends ServiceRegistry, ConfigStore {
 const text = (b: Buffer | Uint8Array | null | undefined) => (b ? Buffer.from(b).toString("utf8") : "");
 
 class EtcdSourceImpl
-  extends EventEmitter<{ [K in keyof SourceEvents]: Parameters<SourceEvents[K]> }>
+  extends EventEmitter<{ [K in keyof EtcdSourceEvents]: Parameters<EtcdSourceEvents[K]> }>
   implements EtcdSource
 {
   readonly prefix: string;
@@ -247,16 +259,20 @@ class EtcdSourceImpl
   }
 
   #back(): void {
+    const was = this.#connected;
     this.#connected = true;
     this.#outSince = undefined;
     this.#lastError = undefined;
+    if (!was) this.emit("connection", { connected: true, revision: this.#revision });
   }
 
   #lost(err: unknown): void {
+    const was = this.#connected;
     this.#connected = false;
     this.#outSince ??= Date.now();
     const message = err instanceof Error ? err.message || err.name : String(err ?? "");
     this.#lastError = message || "the connection to etcd was lost";
+    if (was) this.emit("connection", { connected: false, error: this.#lastError, revision: this.#revision });
   }
 
   #schedule(delay?: number): void {
