@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const packages = ["xds-types", "snapshot", "ads-server", "config-generator", "adsc", "admin"];
+const packages = ["xds-types", "snapshot", "ads-server", "config-generator", "adsc", "admin", "source-etcd"];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-pack-"));
 const tarballs = path.join(work, "tarballs");
 const outside = path.join(work, "adopter");
@@ -82,6 +82,7 @@ import { createAdsServer } from "@xdskit/ads-server";
 import { createDiscoveryController, createMemorySource } from "@xdskit/config-generator";
 import { startAdminServer } from "@xdskit/admin";
 import { TypeUrl } from "@xdskit/xds-types";
+import { type EtcdSource, createEtcdSource } from "@xdskit/source-etcd";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 export const loaded = [${entries.map((_, i) => `m${i}`).join(", ")}].length;
 const source = createMemorySource();
@@ -91,7 +92,9 @@ const ads = createAdsServer({ registry: controller.registry });
 const port: Promise<number> = ads.listen("127.0.0.1:0");
 const admin = startAdminServer({ ads, controller, port: 0 });
 const first: Cluster | undefined = undefined;
-export { port, admin, first, TypeUrl };
+// Typed only: nothing here talks to etcd.
+const makeEtcd: () => EtcdSource = () => createEtcdSource({ endpoints: ["http://127.0.0.1:2379"] });
+export { port, admin, first, makeEtcd, TypeUrl };
 `,
   );
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], outside);
@@ -102,8 +105,13 @@ export { port, admin, first, TypeUrl };
     ["--input-type=module", "-e", entries.map((e) => `await import(${JSON.stringify(e)});`).join("")],
     outside,
   );
+  // The CLIs the packages install answer --help from the adopter's tree.
+  for (const bin of ["xdskit-adsc", "xdskit-mesh"]) {
+    const help = run(path.join(outside, "node_modules/.bin", bin), ["--help"], outside);
+    if (!/usage/i.test(help)) throw new Error(`${bin} --help printed no usage: ${help.slice(0, 200)}`);
+  }
   console.log(
-    `check-pack: ${packages.length} packages packed, installed outside the repository, ${entries.length} entry points type-checked strictly and loaded`,
+    `check-pack: ${packages.length} packages packed, installed outside the repository, ${entries.length} entry points type-checked strictly and loaded, CLIs run`,
   );
 } catch (err) {
   const e = err;
