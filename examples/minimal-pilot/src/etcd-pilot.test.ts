@@ -34,7 +34,11 @@ describe("minimal-pilot on etcd through outages", () => {
   let pilot: PilotProcess | undefined;
   let client: AdsClient | undefined;
 
-  const status = async () => ((await (await pilot?.admin("/debug/mesh"))?.json()) as { source: EtcdStatus }).source;
+  const status = async () => {
+    const res = await pilot?.admin("/debug/mesh");
+    assert.ok(res, "the pilot is running");
+    return ((await res.json()) as { source: EtcdStatus }).source;
+  };
   const metric = async (name: string) => {
     const text = await (await pilot?.admin("/metrics"))?.text();
     return Number(text?.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1]);
