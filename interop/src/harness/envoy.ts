@@ -42,7 +42,8 @@ export function envoyBinary(): string {
 export interface EnvoyOptions {
   readonly nodeId: string;
   readonly cluster?: string;
-  readonly xdsPort: number;
+  /** The pilot's xDS port; several make the ADS cluster list every replica (Envoy moves between them). */
+  readonly xdsPort: number | readonly number[];
   /** Delta xDS (DELTA_GRPC) instead of State of the World. */
   readonly delta?: boolean;
   /** Node metadata. */
@@ -127,9 +128,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
             cluster_name: "xds",
             endpoints: [
               {
-                lb_endpoints: [
-                  { endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: options.xdsPort } } } },
-                ],
+                lb_endpoints: (typeof options.xdsPort === "number" ? [options.xdsPort] : options.xdsPort).map(
+                  (port) => ({ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }),
+                ),
               },
             ],
           },

@@ -1,5 +1,5 @@
-// minimal-pilot as a real process, as a user runs it, with a mesh file the
-// test edits.
+// minimal-pilot as a real process, as a user runs it: with a mesh file the
+// test edits, or reading the mesh from etcd as one of several replicas.
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,18 +9,66 @@ import { waitFor } from "./wait.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples/minimal-pilot/dist/main.js");
 
-/** A running pilot. */
-export interface Pilot {
+/** What every pilot process offers a test. */
+interface PilotBase {
   readonly xdsPort: number;
   readonly adminPort: number;
-  readonly meshPath: string;
   /** Everything it printed so far. */
   output(): string;
-  /** Replaces the mesh file (the pilot picks it up by itself). */
-  writeMesh(yaml: string): void;
   /** GETs an admin page and parses it as JSON. */
   admin<T = unknown>(page: string): Promise<T>;
+}
+
+/** A running pilot with a mesh file. */
+export interface Pilot extends PilotBase {
+  readonly meshPath: string;
+  /** Replaces the mesh file (the pilot picks it up by itself). */
+  writeMesh(yaml: string): void;
   stop(): Promise<void>;
+}
+
+/** A pilot reading its mesh from etcd, as a replica runs. */
+export interface EtcdPilot extends PilotBase {
+  /** Its Prometheus metrics page. */
+  metrics(): Promise<string>;
+  /** SIGKILL: a crash, not a drain. */
+  kill(): Promise<void>;
+}
+
+// Spawns main.js on free ports and reads the ports from its log.
+async function launch(args: readonly string[]) {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [MAIN, "--port", "0", "--admin-port", "0", "--debounce", "20", ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (d) => (out += d));
+  child.stderr?.on("data", (d) => (out += d));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const port = (what: string, re: RegExp) =>
+    waitFor(what, () => {
+      if (gone()) throw new Error(`minimal-pilot exited:\n${out}`);
+      return out.match(re)?.[1];
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${out}`);
+    });
+  const xdsPort = Number(await port("the pilot's xds port", /xds listening on [\d.]+:(\d+)/));
+  const adminPort = Number(await port("the pilot's admin port", /admin listening on [\d.]+:(\d+)/));
+  const get = (page: string) => fetch(`http://127.0.0.1:${adminPort}${page}`);
+  const base: PilotBase = {
+    xdsPort,
+    adminPort,
+    output: () => out,
+    admin: async <T>(page: string) => {
+      const res = await get(page);
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${page}: HTTP ${res.status}: ${text}`);
+      return JSON.parse(text) as T;
+    },
+  };
+  return { child, base, get, gone, exited };
 }
 
 /** Starts minimal-pilot on free ports with a mesh file. */
@@ -28,40 +76,30 @@ export async function startPilot(mesh: string, extraArgs: readonly string[] = []
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-interop-"));
   const meshPath = path.join(dir, "mesh.yaml");
   fs.writeFileSync(meshPath, mesh);
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [MAIN, "--port", "0", "--admin-port", "0", "--config", meshPath, "--debounce", "20", ...extraArgs],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout?.on("data", (d) => (out += d));
-  child.stderr?.on("data", (d) => (out += d));
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  const xdsPort = Number(
-    await waitFor("the pilot's xds port", () => out.match(/xds listening on [\d.]+:(\d+)/)?.[1]).catch((err) => {
-      throw new Error(`${err.message}\n${out}`);
-    }),
-  );
-  const adminPort = Number(
-    await waitFor("the pilot's admin port", () => out.match(/admin listening on [\d.]+:(\d+)/)?.[1]),
-  );
+  const { child, base, gone, exited } = await launch(["--config", meshPath, ...extraArgs]);
   return {
-    xdsPort,
-    adminPort,
+    ...base,
     meshPath,
-    output: () => out,
     writeMesh: (yaml) => fs.writeFileSync(meshPath, yaml),
-    admin: async <T>(page: string) => {
-      const res = await fetch(`http://127.0.0.1:${adminPort}${page}`);
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${page}: HTTP ${res.status}: ${text}`);
-      return JSON.parse(text) as T;
-    },
     stop: async () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
+      if (!gone()) child.kill("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      if (!gone()) child.kill("SIGKILL");
       fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts minimal-pilot on free ports reading the mesh from etcd; resolves once it is ready. */
+export async function startEtcdPilot(etcdUrl: string, extraArgs: readonly string[] = []): Promise<EtcdPilot> {
+  const { child, base, get, gone, exited } = await launch(["--etcd", etcdUrl, ...extraArgs]);
+  await waitFor("the pilot to read etcd", async () => ((await get("/readyz")).ok ? true : undefined));
+  return {
+    ...base,
+    metrics: async () => (await get("/metrics")).text(),
+    kill: async () => {
+      if (!gone()) child.kill("SIGKILL");
+      await exited;
     },
   };
 }
