@@ -120,5 +120,10 @@ describe("minimal-pilot on etcd through outages", () => {
     assert.equal(back.lists, 1, "resumed from its revision, not re-listed");
     assert.equal(await metric("xdskit_source_connected"), 1);
     assert.deepEqual(removals, [], "no client lost a resource");
+    assert.match(
+      pilot?.output() ?? "",
+      /push: etcd services\/echo → EDS for 1 node group/,
+      "one key, an EDS-only push",
+    );
   });
 });
