@@ -78,7 +78,12 @@ async function main(): Promise<void> {
   let etcd: EtcdSource | undefined;
   let source: FileSource | MemorySource | EtcdSource;
   if (o.etcd) {
-    const s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix });
+    let s: EtcdSource;
+    try {
+      s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix, tls: o.etcdTls });
+    } catch (err) {
+      fail((err as Error).message);
+    }
     etcd = s;
     source = s;
     stops.push(() => s.close());

@@ -11,6 +11,9 @@ export const USAGE = `usage: npm start -- [options]
   --etcd URL[,URL…]     read the mesh from etcd instead (docs/scale-out.md): one key per service,
                         host's routes and gateway port; load one with xdskit-mesh put
   --etcd-prefix P       where the mesh lives in etcd (default /xdskit/)
+  --etcd-ca FILE        TLS to etcd (https:// URLs): the CA of etcd's certificate (default: system roots)
+  --etcd-cert FILE      a client certificate for etcd's --client-cert-auth (with --etcd-key)
+  --etcd-key FILE       its private key
   --backends N          demo echo backends to start on loopback (default 2 without --config, 0 with it)
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
@@ -44,6 +47,8 @@ export interface PilotOptions {
   /** etcd client URLs: the mesh comes from etcd. */
   readonly etcd: readonly string[] | undefined;
   readonly etcdPrefix: string;
+  /** TLS files for etcd (https:// URLs). */
+  readonly etcdTls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly backends: number;
   readonly debounceMs: number;
   /** Node groups per client locality (the controller's groupBy.locality). */
@@ -104,6 +109,9 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         "max-config-bytes": { type: "string" },
         etcd: { type: "string" },
         "etcd-prefix": { type: "string" },
+        "etcd-ca": { type: "string" },
+        "etcd-cert": { type: "string" },
+        "etcd-key": { type: "string" },
         backends: { type: "string" },
         debounce: { type: "string" },
         "group-by-locality": { type: "boolean", default: false },
@@ -153,6 +161,15 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
   if (!etcdPrefix.startsWith("/") || !etcdPrefix.endsWith("/") || etcdPrefix.length < 2)
     throw new UsageError(`--etcd-prefix must start and end with '/', like /xdskit/; got "${etcdPrefix}"`);
   if (str("etcd-prefix") !== undefined && !etcd) throw new UsageError("--etcd-prefix needs --etcd");
+  const etcdCa = readableFile(str("etcd-ca"), "--etcd-ca");
+  const etcdCert = readableFile(str("etcd-cert"), "--etcd-cert");
+  const etcdKey = readableFile(str("etcd-key"), "--etcd-key");
+  if ((etcdCa || etcdCert || etcdKey) && !etcd)
+    throw new UsageError("--etcd-ca, --etcd-cert and --etcd-key need --etcd");
+  if ((etcdCert === undefined) !== (etcdKey === undefined))
+    throw new UsageError("--etcd-cert and --etcd-key go together: give both, or neither");
+  if ((etcdCa || etcdCert) && etcd?.some((u) => !u.startsWith("https://")))
+    throw new UsageError(`TLS to etcd needs https:// URLs in --etcd; got ${etcd.join(",")}`);
   return {
     host: str("host") ?? "127.0.0.1",
     port: port(str("port"), 15010, "--port"),
@@ -160,6 +177,11 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     maxConfigBytes: whole(str("max-config-bytes"), "--max-config-bytes", 1),
     etcd,
     etcdPrefix,
+    etcdTls: {
+      ...(etcdCa ? { caFile: etcdCa } : {}),
+      ...(etcdCert ? { certFile: etcdCert } : {}),
+      ...(etcdKey ? { keyFile: etcdKey } : {}),
+    },
     backends: whole(str("backends"), "--backends", 0) ?? (config || etcd ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
     groupByLocality: values["group-by-locality"] === true,

@@ -9,11 +9,12 @@ import { parseMeshFile } from "@xdskit/config-generator";
 import { Etcd3 } from "etcd3";
 import { stringify } from "yaml";
 import { checkPrefix } from "./layout.js";
+import { etcdConnection } from "./tls.js";
 import { getMesh, putMesh } from "./mesh-store.js";
 
 /** The command's help text. */
-export const MESH_USAGE = `usage: xdskit-mesh put --etcd URL[,URL…] [--prefix /xdskit/] [--prune] MESH_FILE
-       xdskit-mesh get --etcd URL[,URL…] [--prefix /xdskit/] [--json] [-o FILE]
+export const MESH_USAGE = `usage: xdskit-mesh put --etcd URL[,URL…] [--prefix /xdskit/] [--prune] [TLS] MESH_FILE
+       xdskit-mesh get --etcd URL[,URL…] [--prefix /xdskit/] [--json] [-o FILE] [TLS]
 
   put       validate MESH_FILE (YAML, or JSON by .json) and write one key per service,
             per host's routes and per gateway port; unchanged keys are left alone
@@ -22,7 +23,9 @@ export const MESH_USAGE = `usage: xdskit-mesh put --etcd URL[,URL…] [--prefix 
   --prefix  where the mesh lives (default /xdskit/; must start and end with /)
   --prune   put: delete mesh keys the file no longer has
   --json    get: JSON instead of YAML
-  -o FILE   get: write to FILE instead of standard output`;
+  -o FILE   get: write to FILE instead of standard output
+  TLS (https:// URLs): --etcd-ca FILE (default: system roots),
+            --etcd-cert FILE --etcd-key FILE (a client certificate, for etcd's --client-cert-auth)`;
 
 /** A mistake in how the command was called (exit code 2). */
 export class MeshUsageError extends Error {}
@@ -44,7 +47,20 @@ export async function runMeshCli(
     out(`${MESH_USAGE}\n`);
     return 0;
   }
-  const client = new Etcd3({ hosts: parsed.etcd, dialTimeout: 3000 });
+  let connection: ReturnType<typeof etcdConnection>;
+  try {
+    connection = etcdConnection(parsed.etcd, parsed.tls);
+  } catch (e) {
+    // An unreadable file is the environment's fault (1); a flag mistake is usage (2).
+    const message = (e as Error).message;
+    if (message.startsWith("cannot read")) {
+      err(`xdskit-mesh: ${message}\n`);
+      return 1;
+    }
+    err(`xdskit-mesh: ${message}\n${MESH_USAGE}\n`);
+    return 2;
+  }
+  const client = new Etcd3({ ...connection, dialTimeout: 3000 });
   try {
     if (parsed.command === "put") {
       const file = parsed.file as string;
@@ -87,6 +103,9 @@ function parse(argv: readonly string[]) {
       json: { type: "boolean", default: false },
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h", default: false },
+      "etcd-ca": { type: "string" },
+      "etcd-cert": { type: "string" },
+      "etcd-key": { type: "string" },
     },
   });
   if (values.help) return undefined;
@@ -101,6 +120,11 @@ function parse(argv: readonly string[]) {
   for (const u of etcd)
     if (!/^https?:\/\/[^/]+$/.test(u))
       throw new MeshUsageError(`--etcd: expected URLs like http://127.0.0.1:2379, got ${JSON.stringify(u)}`);
+  const tls = {
+    ...(values["etcd-ca"] ? { caFile: values["etcd-ca"] } : {}),
+    ...(values["etcd-cert"] ? { certFile: values["etcd-cert"] } : {}),
+    ...(values["etcd-key"] ? { keyFile: values["etcd-key"] } : {}),
+  };
   const prefix = checkPrefix(values.prefix ?? "/xdskit/");
   if (command === "put" && !file) throw new MeshUsageError("put needs the mesh file to load");
   if (command === "get" && file) throw new MeshUsageError(`get takes no file; write it with -o ${file}`);
@@ -113,5 +137,6 @@ function parse(argv: readonly string[]) {
     prune: values.prune === true,
     json: values.json === true,
     output: values.output,
+    tls,
   };
 }

@@ -7,3 +7,5 @@ export type { EntryKey, EntryKind } from "./layout.js";
 export { getMesh, meshEntries, putMesh } from "./mesh-store.js";
 export type { PutResult } from "./mesh-store.js";
 export { MESH_USAGE, runMeshCli } from "./cli.js";
+export { etcdConnection } from "./tls.js";
+export type { EtcdTlsFiles } from "./tls.js";

@@ -10,6 +10,7 @@ import { ExponentialBackoff } from "cockatiel";
 import { Etcd3, type IOptions, type Watcher } from "etcd3";
 import { type EntryKey, checkPrefix, parseKey } from "./layout.js";
 import { MeshState, type RejectedKey } from "./state.js";
+import { type EtcdTlsFiles, etcdConnection } from "./tls.js";
 
 /** Options of {@link createEtcdSource}. */
 export interface EtcdSourceOptions {
@@ -23,7 +24,9 @@ export interface EtcdSourceOptions {
   readonly maxRetryMs?: number;
   /** Longest a single list may take, ms. Default 10000. */
   readonly listTimeoutMs?: number;
-  /** More etcd3 client options (TLS, auth…). */
+  /** TLS to etcd (https:// endpoints): the CA, and a client certificate for `--client-cert-auth`. */
+  readonly tls?: EtcdTlsFiles;
+  /** More etcd3 client options (auth, gRPC options…). */
   readonly client?: Omit<IOptions, "hosts">;
 }
 
@@ -99,10 +102,16 @@ class EtcdSourceImpl
       throw new Error("createEtcdSource: endpoints must list at least one etcd URL, like http://127.0.0.1:2379");
     this.prefix = checkPrefix(options.prefix ?? "/xdskit/");
     this.#options = options;
+    let connection: ReturnType<typeof etcdConnection>;
+    try {
+      connection = etcdConnection(options.endpoints, options.tls);
+    } catch (err) {
+      throw new Error(`createEtcdSource: ${(err as Error).message}`);
+    }
     this.#client = new Etcd3({
       dialTimeout: 5000,
       ...options.client,
-      hosts: [...options.endpoints],
+      ...connection,
       faultHandling: {
         // The watch comes back as soon as etcd does (etcd3's default waits up to 30 s).
         watchBackoff: new ExponentialBackoff({
