@@ -3,6 +3,7 @@ import { XdsError } from "@xdskit/xds-types";
 import { parse as parseYaml } from "yaml";
 import type { Gateway, RouteRule, Service } from "./model.js";
 import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
+import { frozenService, rememberValid } from "./frozen.js";
 
 /** The content of a mesh file. */
 export interface MeshFile {
@@ -224,13 +225,17 @@ const GATEWAY_SHAPE = (MESH.gateways as [Shape])[0];
  * Parses one service as a store keeps it (a key's value: YAML or JSON in the
  * mesh file's schema) and checks it exactly as the mesh file's entries are.
  * References to other services are for the whole model to check. Throws
- * `invalid_config` naming `where` and the path.
+ * `invalid_config` naming `where` and the path. The service comes back frozen.
  */
 export function parseServiceEntry(text: string, where: string): Service {
   const v = parseText(text, where);
   checkShape(v, SERVICE_SHAPE, where);
   validateService(v as Service, where);
-  return v as Service;
+  // Frozen, so a push reuses what was computed from it (validation, change
+  // detection) for as long as the store keeps this value.
+  const s = frozenService(v as Service);
+  rememberValid(s);
+  return s;
 }
 
 /** Parses the routing rules of one host (a rule, or a list of rules), checked as the mesh file's. */

@@ -87,33 +87,63 @@ export function acceptModel(
  */
 export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<ChangeKind> {
   const kinds = new Set<ChangeKind>();
-  const port = (s: Service) => s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80;
-  const shape = (m: AcceptedModel) =>
-    JSON.stringify(
-      m.services.map((s) => [
-        s.name,
-        port(s),
-        s.protocol ?? "",
-        s.subsets ?? [],
-        s.labels ?? {},
-        s.metadata ?? {},
-        // Traffic policy: clusters, routes (hashing) and server listeners read it.
-        s.loadBalancer ?? null,
-        s.outlierDetection ?? null,
-        s.circuitBreaker ?? null,
-        s.localityFailover ?? null,
-        s.tls ?? null,
-        s.authorization ?? null,
-        s.dns ?? null,
-        s.aggregate ?? null,
-      ]),
-    );
-  if (shape(prev) !== shape(next)) kinds.add("services");
-  const endpoints = (m: AcceptedModel) => m.services.map((s) => s.endpoints);
-  if (kinds.has("services") || !sameJson(endpoints(prev), endpoints(next))) kinds.add("endpoints");
+  const a = prev.services;
+  const b = next.services;
+  if (a.length !== b.length) kinds.add("services");
+  // Pairwise, in order: a service object the source handed on unchanged is
+  // skipped by identity, and a changed one costs its own JSON, not the
+  // world's (each service's forms are computed once and remembered).
+  for (let i = 0; i < a.length && !kinds.has("services"); i++) {
+    const x = a[i] as Service;
+    const y = b[i] as Service;
+    if (x === y) continue;
+    if (shapeOf(x) !== shapeOf(y)) kinds.add("services");
+    else if (endpointsOf(x) !== endpointsOf(y)) kinds.add("endpoints");
+  }
+  if (kinds.has("services")) kinds.add("endpoints");
   if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
   if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
   return kinds;
+}
+
+// Only frozen services are remembered: they cannot change under the cache.
+const cacheable = (s: Service) => Object.isFrozen(s) && Object.isFrozen(s.endpoints);
+
+// A service's identity and traffic policy as JSON: what clusters, routes
+// (hashing) and server listeners read besides the endpoints.
+const shapes = new WeakMap<Service, string>();
+function shapeOf(s: Service): string {
+  let v = shapes.get(s);
+  if (v === undefined) {
+    v = JSON.stringify([
+      s.name,
+      s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80,
+      s.protocol ?? "",
+      s.subsets ?? [],
+      s.labels ?? {},
+      s.metadata ?? {},
+      s.loadBalancer ?? null,
+      s.outlierDetection ?? null,
+      s.circuitBreaker ?? null,
+      s.localityFailover ?? null,
+      s.tls ?? null,
+      s.authorization ?? null,
+      s.dns ?? null,
+      s.aggregate ?? null,
+    ]);
+    if (cacheable(s)) shapes.set(s, v);
+  }
+  return v;
+}
+
+const endpointForms = new WeakMap<Service, string>();
+function endpointsOf(s: Service): string {
+  let v = endpointForms.get(s);
+  if (v === undefined) {
+    v = JSON.stringify(s.endpoints);
+    if (cacheable(s)) endpointForms.set(s, v);
+  }
+  return v;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -222,6 +222,9 @@ export function validatePolicyReferences(services: readonly Service[], where = "
       if (member.aggregate) fail(at, `"${m}" is an aggregate itself; list its members instead`);
     });
   });
+  // Only tls and authorization can disagree on a shared server address; a
+  // mesh without either (most, and every large one measured) skips the walk.
+  if (!services.some((s) => s.tls !== undefined || s.authorization !== undefined)) return;
   const servers = new Map<string, Service>();
   for (const s of services) {
     for (const e of s.endpoints) {

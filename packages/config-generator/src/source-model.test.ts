@@ -1,0 +1,55 @@
+// modelChanges: what really changed between two accepted models, by service
+// identity first and each service's own JSON second.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { frozenService } from "./frozen.js";
+import type { RouteRule, Service } from "./model.js";
+import { type AcceptedModel, modelChanges } from "./source-model.js";
+
+const svc = (name: string, extra: Partial<Service> = {}): Service =>
+  frozenService({ name, endpoints: [{ address: "10.0.0.1", port: 8080 }], ...extra });
+const model = (services: Service[], routes: RouteRule[] = []): AcceptedModel => ({ services, routes, gateways: [] });
+const kinds = (a: AcceptedModel, b: AcceptedModel) => [...modelChanges(a, b)].sort();
+
+describe("modelChanges", () => {
+  const a = svc("a");
+  const b = svc("b", { port: 9000 });
+
+  it("finds nothing when the same (or equal) services come back", () => {
+    assert.deepEqual(kinds(model([a, b]), model([a, b])), []);
+    assert.deepEqual(kinds(model([a, b]), model([svc("a"), svc("b", { port: 9000 })])), [], "equal copies");
+    const loose = { name: "a", endpoints: [{ address: "10.0.0.1", port: 8080 }] };
+    assert.deepEqual(kinds(model([a]), model([loose])), [], "an unfrozen equal copy");
+  });
+
+  it("sees an endpoint change as endpoints only", () => {
+    const moved = svc("b", { port: 9000, endpoints: [{ address: "10.0.0.2", port: 8080 }] });
+    assert.deepEqual(kinds(model([a, b]), model([a, moved])), ["endpoints"]);
+    const weighted = svc("b", { port: 9000, endpoints: [{ address: "10.0.0.1", port: 8080, weight: 3 }] });
+    assert.deepEqual(kinds(model([a, b]), model([a, weighted])), ["endpoints"]);
+  });
+
+  it("sees a derived port, a policy, a label, an added or a renamed service as services (and endpoints)", () => {
+    const both = ["endpoints", "services"];
+    // a's port comes from its first endpoint: moving it renames the cluster.
+    assert.deepEqual(kinds(model([a]), model([svc("a", { endpoints: [{ address: "10.0.0.1", port: 8081 }] })])), both);
+    assert.deepEqual(kinds(model([a]), model([svc("a", { loadBalancer: { policy: "ring-hash" } })])), both);
+    assert.deepEqual(kinds(model([a]), model([svc("a", { labels: { v: "2" } })])), both);
+    assert.deepEqual(kinds(model([a]), model([a, b])), both);
+    assert.deepEqual(kinds(model([a, b]), model([b, a])), both, "order is part of the model");
+    assert.deepEqual(kinds(model([a]), model([svc("c")])), both);
+  });
+
+  it("compares routes and gateways whole", () => {
+    const r: RouteRule = { host: "a", split: [{ service: "a", weight: 1 }] };
+    assert.deepEqual(kinds(model([a], [r]), model([a], [{ ...r, timeoutMs: 500 }])), ["routes"]);
+    assert.deepEqual(kinds(model([a], [r]), model([a], [{ ...r }])), []);
+  });
+
+  it("does not remember what an unfrozen service looked like", () => {
+    const loose: Service = { name: "a", endpoints: [{ address: "10.0.0.1", port: 8080 }] };
+    assert.deepEqual(kinds(model([loose]), model([a])), []);
+    (loose.endpoints as { address: string; port: number }[])[0] = { address: "10.0.0.9", port: 8080 };
+    assert.deepEqual(kinds(model([loose]), model([a])), ["endpoints"], "its new endpoints are read again");
+  });
+});
