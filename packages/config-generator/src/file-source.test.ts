@@ -87,9 +87,21 @@ describe("file source", () => {
       src.on("rejected", (e) => rejected.push(e.error.message));
       assert.equal(src.services().length, 2);
 
-      fs.writeFileSync(file, good.replace("port: 8083", "port: 8084"));
+      const [echo0] = src.services();
+      const at8084 = good.replace("port: 8083", "port: 8084");
+      fs.writeFileSync(file, at8084);
+      await src.reload();
+      // echo-v2's port comes from its only endpoint: its cluster is renamed.
+      assert.deepEqual(changes.at(-1)?.kinds, ["services", "endpoints"], "a derived port is the service's");
+      assert.equal(src.services()[0], echo0, "an unchanged service keeps its object");
+      assert.ok(Object.isFrozen(src.services()[1]), "services are handed out frozen");
+
+      fs.writeFileSync(file, at8084.replace("port: 8082", "port: 8086"));
       await src.reload();
       assert.deepEqual(changes.at(-1)?.kinds, ["endpoints"], "only endpoints changed: an EDS-only push");
+      fs.writeFileSync(file, at8084);
+      await src.reload();
+      assert.deepEqual(changes.at(-1)?.kinds, ["endpoints"]);
 
       fs.writeFileSync(file, `${good}\nbogus: 1\n`);
       await src.reload();

@@ -3,10 +3,10 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
-import { frozenService } from "./frozen.js";
 import type { MeshFile } from "./mesh-file.js";
 import { type ParseResult, readMeshFile } from "./mesh-parse-worker.js";
 import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
+import { reuseUnchanged, serviceChanges } from "./source-model.js";
 import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
 
 /** Options of {@link createFileSource}. */
@@ -47,15 +47,12 @@ export interface FileSource extends ServiceRegistry, ConfigStore {
 }
 
 function kindsOf(prev: MeshFile, next: MeshFile): ChangeKind[] {
-  const kinds: ChangeKind[] = [];
-  // Everything of a service but its endpoints: port, protocol, subsets, labels, traffic policy…
-  const shape = (m: MeshFile) => JSON.stringify(m.services.map(({ endpoints: _e, ...rest }) => rest));
-  const eps = (m: MeshFile) => JSON.stringify(m.services.map((s) => [s.name, s.endpoints]));
-  if (shape(prev) !== shape(next)) kinds.push("services", "endpoints");
-  else if (eps(prev) !== eps(next)) kinds.push("endpoints");
-  if (JSON.stringify(prev.routes) !== JSON.stringify(next.routes)) kinds.push("routes");
-  if (JSON.stringify(prev.gateways) !== JSON.stringify(next.gateways)) kinds.push("gateways");
-  return kinds;
+  // Everything of a service but its endpoints (port, protocol, subsets,
+  // labels, traffic policy…) is "services"; endpoints alone "endpoints".
+  const kinds = serviceChanges(prev.services, next.services);
+  if (JSON.stringify(prev.routes) !== JSON.stringify(next.routes)) kinds.add("routes");
+  if (JSON.stringify(prev.gateways) !== JSON.stringify(next.gateways)) kinds.add("gateways");
+  return [...kinds];
 }
 
 // The worker runs the built JavaScript. Under a TypeScript loader (the test
@@ -115,7 +112,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     // has the same size limit as every later one.
     const first = readMeshFile({ path, fileName: this.path, maxBytes: options.maxBytes });
     if (!first.ok) throw new XdsError("invalid_config", first.message);
-    this.#current = frozenMesh(first.mesh);
+    this.#current = { ...first.mesh, services: reuseUnchanged([], first.mesh.services) };
     this.#listener = (curr, prev) => {
       if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.#changed();
     };
@@ -172,7 +169,8 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
       this.#refuse(new XdsError("invalid_config", result.message));
       return;
     }
-    const next = frozenMesh(result.mesh);
+    // Unchanged services keep their objects (and what was computed from them).
+    const next = { ...result.mesh, services: reuseUnchanged(this.#current.services, result.mesh.services) };
     if (next.services.length === 0 && this.#current.services.length > 0 && next.allowEmpty !== true) {
       this.#refuse(
         new XdsError(
@@ -214,11 +212,6 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     if (this.#settle) clearTimeout(this.#settle);
     fs.unwatchFile(this.path, this.#listener);
   }
-}
-
-// Frozen services let pushes reuse what they computed from them.
-function frozenMesh(mesh: MeshFile): MeshFile {
-  return { ...mesh, services: mesh.services.map(frozenService) };
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { frozenService } from "./frozen.js";
 import type { RouteRule, Service } from "./model.js";
-import { type AcceptedModel, modelChanges } from "./source-model.js";
+import { type AcceptedModel, modelChanges, reuseUnchanged } from "./source-model.js";
 
 const svc = (name: string, extra: Partial<Service> = {}): Service =>
   frozenService({ name, endpoints: [{ address: "10.0.0.1", port: 8080 }], ...extra });
@@ -51,5 +51,24 @@ describe("modelChanges", () => {
     assert.deepEqual(kinds(model([loose]), model([a])), []);
     (loose.endpoints as { address: string; port: number }[])[0] = { address: "10.0.0.9", port: 8080 };
     assert.deepEqual(kinds(model([loose]), model([a])), ["endpoints"], "its new endpoints are read again");
+  });
+
+  it("reuseUnchanged keeps the objects of equal services and freezes the rest", () => {
+    const prev = [svc("a"), svc("b", { port: 9000 })];
+    const parsed: Service[] = [
+      { name: "a", endpoints: [{ address: "10.0.0.1", port: 8080 }] },
+      { name: "b", port: 9000, endpoints: [{ address: "10.0.0.2", port: 8080 }] },
+      { name: "c", endpoints: [] },
+    ];
+    const next = reuseUnchanged(prev, parsed);
+    assert.equal(next[0], prev[0], "equal: the old object");
+    assert.notEqual(next[1], prev[1], "changed: a new object");
+    assert.ok(next.every((s) => Object.isFrozen(s) && Object.isFrozen(s.endpoints)));
+    assert.deepEqual(
+      next.map((s) => s.name),
+      ["a", "b", "c"],
+    );
+    const loose: Service = { name: "a", endpoints: [{ address: "10.0.0.1", port: 8080 }] };
+    assert.notEqual(reuseUnchanged([loose], [parsed[0] as Service])[0], loose, "an unfrozen service is never reused");
   });
 });

@@ -3,7 +3,7 @@
 // replaces the last good one. A source that breaks, or suddenly reports no
 // services at all, never turns into a push that removes config clients need.
 import { XdsError } from "@xdskit/xds-types";
-import { knownValid, rememberValid } from "./frozen.js";
+import { frozenService, knownValid, rememberValid } from "./frozen.js";
 import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
 import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
@@ -86,13 +86,23 @@ export function acceptModel(
  * would not rebuild.
  */
 export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<ChangeKind> {
+  const kinds = serviceChanges(prev.services, next.services);
+  if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
+  if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
+  return kinds;
+}
+
+/**
+ * How two service lists differ: "services" (and "endpoints") when a service
+ * was added, removed, reordered or changed anything but its endpoints (a
+ * port derived from its first endpoint included); "endpoints" alone when only
+ * endpoints changed. Pairwise, in order: a service object handed on
+ * unchanged is skipped by identity, and a changed one costs its own JSON, not
+ * the world's (each frozen service's forms are computed once and remembered).
+ */
+export function serviceChanges(a: readonly Service[], b: readonly Service[]): Set<ChangeKind> {
   const kinds = new Set<ChangeKind>();
-  const a = prev.services;
-  const b = next.services;
   if (a.length !== b.length) kinds.add("services");
-  // Pairwise, in order: a service object the source handed on unchanged is
-  // skipped by identity, and a changed one costs its own JSON, not the
-  // world's (each service's forms are computed once and remembered).
   for (let i = 0; i < a.length && !kinds.has("services"); i++) {
     const x = a[i] as Service;
     const y = b[i] as Service;
@@ -101,9 +111,22 @@ export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<Chan
     else if (endpointsOf(x) !== endpointsOf(y)) kinds.add("endpoints");
   }
   if (kinds.has("services")) kinds.add("endpoints");
-  if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
-  if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
   return kinds;
+}
+
+/**
+ * The services of `next`, frozen, with every one equal to the service of the
+ * same name in `prev` replaced by that (frozen) object: a reload that changed
+ * one service keeps the identity of the rest, so validation and builds
+ * computed from them are reused.
+ */
+export function reuseUnchanged(prev: readonly Service[], next: readonly Service[]): Service[] {
+  const before = new Map(prev.map((s) => [s.name, s]));
+  return next.map((s) => {
+    const old = before.get(s.name);
+    if (old && cacheable(old) && wholeOf(old) === JSON.stringify(s)) return old;
+    return frozenService(s);
+  });
 }
 
 // Only frozen services are remembered: they cannot change under the cache.
@@ -132,6 +155,16 @@ function shapeOf(s: Service): string {
       s.aggregate ?? null,
     ]);
     if (cacheable(s)) shapes.set(s, v);
+  }
+  return v;
+}
+
+const wholes = new WeakMap<Service, string>();
+function wholeOf(s: Service): string {
+  let v = wholes.get(s);
+  if (v === undefined) {
+    v = JSON.stringify(s);
+    if (cacheable(s)) wholes.set(s, v);
   }
   return v;
 }
