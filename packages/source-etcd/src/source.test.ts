@@ -36,8 +36,8 @@ describe("etcd source (real etcd)", () => {
     s.on("rejected", (e) => rejected.push(`${e.reason}: ${e.error.message}`));
     return { changes, rejected };
   };
-  const open = (url: string, prefix = P) => {
-    const s = createEtcdSource({ endpoints: [url], prefix, retryMs: 50, maxRetryMs: 500 });
+  const open = (url: string, prefix = P, limits: { maxKeys?: number; maxValueBytes?: number } = {}) => {
+    const s = createEtcdSource({ endpoints: [url], prefix, retryMs: 50, maxRetryMs: 500, ...limits });
     sources.push(s);
     return s;
   };
@@ -220,5 +220,46 @@ describe("etcd source (real etcd)", () => {
       () => (s.services()[0]?.endpoints[0]?.port === 99 ? true : undefined),
       30_000,
     );
+  });
+
+  it("bounds what the store can make it hold: value size and key count, refusing without losing the last good mesh", async () => {
+    for (const n of ["a", "b", "c"]) await client.put(`/lim/services/${n}`).value(svc(n, 80));
+    const s = open(etcd.url, "/lim/", { maxKeys: 3, maxValueBytes: 300 });
+    const seen = watch(s);
+    await s.whenReady();
+    // A value over the size limit is refused with its key; the key keeps its last good value.
+    const big = JSON.stringify({
+      name: "a",
+      endpoints: Array.from({ length: 20 }, (_, i) => ({ address: `10.0.0.${i + 1}`, port: 80 })),
+    });
+    await client.put("/lim/services/a").value(big);
+    const tooBig = await until("the size refusal", () => seen.rejected.find((r) => r.includes("services/a")));
+    assert.match(tooBig, /key \/lim\/services\/a: the value is \d+ bytes; the limit is 300 \(maxValueBytes\)/);
+    assert.equal(s.services().find((x) => x.name === "a")?.endpoints.length, 1);
+    // A fourth key is refused while three are held…
+    await client.put("/lim/services/d").value(svc("d", 80));
+    const full = await until("the key-count refusal", () => seen.rejected.find((r) => r.includes("services/d")));
+    assert.match(full, /already holds 3 keys, the limit \(maxKeys\)/);
+    assert.deepEqual(
+      s.services().map((x) => x.name),
+      ["a", "b", "c"],
+    );
+    // …and read once a deletion makes room.
+    await client.delete().key("/lim/services/c");
+    await until("d after c's deletion", () =>
+      s.services().some((x) => x.name === "d") && !s.services().some((x) => x.name === "c") ? true : undefined,
+    );
+    assert.ok(!s.status().rejected.some((r) => r.key === "/lim/services/d"));
+
+    // A list over the key limit is refused whole: not ready, saying why, until the store shrinks.
+    const late = open(etcd.url, "/lim/", { maxKeys: 2 });
+    const lateSeen = watch(late);
+    await until("the list refusal", () => lateSeen.rejected.find((r) => r.includes("more than the limit of 2")));
+    assert.equal(late.ready(), false);
+    assert.deepEqual(late.services(), [], "nothing of a store it may not hold");
+    assert.match(late.status().lastError ?? "", /holds 3 keys, more than the limit of 2 \(maxKeys\)/);
+    await client.delete().key("/lim/services/d");
+    await late.whenReady(10_000);
+    assert.equal(late.services().length, 2);
   });
 });

@@ -24,6 +24,14 @@ export interface EtcdSourceOptions {
   readonly maxRetryMs?: number;
   /** Longest a single list may take, ms. Default 10000. */
   readonly listTimeoutMs?: number;
+  /** Largest value accepted, in bytes; a bigger one is refused with its key. Default 1 MiB. */
+  readonly maxValueBytes?: number;
+  /**
+   * Most keys under the prefix. A list finding more is refused whole (the
+   * last good mesh stays) and retried; a new key beyond it is refused until
+   * deletions make room. Default 100,000.
+   */
+  readonly maxKeys?: number;
   /** TLS to etcd (https:// endpoints): the CA, and a client certificate for `--client-cert-auth`. */
   readonly tls?: EtcdTlsFiles;
   /** More etcd3 client options (auth, gRPC options…). */
@@ -82,7 +90,7 @@ class EtcdSourceImpl
 {
   readonly prefix: string;
   readonly #client: Etcd3;
-  readonly #state = new MeshState();
+  readonly #state: MeshState;
   readonly #options: EtcdSourceOptions;
   #ready = false;
   #connected = false;
@@ -95,6 +103,7 @@ class EtcdSourceImpl
   #attempt = 0;
   #closed = false;
   #relisting = false;
+  #limitReason: string | undefined;
 
   constructor(options: EtcdSourceOptions) {
     super();
@@ -102,6 +111,10 @@ class EtcdSourceImpl
       throw new Error("createEtcdSource: endpoints must list at least one etcd URL, like http://127.0.0.1:2379");
     this.prefix = checkPrefix(options.prefix ?? "/xdskit/");
     this.#options = options;
+    this.#state = new MeshState({
+      maxValueBytes: options.maxValueBytes ?? 1 << 20,
+      maxKeys: options.maxKeys ?? 100_000,
+    });
     let connection: ReturnType<typeof etcdConnection>;
     try {
       connection = etcdConnection(options.endpoints, options.tls);
@@ -186,11 +199,20 @@ class EtcdSourceImpl
     if (this.#closed) return;
     this.#relisting = true;
     try {
-      const res = await this.#client
-        .getAll()
-        .prefix(this.prefix)
-        .options({ deadline: Date.now() + (this.#options.listTimeoutMs ?? 10_000) })
-        .exec();
+      const deadline = Date.now() + (this.#options.listTimeoutMs ?? 10_000);
+      // Counted first, so a prefix grown past the limit is never loaded.
+      const count = await this.#client.getAll().prefix(this.prefix).options({ deadline }).count();
+      const maxKeys = this.#options.maxKeys ?? 100_000;
+      if (count > maxKeys) {
+        this.#back();
+        this.#overLimit(
+          `the prefix ${this.prefix} holds ${count} keys, more than the limit of ${maxKeys} (maxKeys); serving the last good mesh and retrying`,
+        );
+        this.#schedule();
+        return;
+      }
+      const res = await this.#client.getAll().prefix(this.prefix).options({ deadline }).exec();
+      this.#limitReason = undefined;
       if (this.#closed) return;
       const changes: { key: string; entry: EntryKey; text: string | undefined }[] = [];
       const seen = new Set<string>();
@@ -244,6 +266,8 @@ class EtcdSourceImpl
       if (res.header?.revision) this.#revision = Math.max(this.#revision, Number(res.header.revision));
       if (changes.length > 0)
         this.#apply(changes, `etcd ${changes.map((c) => c.key.slice(this.prefix.length)).join(", ")}`, false);
+      // Deletions made room for keys refused when the prefix was full: read them.
+      if (this.#state.wantsRelist() && !this.#relisting && !this.#retry) this.#schedule(0);
     });
     watcher.on("error", (err) => {
       // Canceled by etcd (compacted revision) or failed for good: list again.
@@ -265,6 +289,13 @@ class EtcdSourceImpl
       return;
     }
     if (result.kinds.size > 0) this.emit("change", { kinds: [...result.kinds], reason });
+  }
+
+  // Refuses a list over the key limit, reported once per distinct reason.
+  #overLimit(reason: string): void {
+    if (this.#limitReason !== reason) this.emit("rejected", { reason: "etcd list refused", error: new Error(reason) });
+    this.#limitReason = reason;
+    this.#lastError = reason;
   }
 
   #back(): void {

@@ -3,6 +3,7 @@
 // (references); a key that fails keeps its last good value — or stays absent,
 // or stays present when its deletion would break a reference — and is retried
 // whenever another key changes, since that change may be what it waited for.
+import { createHash } from "node:crypto";
 import {
   type ChangeKind,
   type Gateway,
@@ -16,6 +17,9 @@ import {
 import type { EntryKey, EntryKind } from "./layout.js";
 
 type Value = Service | RouteRule[] | Gateway;
+
+// An oversized value is held as this marker (its size and digest), never as text.
+const OVERSIZE = "\u0000xdskit-oversize:";
 
 /** A key whose latest value (or deletion) is not served, and why. */
 export interface RejectedKey {
@@ -34,6 +38,10 @@ export interface ApplyResult {
 }
 
 function parse(kind: EntryKind, name: string, text: string, where: string): Value {
+  if (text.startsWith(OVERSIZE)) {
+    const [bytes, limit] = text.slice(OVERSIZE.length).split(":");
+    throw new Error(`${where}: the value is ${bytes} bytes; the limit is ${limit} (maxValueBytes)`);
+  }
   if (kind === "services") {
     const s = parseServiceEntry(text, where);
     if (s.name !== name) throw new Error(`${where}: the key names service "${name}" but the value is "${s.name}"`);
@@ -63,8 +71,24 @@ function kindsOf(kind: EntryKind, before: Value | undefined, after: Value | unde
   return ["services", "endpoints"];
 }
 
+/** What one store may hold, so a careless or hostile writer cannot grow the pilot without bound. */
+export interface MeshLimits {
+  /** Largest value accepted, in bytes; a bigger one is refused (and not kept). */
+  readonly maxValueBytes: number;
+  /** Most keys held; a new key beyond them is refused. */
+  readonly maxKeys: number;
+}
+
 /** The accepted mesh of a store, key by key. */
 export class MeshState {
+  readonly #limits: MeshLimits;
+  /** New keys refused because the store was full: re-read once there is room. */
+  readonly #overflow = new Set<string>();
+
+  constructor(limits: MeshLimits = { maxValueBytes: 1 << 20, maxKeys: 100_000 }) {
+    this.#limits = limits;
+  }
+
   /** What the store holds now: key → text (absent: deleted). */
   readonly #raw = new Map<string, { entry: EntryKey; text: string }>();
   /** What is served: key → value. */
@@ -99,6 +123,11 @@ export class MeshState {
     return new Set(this.#raw.keys());
   }
 
+  /** True when keys were refused for lack of room and there is room now: the caller should re-list. */
+  wantsRelist(): boolean {
+    return this.#overflow.size > 0 && this.#raw.size < this.#limits.maxKeys;
+  }
+
   /**
    * Applies what the store now says of some keys (`text` undefined: deleted),
    * then retries every key refused earlier. Returns what the accepted mesh
@@ -109,7 +138,18 @@ export class MeshState {
     const changed: string[] = [];
     const rejected: RejectedKey[] = [];
     const pending: string[] = [];
-    for (const c of changes) {
+    for (const change of changes) {
+      const c = { ...change, text: this.#bounded(change.text) };
+      if (c.text !== undefined && !this.#raw.has(c.key) && this.#raw.size >= this.#limits.maxKeys) {
+        // Full: the key is refused (absent stays absent) and read again once
+        // deletions make room.
+        this.#overflow.add(c.key);
+        const reason = `key ${c.key}: the prefix already holds ${this.#raw.size} keys, the limit (maxKeys); delete some to add more`;
+        this.#rejected.set(c.key, reason);
+        rejected.push({ key: c.key, reason });
+        continue;
+      }
+      this.#overflow.delete(c.key);
       const same = this.#raw.get(c.key)?.text === c.text;
       if (c.text === undefined) this.#raw.delete(c.key);
       else this.#raw.set(c.key, { entry: c.entry, text: c.text });
@@ -126,7 +166,8 @@ export class MeshState {
       if (e?.kind === "services") return r.includes("aggregate") ? 1 : 0;
       return e?.kind === "gateways" ? 2 : 3;
     };
-    const queue = [...new Set([...pending, ...this.#rejected.keys()])].sort((a, b) => order(a) - order(b));
+    const retry = [...this.#rejected.keys()].filter((k) => !this.#overflow.has(k));
+    const queue = [...new Set([...pending, ...retry])].sort((a, b) => order(a) - order(b));
     let progress = true;
     while (progress && queue.length > 0) {
       progress = false;
@@ -241,6 +282,15 @@ export class MeshState {
     this.#gateways = model.gateways;
     this.#rejected.delete(key);
     return kindsOf(entry.kind, held?.value, value);
+  }
+
+  // A value over the size limit becomes a marker: refused by parse, and
+  // compared by size and digest instead of by its text.
+  #bounded(text: string | undefined): string | undefined {
+    if (text === undefined) return undefined;
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= this.#limits.maxValueBytes) return text;
+    return `${OVERSIZE}${bytes}:${this.#limits.maxValueBytes}:${createHash("sha1").update(text).digest("hex")}`;
   }
 
   #refuse(key: string, reason: string): string {
