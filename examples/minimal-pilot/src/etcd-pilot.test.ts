@@ -126,4 +126,21 @@ describe("minimal-pilot on etcd through outages", () => {
       "one key, an EDS-only push",
     );
   });
+
+  it("refuses a deletion of every key as a whole: the last good mesh stays, and a new put is served", async () => {
+    const removals: string[] = [];
+    client?.on("update", (u) => removals.push(...u.removed));
+    await store.delete().prefix("/xdskit/");
+    await until("the refusal in the log", () =>
+      /config rejected, still serving the last good one: the source now lists no services/.test(pilot?.output() ?? "")
+        ? true
+        : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(endpointPort(), 1002, "the last good config stays");
+    assert.deepEqual(removals, [], "no client lost a resource");
+    assert.ok((await pilot?.admin("/readyz"))?.ok, "still ready");
+    await store.put("/xdskit/services/echo").value(JSON.stringify(service(1003)));
+    await until("the new value", () => (endpointPort() === 1003 ? true : undefined));
+  });
 });
