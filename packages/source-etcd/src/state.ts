@@ -85,10 +85,6 @@ export class MeshState {
   /** New keys refused because the store was full: re-read once there is room. */
   readonly #overflow = new Set<string>();
 
-  constructor(limits: MeshLimits = { maxValueBytes: 1 << 20, maxKeys: 100_000 }) {
-    this.#limits = limits;
-  }
-
   /** What the store holds now: key → text (absent: deleted). */
   readonly #raw = new Map<string, { entry: EntryKey; text: string }>();
   /** What is served: key → value. */
@@ -97,6 +93,10 @@ export class MeshState {
   #services: Service[] = [];
   #routes: RouteRule[] = [];
   #gateways: Gateway[] = [];
+
+  constructor(limits: MeshLimits = { maxValueBytes: 1 << 20, maxKeys: 100_000 }) {
+    this.#limits = limits;
+  }
 
   /** Services as accepted. */
   services(): readonly Service[] {
