@@ -209,10 +209,14 @@ export function validatePolicy(s: Service, where: string): void {
  * Checks what spans services: aggregate members exist, are not aggregates
  * themselves (gRPC allows a depth of one here) and are not the service;
  * services serving on one address and port agree on TLS and authorization,
- * since one server listener carries both.
+ * since one server listener carries both. `byName` saves building the name
+ * map again when the caller has one.
  */
-export function validatePolicyReferences(services: readonly Service[], where = ""): void {
-  const byName = new Map(services.map((s) => [s.name, s]));
+export function validatePolicyReferences(
+  services: readonly Service[],
+  where = "",
+  byName: ReadonlyMap<string, Service> = new Map(services.map((s) => [s.name, s])),
+): void {
   services.forEach((s, i) => {
     s.aggregate?.forEach((m, j) => {
       const at = `${where}services[${i}].aggregate[${j}]`;

@@ -93,6 +93,8 @@ export class MeshState {
   #services: Service[] = [];
   #routes: RouteRule[] = [];
   #gateways: Gateway[] = [];
+  /** The accepted keys, sorted. */
+  #order: readonly string[] = [];
 
   constructor(limits: MeshLimits = { maxValueBytes: 1 << 20, maxKeys: 100_000 }) {
     this.#limits = limits;
@@ -219,7 +221,7 @@ export class MeshState {
         refused.push({ key, reason: err instanceof Error ? err.message : String(err) });
       }
     }
-    const model = build(next);
+    const model = this.#build(next);
     try {
       validateReferences(model.services, model.routes, "", model.gateways);
     } catch {
@@ -230,6 +232,7 @@ export class MeshState {
     this.#services = model.services;
     this.#routes = model.routes;
     this.#gateways = model.gateways;
+    this.#order = model.order;
     for (const d of done) {
       this.#rejected.delete(d.key);
       changed.push(d.key);
@@ -268,7 +271,7 @@ export class MeshState {
     const next = new Map(this.#accepted);
     if (value) next.set(key, { entry, value });
     else next.delete(key);
-    const model = build(next);
+    const model = this.#build(next);
     try {
       validateReferences(model.services, model.routes, "", model.gateways);
     } catch (err) {
@@ -280,6 +283,7 @@ export class MeshState {
     this.#services = model.services;
     this.#routes = model.routes;
     this.#gateways = model.gateways;
+    this.#order = model.order;
     this.#rejected.delete(key);
     return kindsOf(entry.kind, held?.value, value);
   }
@@ -293,18 +297,27 @@ export class MeshState {
     return `${OVERSIZE}${bytes}:${this.#limits.maxValueBytes}:${createHash("sha1").update(text).digest("hex")}`;
   }
 
+  // The model of `next` in key order. The sorted keys are kept: a change of
+  // values (the common case) reuses them instead of sorting the store again.
+  #build(next: ReadonlyMap<string, { entry: EntryKey; value: Value }>) {
+    const same = this.#order.length === next.size && this.#order.every((k) => next.has(k));
+    const order = same ? this.#order : [...next.keys()].sort();
+    const model = build(next, order);
+    return { ...model, order };
+  }
+
   #refuse(key: string, reason: string): string {
     this.#rejected.set(key, reason);
     return reason;
   }
 }
 
-function build(entries: ReadonlyMap<string, { entry: EntryKey; value: Value }>) {
+function build(entries: ReadonlyMap<string, { entry: EntryKey; value: Value }>, order: readonly string[]) {
   const services: Service[] = [];
   const routes: RouteRule[] = [];
   const gateways: Gateway[] = [];
   // Key order keeps the model's order stable, so equal stores build equal models.
-  for (const k of [...entries.keys()].sort()) {
+  for (const k of order) {
     const e = entries.get(k) as { entry: EntryKey; value: Value };
     if (e.entry.kind === "services") services.push(e.value as Service);
     else if (e.entry.kind === "routes") routes.push(...(e.value as RouteRule[]));
