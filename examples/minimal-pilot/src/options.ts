@@ -14,7 +14,7 @@ export const USAGE = `usage: npm start -- [options]
   --etcd-ca FILE        TLS to etcd (https:// URLs): the CA of etcd's certificate (default: system roots)
   --etcd-cert FILE      a client certificate for etcd's --client-cert-auth (with --etcd-key)
   --etcd-key FILE       its private key
-  --backends N          demo echo backends to start on loopback (default 2 without --config, 0 with it)
+  --backends N          demo echo backends to start on loopback (default 2; 0 with --config or --etcd)
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
                         with "localityFailover: nearest" need (docs/proxyless.md)
