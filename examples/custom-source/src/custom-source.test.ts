@@ -10,10 +10,10 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import type { Service } from "@xdskit/config-generator";
+import { ECHO, startBackend } from "./backend.js";
 import { startInventory, type Inventory } from "./inventory.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/main.js");
-const ECHO = "/xdskit.demo.Echo/Say";
 
 function call(client: grpc.Client): Promise<string> {
   return new Promise((resolve) =>
@@ -44,36 +44,14 @@ describe("examples/custom-source", () => {
   let child: ChildProcess;
   let out = "";
   let client: grpc.Client;
-  const backends: grpc.Server[] = [];
+  const backends: { stop: () => void }[] = [];
   const ports: number[] = [];
 
   before(async () => {
     for (const name of ["hello-1", "hello-2"]) {
-      const server = new grpc.Server();
-      const raw = (b: Buffer) => b;
-      server.addService(
-        {
-          Say: {
-            path: ECHO,
-            requestStream: false,
-            responseStream: false,
-            requestSerialize: raw,
-            requestDeserialize: raw,
-            responseSerialize: raw,
-            responseDeserialize: raw,
-          },
-        },
-        {
-          Say: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-            cb(null, Buffer.from(name)),
-        },
-      );
-      ports.push(
-        await new Promise<number>((res, rej) =>
-          server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
-        ),
-      );
-      backends.push(server);
+      const b = await startBackend(name);
+      ports.push(b.port);
+      backends.push(b);
     }
     inventory = await startInventory([
       {
@@ -104,7 +82,7 @@ describe("examples/custom-source", () => {
     child?.kill("SIGTERM");
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once("exit", r)));
     await inventory?.close();
-    for (const b of backends) b.forceShutdown();
+    for (const b of backends) b.stop();
   });
 
   it("serves what the inventory lists, follows its changes, and keeps the last good list when it breaks", async () => {

@@ -3,37 +3,13 @@
 // policy (InventoryGenerator), and real xDS clients are served over ADS.
 //   npm run build && node examples/custom-source/dist/main.js [--port N --admin-port N --inventory URL]
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
 import { startAdminServer } from "@xdskit/admin";
 import { createAdsServer } from "@xdskit/ads-server";
 import { createDiscoveryController } from "@xdskit/config-generator";
+import { startBackend } from "./backend.js";
 import { InventoryGenerator } from "./generator.js";
 import { startInventory } from "./inventory.js";
 import { InventorySource } from "./inventory-source.js";
-
-const ECHO = "/xdskit.demo.Echo/Say";
-
-async function backend(name: string): Promise<number> {
-  const server = new grpc.Server();
-  const raw = (b: Buffer) => b;
-  server.addService(
-    {
-      Say: {
-        path: ECHO,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
-    },
-    { Say: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(name)) },
-  );
-  return new Promise((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -46,7 +22,7 @@ async function main(): Promise<void> {
   let inventoryUrl = values.inventory;
   if (!inventoryUrl) {
     // The demo's own inventory, with two backends behind "hello".
-    const ports = [await backend("hello-1"), await backend("hello-2")];
+    const ports = [(await startBackend("hello-1")).port, (await startBackend("hello-2")).port];
     const inventory = await startInventory([
       {
         name: "hello",

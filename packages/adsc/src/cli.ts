@@ -1,11 +1,21 @@
 // xdskit-adsc: watch, dump, status and load against an xDS control plane.
 // Exit codes: 0 done, 1 the server or the network failed, 2 bad usage.
-import os from "node:os";
-import { Command, CommanderError, Option } from "commander";
-import { resourceTypes } from "@xdskit/xds-types";
+import { Command, CommanderError } from "commander";
+import { quietIpServerNameWarnings, resourceTypes } from "@xdskit/xds-types";
 import { anyToJson } from "./json.js";
 import { createAdsClient } from "./client.js";
-import { type ConnectionSecurity, channelCredentials, parseTarget, probe, securityFromFiles } from "./credentials.js";
+import { channelCredentials } from "./credentials.js";
+import {
+  type Common,
+  UsageError,
+  node,
+  parseTypes,
+  positiveInt,
+  reachable,
+  security,
+  servers,
+  withCommon,
+} from "./cli-common.js";
 import { fetchClientStatus } from "./csds.js";
 import { dumpConfig } from "./dump.js";
 import { type LoadEvent, runLoad } from "./load.js";
@@ -24,159 +34,9 @@ const processIo: CliIo = {
   interactive: Boolean(process.stderr.isTTY),
 };
 
-/** A failure the user can act on; the message says what to fix. */
-class UsageError extends Error {}
-
-interface Common {
-  server: string;
-  node: string;
-  cluster: string;
-  proxyless?: boolean;
-  metadata?: Record<string, string>;
-  locality?: { region: string; zone: string; subZone: string };
-  delta?: boolean;
-  tls?: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-}
-
-/** Turns `cds`, `EDS`, `lds,rds` or full type URLs into type URLs. */
-export function parseTypes(list: string): string[] {
-  const out: string[] = [];
-  for (const raw of list
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    if (raw.includes("/")) {
-      out.push(raw);
-      continue;
-    }
-    const t = [...resourceTypes.values()].find((x) => x.shortName.toLowerCase() === raw.toLowerCase());
-    if (!t) {
-      const known = [...resourceTypes.values()].map((x) => x.shortName.toLowerCase()).join(", ");
-      throw new UsageError(`unknown type "${raw}"; expected one of ${known}, or a full type URL`);
-    }
-    out.push(t.typeUrl);
-  }
-  if (out.length === 0) throw new UsageError("no type given; expected e.g. --type cds,eds");
-  return out;
-}
-
-function positiveInt(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive whole number, got "${v}"`);
-    return n;
-  };
-}
-
-function withCommon(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option(
-        "-s, --server <host:port>",
-        "the control plane's xDS address (watch: several, comma-separated, to fail over between replicas)",
-      ).default("127.0.0.1:15010"),
-    )
-    .addOption(new Option("-n, --node <id>", "node id to present").default(`adsc-${os.hostname()}-${process.pid}`))
-    .addOption(new Option("--cluster <name>", "node cluster to present").default("adsc"))
-    .addOption(new Option("--proxyless", "present as a proxyless gRPC client (gRPC user agent and client features)"))
-    .addOption(
-      new Option("--metadata <key=value>", "node metadata (repeatable), e.g. --metadata NAMESPACE=default").argParser(
-        metadataPair,
-      ),
-    )
-    .addOption(
-      new Option("--locality <region/zone/subzone>", "node locality (zone and subzone optional)").argParser(
-        parseLocality,
-      ),
-    )
-    .addOption(new Option("--delta", "speak incremental (Delta) xDS instead of State of the World"))
-    .addOption(new Option("--tls", "use TLS (system roots unless --ca is given)"))
-    .addOption(new Option("--ca <file>", "PEM CA to trust (implies --tls)"))
-    .addOption(new Option("--cert <file>", "PEM client certificate for mTLS (with --key)"))
-    .addOption(new Option("--key <file>", "PEM client key for mTLS (with --cert)"));
-}
-
-function security(o: Common): ConnectionSecurity {
-  try {
-    return securityFromFiles({
-      ...(o.tls ? { tls: true } : {}),
-      ...(o.ca ? { ca: o.ca } : {}),
-      ...(o.cert ? { cert: o.cert } : {}),
-      ...(o.key ? { key: o.key } : {}),
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-function metadataPair(value: string, previous: Record<string, string> | undefined): Record<string, string> {
-  const i = value.indexOf("=");
-  if (i <= 0) throw new UsageError(`--metadata takes key=value, got "${value}"`);
-  return { ...(previous ?? {}), [value.slice(0, i)]: value.slice(i + 1) };
-}
-
-function parseLocality(value: string): { region: string; zone: string; subZone: string } {
-  const [region = "", zone = "", subZone = "", extra] = value.split("/");
-  if (!region || extra !== undefined) throw new UsageError(`--locality takes region[/zone[/subzone]], got "${value}"`);
-  return { region, zone, subZone };
-}
-
-// What a gRPC xDS client says of itself, so a control plane serves it as proxyless.
-const PROXYLESS_FEATURES = ["envoy.lb.does_not_support_overprovisioning", "xds.config.resource-in-sotw"];
-
-function node(o: Common) {
-  return {
-    id: o.node,
-    cluster: o.cluster,
-    locality: o.locality ?? { region: "adsc", zone: "adsc", subZone: "" },
-    ...(o.metadata ? { metadata: o.metadata } : {}),
-    ...(o.proxyless ? { userAgentName: "gRPC Node (xdskit-adsc)", clientFeatures: PROXYLESS_FEATURES } : {}),
-  };
-}
-
-/** The addresses of --server (several, comma-separated, for failover). */
-function servers(o: Common): string[] {
-  return o.server
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-/** Checks the addresses and that something listens at one of them, before any gRPC. */
-async function reachable(o: Common): Promise<void> {
-  const list = servers(o);
-  try {
-    if (list.length === 0) throw new Error("--server: expected host:port");
-    for (const t of list) parseTarget(t);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  await Promise.any(list.map((t) => probe(t))).catch((err: AggregateError) => {
-    throw err.errors[0];
-  });
-}
-
 function pct(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] ?? Number.NaN;
-}
-
-// Node warns (DEP0123) whenever TLS is used with an IP address as the server
-// name, which grpc-js does for a target like 127.0.0.1:15010: harmless, and
-// noise in a CLI. Only that warning is dropped.
-let quieted = false;
-function quietIpServerNames(): void {
-  if (quieted) return;
-  quieted = true;
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const code = typeof rest[0] === "object" && rest[0] ? (rest[0] as { code?: string }).code : rest[1];
-    if (code === "DEP0123" || String(warning).includes("TLS ServerName to an IP address")) return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
 }
 
 /** Builds the program; `io` receives every line it prints. */
@@ -406,7 +266,7 @@ export function buildProgram(io: CliIo = processIo): Command {
 
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  quietIpServerNames();
+  quietIpServerNameWarnings();
   const program = buildProgram(io);
   if (argv.length === 0) {
     io.err(program.helpInformation());

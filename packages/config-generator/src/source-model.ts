@@ -129,55 +129,44 @@ export function reuseUnchanged(prev: readonly Service[], next: readonly Service[
   });
 }
 
-// Only frozen services are remembered: they cannot change under the cache.
+// A service's form, computed by `form` and remembered per object — only for
+// frozen services, which cannot change under the cache.
+function remembered(form: (s: Service) => string): (s: Service) => string {
+  const cache = new WeakMap<Service, string>();
+  return (s) => {
+    let v = cache.get(s);
+    if (v === undefined) {
+      v = form(s);
+      if (cacheable(s)) cache.set(s, v);
+    }
+    return v;
+  };
+}
+
 const cacheable = (s: Service) => Object.isFrozen(s) && Object.isFrozen(s.endpoints);
 
 // A service's identity and traffic policy as JSON: what clusters, routes
 // (hashing) and server listeners read besides the endpoints.
-const shapes = new WeakMap<Service, string>();
-function shapeOf(s: Service): string {
-  let v = shapes.get(s);
-  if (v === undefined) {
-    v = JSON.stringify([
-      s.name,
-      s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80,
-      s.protocol ?? "",
-      s.subsets ?? [],
-      s.labels ?? {},
-      s.metadata ?? {},
-      s.loadBalancer ?? null,
-      s.outlierDetection ?? null,
-      s.circuitBreaker ?? null,
-      s.localityFailover ?? null,
-      s.tls ?? null,
-      s.authorization ?? null,
-      s.dns ?? null,
-      s.aggregate ?? null,
-    ]);
-    if (cacheable(s)) shapes.set(s, v);
-  }
-  return v;
-}
-
-const wholes = new WeakMap<Service, string>();
-function wholeOf(s: Service): string {
-  let v = wholes.get(s);
-  if (v === undefined) {
-    v = JSON.stringify(s);
-    if (cacheable(s)) wholes.set(s, v);
-  }
-  return v;
-}
-
-const endpointForms = new WeakMap<Service, string>();
-function endpointsOf(s: Service): string {
-  let v = endpointForms.get(s);
-  if (v === undefined) {
-    v = JSON.stringify(s.endpoints);
-    if (cacheable(s)) endpointForms.set(s, v);
-  }
-  return v;
-}
+const shapeOf = remembered((s) =>
+  JSON.stringify([
+    s.name,
+    s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80,
+    s.protocol ?? "",
+    s.subsets ?? [],
+    s.labels ?? {},
+    s.metadata ?? {},
+    s.loadBalancer ?? null,
+    s.outlierDetection ?? null,
+    s.circuitBreaker ?? null,
+    s.localityFailover ?? null,
+    s.tls ?? null,
+    s.authorization ?? null,
+    s.dns ?? null,
+    s.aggregate ?? null,
+  ]),
+);
+const wholeOf = remembered((s) => JSON.stringify(s));
+const endpointsOf = remembered((s) => JSON.stringify(s.endpoints));
 
 function sameJson(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);

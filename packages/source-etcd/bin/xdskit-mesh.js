@@ -2,9 +2,6 @@
 // The xdskit-mesh command. Committed (not built) so that npm links it when it
 // installs the package — in a fresh clone, before the first build — and it
 // runs the built CLI.
-// grpc-js warns (DEP0123) when etcd is reached by IP over TLS; in a CLI that
-// is noise next to the answer.
-process.noDeprecation = true;
 import("../dist/cli.js").then(
   async ({ runMeshCli }) => {
     const code = await runMeshCli(process.argv.slice(2));

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { parseMeshFile } from "@xdskit/config-generator";
+import { quietIpServerNameWarnings } from "@xdskit/xds-types";
 import { Etcd3 } from "etcd3";
 import { stringify } from "yaml";
 import { checkPrefix } from "./layout.js";
@@ -60,6 +61,8 @@ export async function runMeshCli(
     err(`xdskit-mesh: ${message}\n${MESH_USAGE}\n`);
     return 2;
   }
+  // etcd over TLS by IP makes Node warn about the server name: noise here.
+  quietIpServerNameWarnings();
   const client = new Etcd3({ ...connection, dialTimeout: 3000 });
   try {
     if (parsed.command === "put") {

@@ -88,7 +88,7 @@ export class MeshState {
   /** What the store holds now: key → text (absent: deleted). */
   readonly #raw = new Map<string, { entry: EntryKey; text: string }>();
   /** What is served: key → value. */
-  readonly #accepted = new Map<string, { entry: EntryKey; value: Value }>();
+  #accepted = new Map<string, { entry: EntryKey; value: Value }>();
   readonly #rejected = new Map<string, string>();
   #services: Service[] = [];
   #routes: RouteRule[] = [];
@@ -227,12 +227,7 @@ export class MeshState {
     } catch {
       return false;
     }
-    this.#accepted.clear();
-    for (const [k, v] of next) this.#accepted.set(k, v);
-    this.#services = model.services;
-    this.#routes = model.routes;
-    this.#gateways = model.gateways;
-    this.#order = model.order;
+    this.#commit(next, model);
     for (const d of done) {
       this.#rejected.delete(d.key);
       changed.push(d.key);
@@ -278,12 +273,7 @@ export class MeshState {
       const why = err instanceof Error ? err.message : String(err);
       return this.#refuse(key, raw ? `key ${key}: ${why}` : `key ${key} was deleted, but ${why}`);
     }
-    this.#accepted.clear();
-    for (const [k, v] of next) this.#accepted.set(k, v);
-    this.#services = model.services;
-    this.#routes = model.routes;
-    this.#gateways = model.gateways;
-    this.#order = model.order;
+    this.#commit(next, model);
     this.#rejected.delete(key);
     return kindsOf(entry.kind, held?.value, value);
   }
@@ -297,9 +287,18 @@ export class MeshState {
     return `${OVERSIZE}${bytes}:${this.#limits.maxValueBytes}:${createHash("sha1").update(text).digest("hex")}`;
   }
 
+  // Serves `next` (a copy the caller built) and its model.
+  #commit(next: Map<string, { entry: EntryKey; value: Value }>, model: Model): void {
+    this.#accepted = next;
+    this.#services = model.services;
+    this.#routes = model.routes;
+    this.#gateways = model.gateways;
+    this.#order = model.order;
+  }
+
   // The model of `next` in key order. The sorted keys are kept: a change of
   // values (the common case) reuses them instead of sorting the store again.
-  #build(next: ReadonlyMap<string, { entry: EntryKey; value: Value }>) {
+  #build(next: ReadonlyMap<string, { entry: EntryKey; value: Value }>): Model {
     const same = this.#order.length === next.size && this.#order.every((k) => next.has(k));
     const order = same ? this.#order : [...next.keys()].sort();
     const model = build(next, order);
@@ -312,7 +311,18 @@ export class MeshState {
   }
 }
 
-function build(entries: ReadonlyMap<string, { entry: EntryKey; value: Value }>, order: readonly string[]) {
+/** A store's entries as the mesh model, with the sorted keys it was built in. */
+interface Model {
+  readonly services: Service[];
+  readonly routes: RouteRule[];
+  readonly gateways: Gateway[];
+  readonly order: readonly string[];
+}
+
+function build(
+  entries: ReadonlyMap<string, { entry: EntryKey; value: Value }>,
+  order: readonly string[],
+): Omit<Model, "order"> {
   const services: Service[] = [];
   const routes: RouteRule[] = [];
   const gateways: Gateway[] = [];

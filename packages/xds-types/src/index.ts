@@ -27,3 +27,4 @@ export type { XdstpName } from "./xdstp.js";
 export { isEdsCluster, referencesOf } from "./references.js";
 export type { Reference } from "./references.js";
 export { assertJsonMetadata, isStructLiteral } from "./metadata.js";
+export { quietIpServerNameWarnings } from "./warnings.js";
