@@ -7,7 +7,7 @@ import { type LoadEvent, type LoadPlan, type RunningLoad, runLoad } from "@xdski
 export type { LoadEvent, LoadPlan } from "@xdskit/adsc";
 
 /** Events only the IPC wrapper sends. */
-export type IpcEvent = LoadEvent | { ev: "markSet" };
+export type IpcEvent = LoadEvent | { ev: "markSet" } | { ev: "progress"; responses: number; bytes: number };
 
 const HARD_LIMIT_MS = 180_000;
 
@@ -18,21 +18,40 @@ function send(e: IpcEvent): void {
 if (process.send) {
   let running: RunningLoad | undefined;
   const limit = setTimeout(() => process.exit(3), HARD_LIMIT_MS);
-  process.on("message", (m: { cmd: "run"; plan: LoadPlan } | { cmd: "mark" } | { cmd: "stop" }) => {
-    if (m.cmd === "run") {
-      try {
-        running = runLoad(m.plan, send);
-      } catch (err) {
-        send({ ev: "error", message: String(err) });
+  process.on(
+    "message",
+    (
+      m:
+        | { cmd: "run"; plan: LoadPlan }
+        | { cmd: "mark" }
+        | { cmd: "reconnect" }
+        | { cmd: "progress" }
+        | { cmd: "stop" },
+    ) => {
+      if (m.cmd === "run") {
+        try {
+          running = runLoad(m.plan, send);
+        } catch (err) {
+          send({ ev: "error", message: String(err) });
+        }
+      } else if (m.cmd === "reconnect") {
+        try {
+          running?.reconnect();
+        } catch (err) {
+          send({ ev: "error", message: String(err) });
+        }
+      } else if (m.cmd === "progress") {
+        const p = running?.progress() ?? { responses: 0, bytes: 0 };
+        send({ ev: "progress", responses: p.responses, bytes: p.bytes });
+      } else if (m.cmd === "mark") {
+        running?.mark();
+        send({ ev: "markSet" });
+      } else {
+        running?.stop();
+        clearTimeout(limit);
+        setTimeout(() => process.exit(0), 50);
       }
-    } else if (m.cmd === "mark") {
-      running?.mark();
-      send({ ev: "markSet" });
-    } else {
-      running?.stop();
-      clearTimeout(limit);
-      setTimeout(() => process.exit(0), 50);
-    }
-  });
+    },
+  );
   process.on("disconnect", () => process.exit(0));
 }

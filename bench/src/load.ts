@@ -11,6 +11,10 @@ export interface LoadClient {
   next<E extends LoadEvent["ev"]>(ev: E, timeoutMs: number): Promise<Extract<LoadEvent, { ev: E }>>;
   /** Starts timing the next response of every stream; resolves once the client is ready for it. */
   mark(timeoutMs: number): Promise<void>;
+  /** Drops and reopens every stream, each resuming with what it holds (the plan needs `trackHeld`). */
+  reconnect(timeoutMs: number): Promise<void>;
+  /** Responses and bytes received so far. */
+  progress(timeoutMs: number): Promise<{ responses: number; bytes: number }>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +56,15 @@ export function startLoad(plan: LoadPlan): LoadClient {
     async mark(timeoutMs) {
       child.send({ cmd: "mark" });
       await this.next("markSet", timeoutMs);
+    },
+    async reconnect(timeoutMs) {
+      child.send({ cmd: "reconnect" });
+      await this.next("reconnected", timeoutMs);
+    },
+    async progress(timeoutMs) {
+      child.send({ cmd: "progress" });
+      const p = await this.next("progress", timeoutMs);
+      return { responses: p.responses, bytes: p.bytes };
     },
     async stop() {
       if (exited) return;

@@ -15,6 +15,7 @@ describe("bench --quick", () => {
       "fanout",
       "idle-memory",
       "large-world",
+      "reconnect-storm",
       "sidecars",
       "snapshot",
       "tls",

@@ -3,7 +3,8 @@
 // subscriptions, then closes them (half politely, half cancelled). Controlled
 // over IPC; exits on its own after a hard time limit.
 import * as grpc from "@grpc/grpc-js";
-import { RawDeltaStream, RawStream } from "@xdskit/ads-server/testing";
+import { RawDeltaStream, RawStream, type StuckStreams, openStuckStreams } from "@xdskit/ads-server/testing";
+import { type AdsClient, createAdsClient } from "@xdskit/adsc";
 import { TypeUrl } from "@xdskit/xds-types";
 
 /** A round the driver asks for. */
@@ -18,8 +19,32 @@ export interface SoakRound {
   readonly services: number;
 }
 
-/** What a round reports. */
-export type SoakEvent = { ev: "roundDone"; responses: number; refused: number } | { ev: "error"; message: string };
+/** The stuck-client phase: streams that never read beside one healthy client. */
+export interface SoakStuck {
+  readonly target: string;
+  readonly port: number;
+  /** Stuck streams (four in five SotW, the rest Delta). */
+  readonly count: number;
+  /** Node id of the healthy client; the stuck ones share its cluster, so its pushes reach them too. */
+  readonly healthyNodeId: string;
+  readonly cluster: string;
+  /** Services in the mesh: the stuck streams subscribe to all their endpoints too. */
+  readonly services: number;
+}
+
+/** What the client process reports. */
+export type SoakEvent =
+  | { ev: "roundDone"; responses: number; refused: number }
+  | { ev: "stuckReady" }
+  | { ev: "stuckDone"; ended: number }
+  | { ev: "error"; message: string };
+
+/** What the driver asks of the client process. */
+export type SoakCommand =
+  | { cmd: "round"; round: SoakRound }
+  | { cmd: "stuck"; stuck: SoakStuck }
+  | { cmd: "unstuck" }
+  | { cmd: "stop" };
 
 const HARD_LIMIT_MS = 600_000;
 const EDS = TypeUrl.ClusterLoadAssignment;
@@ -116,19 +141,59 @@ async function runRound(r: SoakRound): Promise<{ responses: number; refused: num
   return { responses, refused };
 }
 
+let stuck: { sotw: StuckStreams; delta: StuckStreams; healthy: AdsClient } | undefined;
+
+// Opens the stuck streams and a healthy proxyless client that subscribes to
+// every cluster and its endpoints, ACKing as it goes.
+async function openStuck(p: SoakStuck): Promise<void> {
+  const node = { cluster: p.cluster, userAgentName: "gRPC Node" };
+  const delta = Math.floor(p.count / 5);
+  const typeUrls = [TypeUrl.Cluster, TypeUrl.Listener, EDS];
+  const names = { [EDS]: Array.from({ length: p.services }, (_, i) => `outbound|8080||svc-${i}`) };
+  const common = { port: p.port, typeUrls, names, cluster: p.cluster };
+  stuck = {
+    sotw: openStuckStreams({ ...common, count: p.count - delta }),
+    delta: openStuckStreams({ ...common, count: delta, protocol: "delta" }),
+    healthy: createAdsClient({ target: p.target, node: { id: p.healthyNodeId, ...node } }),
+  };
+  const healthy = stuck.healthy;
+  healthy.on("update", (u) => {
+    if (u.typeUrl === TypeUrl.Cluster) healthy.subscribe(TypeUrl.ClusterLoadAssignment, u.upserted);
+  });
+  healthy.subscribe(TypeUrl.Cluster);
+  await healthy.synced(20_000);
+}
+
+async function closeStuck(): Promise<number> {
+  if (!stuck) return 0;
+  const ended = stuck.sotw.ended() + stuck.delta.ended();
+  stuck.healthy.close();
+  stuck.sotw.close();
+  stuck.delta.close();
+  stuck = undefined;
+  return ended;
+}
+
 if (process.send) {
   const limit = setTimeout(() => process.exit(3), HARD_LIMIT_MS);
   const send = (e: SoakEvent) => process.send?.(e);
-  process.on("message", (m: { cmd: "round"; round: SoakRound } | { cmd: "stop" }) => {
-    if (m.cmd === "stop") {
-      clearTimeout(limit);
-      setTimeout(() => process.exit(0), 20);
-      return;
+  const failed = (err: unknown) => send({ ev: "error", message: String(err) });
+  process.on("message", (m: SoakCommand) => {
+    switch (m.cmd) {
+      case "stop":
+        clearTimeout(limit);
+        setTimeout(() => process.exit(0), 20);
+        return;
+      case "round":
+        runRound(m.round).then((r) => send({ ev: "roundDone", ...r }), failed);
+        return;
+      case "stuck":
+        openStuck(m.stuck).then(() => send({ ev: "stuckReady" }), failed);
+        return;
+      case "unstuck":
+        closeStuck().then((ended) => send({ ev: "stuckDone", ended }), failed);
+        return;
     }
-    runRound(m.round).then(
-      (r) => send({ ev: "roundDone", ...r }),
-      (err: unknown) => send({ ev: "error", message: String(err) }),
-    );
   });
   process.on("disconnect", () => process.exit(0));
 }

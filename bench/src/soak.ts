@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createAdsServer } from "@xdskit/ads-server";
 import { createDiscoveryController, createFileSource } from "@xdskit/config-generator";
-import type { SoakEvent, SoakRound } from "./soak-client.js";
+import { TypeUrl } from "@xdskit/xds-types";
+import type { SoakCommand, SoakEvent, SoakRound } from "./soak-client.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,12 +22,16 @@ const { values } = parseArgs({
     streams: { type: "string", default: "300" },
     churn: { type: "string", default: "40" },
     services: { type: "string", default: "300" },
+    stuck: { type: "string", default: "100" },
   },
 });
 const ROUNDS = Number(values.rounds);
 const STREAMS = Number(values.streams);
 const CHURN = Number(values.churn);
 const SERVICES = Number(values.services);
+const STUCK = Number(values.stuck);
+// The stuck phase closes streams that stop reading after this (the default is 30 s).
+const SEND_TIMEOUT_MS = 20_000;
 const IDLE_MS = 500;
 const MB = 1024 * 1024;
 
@@ -66,29 +71,42 @@ async function main(): Promise<void> {
   });
   let rejections = 0;
   controller.on("sourceRejected", () => rejections++);
-  const ads = createAdsServer({ registry: controller.registry });
+  // A small server-wide budget, so the stuck streams could hold all of it.
+  const ads = createAdsServer({
+    registry: controller.registry,
+    maxInFlightBytes: 2 * MB,
+    stalledAfterMs: 500,
+    sendTimeoutMs: SEND_TIMEOUT_MS,
+  });
+  let sendTimeouts = 0;
+  ads.on("sendTimeout", () => sendTimeouts++);
   const port = await ads.listen("127.0.0.1:0");
   const child: ChildProcess = fork(path.join(path.dirname(fileURLToPath(import.meta.url)), "soak-client.js"), [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  const round = (r: number) =>
-    new Promise<Extract<SoakEvent, { ev: "roundDone" }>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`round ${r} took more than 120 s`)), 120_000);
+  // Sends a command to the client process and waits for its answer.
+  const ask = <E extends SoakEvent["ev"]>(cmd: SoakCommand, want: E, what: string) =>
+    new Promise<Extract<SoakEvent, { ev: E }>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${what} took more than 120 s`)), 120_000);
       child.once("message", (m: SoakEvent) => {
         clearTimeout(timer);
         if (m.ev === "error") reject(new Error(`soak client: ${m.message}`));
-        else resolve(m);
+        else if (m.ev !== want) reject(new Error(`soak client answered ${m.ev} to ${cmd.cmd}`));
+        else resolve(m as Extract<SoakEvent, { ev: E }>);
       });
-      const plan: SoakRound = {
-        round: r,
-        target: `127.0.0.1:${port}`,
-        streams: STREAMS,
-        connections: 10,
-        churn: CHURN,
-        services: SERVICES,
-      };
-      child.send({ cmd: "round", round: plan });
+      child.send(cmd);
     });
+  const round = (r: number) => {
+    const plan: SoakRound = {
+      round: r,
+      target: `127.0.0.1:${port}`,
+      streams: STREAMS,
+      connections: 10,
+      churn: CHURN,
+      services: SERVICES,
+    };
+    return ask({ cmd: "round", round: plan }, "roundDone", `round ${r}`);
+  };
   // Careless operators, while clients churn: edits, an empty save, a broken
   // file and one over the size limit.
   let version = 0;
@@ -105,6 +123,64 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 100));
+  };
+
+  // Streams that never read beside a healthy client, while the mesh is edited:
+  // the healthy client must get every edit, and the stuck ones be closed.
+  const stuckPhase = async () => {
+    const healthyNodeId = "soak-healthy";
+    await ask(
+      {
+        cmd: "stuck",
+        stuck: {
+          target: `127.0.0.1:${port}`,
+          port,
+          count: STUCK,
+          healthyNodeId,
+          cluster: "soak-stuck",
+          services: SERVICES,
+        },
+      },
+      "stuckReady",
+      "opening the stuck streams",
+    );
+    const healthyEds = () => {
+      const conn = ads.connections.byNodeId(healthyNodeId)[0];
+      const eds = conn?.types.find((t) => t.typeUrl === TypeUrl.ClusterLoadAssignment);
+      const current = conn && controller.registry.getSnapshot(conn.nodeGroup)?.get(TypeUrl.ClusterLoadAssignment);
+      return { acked: eds?.ackedVersion, current: current?.version };
+    };
+    const EDITS = 30;
+    let slowestMs = 0;
+    for (let e = 0; e < EDITS; e++) {
+      const before = healthyEds().current;
+      const written = Date.now();
+      fs.writeFileSync(mesh, meshYaml(++version));
+      // The edit is applied (a new version) and the healthy client ACKed it.
+      for (;;) {
+        const { acked, current } = healthyEds();
+        if (current !== before && acked === current) break;
+        if (Date.now() - written > 5_000) {
+          throw new Error(
+            `stuck phase: the healthy client did not get edit ${e + 1} within 5 s (acked ${acked}, current ${current})`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      slowestMs = Math.max(slowestMs, Date.now() - written);
+    }
+    const lastEdit = Date.now();
+    // All the edits went through while every stuck stream was still open.
+    const openAtLastEdit = ads.connections.count() - 1;
+    while (ads.connections.count() > 1 && Date.now() - lastEdit < SEND_TIMEOUT_MS + 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const closedMs = Date.now() - lastEdit;
+    const { ended } = await ask({ cmd: "unstuck" }, "stuckDone", "closing the stuck streams");
+    process.stdout.write(
+      `stuck phase: ${EDITS} edits, slowest ${slowestMs} ms; ${ended} stuck streams ended by the server\n`,
+    );
+    return { edits: EDITS, slowestMs, closedMs, openAtLastEdit };
   };
 
   let peakRss = process.memoryUsage().rss;
@@ -133,6 +209,7 @@ async function main(): Promise<void> {
         `round ${r}/${ROUNDS}: groups ${controller.nodeGroups().size}, streams ${ads.connections.count()}, heap ${(process.memoryUsage().heapUsed / MB).toFixed(1)} MB\n`,
       );
     }
+    const stuck = await stuckPhase();
     fs.writeFileSync(mesh, meshYaml(0));
     await file.reload();
     await controller.flush();
@@ -157,6 +234,7 @@ soak: ${ROUNDS} rounds × ${STREAMS} streams (${CHURN} subscription changes per 
   responses received            ${responses}   (streams that failed: ${refused})
   config edits refused          ${rejections}
   heap after GC, start → end    ${(heapStart / MB).toFixed(1)} MB → ${(heapEnd / MB).toFixed(1)} MB   (${(growth * 100).toFixed(1)} %, limit 10 %)
+  stuck phase                   ${STUCK} streams never reading: a healthy client got all ${stuck.edits} edits (slowest ${stuck.slowestMs} ms) while ${stuck.openAtLastEdit} stayed open; stuck streams closed by the ${SEND_TIMEOUT_MS / 1000} s send timeout: ${sendTimeouts} (${stuck.closedMs} ms after the last edit)
   RSS start → end (peak)        ${(rssStart / MB).toFixed(0)} MB → ${(rssEnd / MB).toFixed(0)} MB (${(peakRss / MB).toFixed(0)} MB)
   left behind                   ${Object.entries(left)
     .map(([k, v]) => `${k} ${v}`)
@@ -166,6 +244,10 @@ soak: ${ROUNDS} rounds × ${STREAMS} streams (${CHURN} subscription changes per 
     if (leaks.length > 0) problems.push(`left behind: ${leaks.map(([k, v]) => `${k}=${v}`).join(", ")}`);
     if (growth > 0.1) problems.push(`heap grew ${(growth * 100).toFixed(1)} % (limit 10 %)`);
     if (refused > 0) problems.push(`${refused} client streams failed`);
+    if (stuck.openAtLastEdit !== STUCK)
+      problems.push(`only ${stuck.openAtLastEdit} stuck streams were open at the last edit`);
+    if (sendTimeouts !== STUCK)
+      problems.push(`${sendTimeouts} of ${STUCK} stuck streams were closed by the send timeout`);
     if (problems.length > 0) {
       console.error(`soak: FAILED: ${problems.join("; ")}`);
       process.exitCode = 1;

@@ -4,6 +4,7 @@ import etcdSource from "./etcd-source.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
 import largeWorld from "./large-world.js";
+import reconnectStorm from "./reconnect-storm.js";
 import sidecars from "./sidecars.js";
 import tls from "./tls.js";
 import snapshot from "./snapshot.js";
@@ -15,6 +16,7 @@ export const scenarios: readonly Scenario[] = [
   churn,
   idleMemory,
   sidecars,
+  reconnectStorm,
   largeWorld,
   tls,
   etcdSource,

@@ -20,8 +20,16 @@ for (let i = 0; i < args.services; i++) {
 const controller = createDiscoveryController({ services: source, config: source });
 const ads = createAdsServer({ registry: controller.registry });
 let changes = 0;
+// What the server sent, and the types it answered with nothing because the client held them (reconnects).
+const sent = { responses: 0, bytes: 0, resumed: 0 };
+ads.on("push", (e) => {
+  sent.responses++;
+  sent.bytes += e.bytes;
+});
+ads.on("resumed", () => sent.resumed++);
 serve({
   status: () => ({ connections: ads.connections.count(), groups: controller.nodeGroups().size }),
+  sent: () => ({ ...sent, connections: ads.connections.count() }),
   // One endpoint's weight: an EDS-only change of one service, as a scaling event or a health flip would be.
   change: (m) => {
     const i = Number(m.service ?? 0);

@@ -27,7 +27,8 @@ export function syncz(ads: AdsServer): SyncStatus[] {
     for (const t of c.types) {
       const nacked = t.lastNack !== undefined && t.lastNack.nonce === t.sentNonce;
       const status =
-        t.sentNonce === undefined
+        // A client that reconnected holding the current version was sent nothing and is synced.
+        t.sentVersion === undefined
           ? "NOT_SENT"
           : nacked
             ? "NACKED"

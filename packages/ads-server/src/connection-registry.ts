@@ -11,6 +11,8 @@ export interface TypeStatus {
   readonly sentVersion: string | undefined;
   readonly sentNonce: string | undefined;
   readonly ackedVersion: string | undefined;
+  /** SotW: the client reconnected holding the current version, so nothing was resent. */
+  readonly resumed: boolean;
   readonly lastNack:
     | { readonly version: string; readonly nonce: string; readonly errorMessage: string; readonly at: string }
     | undefined;
@@ -33,7 +35,18 @@ export interface ConnectionInfo {
   readonly pendingResponses: number;
   /** Bytes written to the stream that HTTP/2 flow control has not yet taken. */
   readonly inFlightBytes: number;
+  /**
+   * How long (ms) the oldest unsent response has waited for the client to
+   * read it, once the stream counts as stalled (no longer held against the
+   * server-wide budget; closed at the send timeout). Absent while it reads.
+   */
+  readonly stalledMs?: number;
   readonly types: readonly TypeStatus[];
+}
+
+function stalled(c: Connection): { stalledMs?: number } {
+  const ms = c.stalledMs();
+  return ms === undefined ? {} : { stalledMs: ms };
 }
 
 /** Describes a connection for debug pages. */
@@ -49,6 +62,7 @@ export function describeConnection(c: Connection): ConnectionInfo {
     connectedAt: c.connectedAt.toISOString(),
     pendingResponses: c.pendingCount(),
     inFlightBytes: c.inFlightBytes(),
+    ...stalled(c),
     types: [...c.types.values()].map((s) => ({
       typeUrl: s.typeUrl,
       shortName: s.shortName,
@@ -57,6 +71,7 @@ export function describeConnection(c: Connection): ConnectionInfo {
       sentVersion: s.sentVersion,
       sentNonce: s.sentNonce,
       ackedVersion: s.ackedVersion,
+      resumed: s.resumed,
       lastNack: s.lastNack
         ? {
             version: s.lastNack.version,

@@ -1,50 +1,23 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import {
-  type EncodedResource,
-  type SnapshotRegistry,
-  type WatchResponse,
-  assembleDeltaDiscoveryResponse,
-  assembleDiscoveryResponse,
-  deltaBody,
-  heartbeatResource,
-  sotwBody,
-} from "@xdskit/snapshot";
-import { TypeUrl } from "@xdskit/xds-types";
+import { type EncodedResource, type SnapshotRegistry, type WatchResponse, heartbeatResource } from "@xdskit/snapshot";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import type { ConnectionRef } from "./events.js";
 import type { PeerIdentity } from "./identity.js";
 import type { ServerContext } from "./server-context.js";
-import { type PendingResponse, TypeState } from "./type-state.js";
-
-// Make before break: clusters and their endpoints before the listeners and
-// routes that use them. Types not listed go after, in subscription order.
-const PUSH_ORDER: readonly string[] = [
-  TypeUrl.Cluster,
-  TypeUrl.ClusterLoadAssignment,
-  TypeUrl.Listener,
-  TypeUrl.RouteConfiguration,
-];
-
-function orderOf(typeUrl: string): number {
-  const i = PUSH_ORDER.indexOf(typeUrl);
-  return i < 0 ? PUSH_ORDER.length : i;
-}
+import { SendQueue, type SendTarget } from "./send-queue.js";
+import { TypeState } from "./type-state.js";
 
 let nextId = 0;
 
 /** Which flavour of xDS a stream speaks. */
 export type Protocol = "sotw" | "delta";
 
-// How many sent nonces a Delta type remembers for ACK matching: clients may
-// ACK each response, and answers cross new pushes on the wire.
-const RECENT_NONCES = 16;
-
 /**
  * One xDS stream: who is on the other end, what each of its types is
  * subscribed to and was sent, and a send queue that honours HTTP/2 flow
  * control with at most one pending response per type.
  */
-export class Connection {
+export class Connection implements SendTarget {
   readonly id: string;
   readonly connectedAt = new Date();
   readonly types = new Map<string, TypeState>();
@@ -55,12 +28,9 @@ export class Connection {
   identity: PeerIdentity | undefined;
   nodeGroup = "";
   closed = false;
-  #flushScheduled = false;
-  // Responses written to the call whose bytes HTTP/2 has not yet taken (their
-  // write callbacks have not fired), and their size.
-  #inFlight = 0;
-  #inFlightBytes = 0;
-  readonly #pendingTypes: TypeState[] = [];
+  /** Set by the stream's life: ends the stream when its send deadline passed. */
+  onSendTimeout: ((waitedMs: number, bytes: number, typeName: string) => void) | undefined;
+  readonly sends: SendQueue;
 
   constructor(
     readonly call: ServerDuplexStream<Buffer, Uint8Array>,
@@ -71,6 +41,7 @@ export class Connection {
     readonly protocol: Protocol = "sotw",
   ) {
     this.id = `${process.pid.toString(36)}-${(++nextId).toString(36)}`;
+    this.sends = new SendQueue(this);
   }
 
   get nodeId(): string {
@@ -129,6 +100,14 @@ export class Connection {
       this.#queueDelta(state, resp);
       return;
     }
+    if (state.resumeVersion !== undefined) {
+      const claimed = state.resumeVersion;
+      state.resumeVersion = undefined;
+      if (this.#holdsAll(state, resp, claimed)) {
+        this.#resume(state, resp);
+        return;
+      }
+    }
     // SotW has no delete signal for EDS/RDS: a response that only removes is not sent.
     if (!state.fullState && resp.resources.length === 0) {
       state.sentVersions = resp.versions;
@@ -146,7 +125,7 @@ export class Connection {
       // changes of the one it replaces: merge by name.
       resources = mergeResources(prev.resources, resp);
     }
-    this.#queue(state, {
+    this.sends.queue(state, {
       response: resp,
       version: resp.version,
       resources,
@@ -154,6 +133,30 @@ export class Connection {
       removalOnly: removalOnly && !(prev && !prev.removalOnly),
     });
     state.sentVersions = resp.versions;
+    this.arm(state, state.sentVersions);
+  }
+
+  /**
+   * True when a SotW client that says it holds `claimed` holds exactly what
+   * `resp` would send: the same version, and every resource of the type (a
+   * client that named fewer may have asked for more since it last ACKed, and
+   * must be answered). Secrets are always answered.
+   */
+  #holdsAll(state: TypeState, resp: WatchResponse, claimed: string): boolean {
+    if (resp.version !== claimed || resp.removed.length > 0) return false;
+    if (this.ctx.sensitiveTypes.has(state.typeUrl)) return false;
+    const all = this.registry.getSnapshot(this.nodeGroup)?.get(state.typeUrl)?.resources.size ?? 0;
+    return resp.resources.length === all;
+  }
+
+  /** The client already holds the current version: record it as sent and ACKed, send nothing, and watch for the next change. */
+  #resume(state: TypeState, resp: WatchResponse): void {
+    state.sentVersion = resp.version;
+    state.ackedVersion = resp.version;
+    state.ackedAt = new Date();
+    state.sentVersions = resp.versions;
+    state.resumed = true;
+    this.ctx.emit("resumed", { connection: this.ref(), typeUrl: state.typeUrl, version: resp.version });
     this.arm(state, state.sentVersions);
   }
 
@@ -207,7 +210,7 @@ export class Connection {
       else state.ttl.delete(r.name);
     }
     for (const n of resp.removed) state.ttl.delete(n);
-    this.#queue(state, {
+    this.sends.queue(state, {
       response: resp,
       version: resp.version,
       resources,
@@ -217,13 +220,6 @@ export class Connection {
     state.sentVersions = resp.versions;
     this.arm(state, state.sentVersions);
     this.#scheduleHeartbeat(state);
-  }
-
-  #queue(state: TypeState, pending: PendingResponse): void {
-    const hadPending = state.pending !== undefined;
-    state.pending = pending;
-    if (!hadPending) this.#pendingTypes.push(state);
-    this.#scheduleFlush();
   }
 
   /**
@@ -260,7 +256,7 @@ export class Connection {
       if (!inPending.has(name)) beats.push(heartbeatResource(name, state.typeUrl, e.version, e.ttlMs));
     }
     if (beats.length === 0) return;
-    this.#queue(state, {
+    this.sends.queue(state, {
       response: undefined,
       version: prev?.version ?? state.sentVersion ?? "",
       resources: prev ? [...prev.resources, ...beats] : beats,
@@ -269,55 +265,9 @@ export class Connection {
     });
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // A microtask lets every type touched by one registry change be queued
-    // before the first is written, so the push order can be applied.
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  #pickNext(): TypeState | undefined {
-    let best: TypeState | undefined;
-    let bestKey = Number.POSITIVE_INFINITY;
-    for (const s of this.#pendingTypes) {
-      const p = s.pending;
-      if (!p) continue;
-      // Additions in forward order; pure removals after every addition, in reverse order.
-      const key = p.removalOnly ? 100 + (PUSH_ORDER.length - orderOf(s.typeUrl)) : orderOf(s.typeUrl);
-      if (key < bestKey) {
-        best = s;
-        bestKey = key;
-      }
-    }
-    return best;
-  }
-
-  /**
-   * Writes pending responses in push order while the stream has room: fewer
-   * in-flight bytes than the budget, and fewer in-flight writes than the
-   * call's own buffer holds. The write callbacks (HTTP/2 took the bytes)
-   * open room again.
-   */
+  /** Writes pending responses while there is room (shutdown calls it to drain). */
   flush(): void {
-    while (!this.closed) {
-      const state = this.#pickNext();
-      // Only a stream with something to write waits for room.
-      if (!state || !this.#hasRoom()) break;
-      const pending = state.pending;
-      state.pending = undefined;
-      this.#pendingTypes.splice(this.#pendingTypes.indexOf(state), 1);
-      if (pending) this.#write(state, pending);
-    }
-  }
-
-  #hasRoom(): boolean {
-    if (!this.ctx.sendBudget.admit(this)) return false;
-    if (this.#inFlight === 0) return true;
-    return this.#inFlightBytes < this.ctx.maxInFlightBytesPerStream && this.#inFlight < this.call.writableHighWaterMark;
+    this.sends.flush();
   }
 
   /** The wire bytes of each SotW type's current names, for matching ACKs without decoding them. */
@@ -329,106 +279,24 @@ export class Connection {
 
   /** Bytes written to the stream that HTTP/2 flow control has not yet taken. */
   inFlightBytes(): number {
-    return this.#inFlightBytes;
+    return this.sends.inFlightBytes();
   }
 
-  #written = (size: number): void => {
-    this.#inFlight--;
-    this.#inFlightBytes -= size;
-    if (this.#pendingTypes.length > 0) this.flush();
-    this.ctx.sendBudget.give(size);
-  };
-
-  #assemble(state: TypeState, pending: PendingResponse, nonce: string): Uint8Array {
-    const controlPlane = this.ctx.controlPlaneId ? { controlPlane: this.ctx.controlPlaneId } : {};
-    if (this.protocol === "sotw") {
-      return assembleDiscoveryResponse(
-        { versionInfo: pending.version, typeUrl: state.typeUrl, nonce, ...controlPlane },
-        sotwBody(pending.resources),
-      );
-    }
-    return assembleDeltaDiscoveryResponse(
-      {
-        systemVersionInfo: pending.version,
-        typeUrl: state.typeUrl,
-        nonce,
-        removedResources: pending.removed,
-        ...controlPlane,
-      },
-      deltaBody(pending.resources),
-    );
+  /** How long the oldest unsent write has waited, once it stopped counting against the shared budget. */
+  stalledMs(): number | undefined {
+    const h = this.ctx.sendBudget.holding(this.sends);
+    return h?.stalled ? Math.round(h.waitedMs) : undefined;
   }
 
-  #write(state: TypeState, pending: PendingResponse): void {
-    const resp = pending.response;
-    const started = process.hrtime.bigint();
-    // A response shared by many streams is assembled once; a merged one is this stream's own.
-    const shared =
-      resp !== undefined &&
-      pending.resources === resp.resources &&
-      (this.protocol === "sotw" || pending.removed === resp.removed);
-    const cache = this.protocol === "sotw" ? this.ctx.assembled : this.ctx.assembledDelta;
-    let out = shared ? cache.get(resp) : undefined;
-    // The registry hands out the same response again when a stream asks the
-    // same thing of the same snapshot twice (a name set changed and changed
-    // back). Nonces must not repeat on a stream, and a stream's nonces only
-    // grow: an older shared one gets this stream a fresh assembly instead.
-    if (out && out.seq <= state.sentSeq) out = undefined;
-    if (!out) {
-      const seq = this.ctx.nextNonce();
-      const nonce = seq.toString(36);
-      out = { nonce, seq, bytes: this.#assemble(state, pending, nonce) };
-      if (shared && !cache.has(resp)) cache.set(resp, out);
-    }
-    const { nonce, bytes } = out;
-    state.sentVersion = pending.version;
-    state.sentNonce = nonce;
-    state.sentChangedAt = resp?.changedAt;
-    state.sentSeq = out.seq;
-    state.sentAt = new Date();
-    if (this.protocol === "delta") {
-      state.recentNonces.set(nonce, pending.version);
-      if (state.recentNonces.size > RECENT_NONCES) {
-        const oldest = state.recentNonces.keys().next().value;
-        if (oldest !== undefined) state.recentNonces.delete(oldest);
-      }
-    }
-    const size = bytes.length;
-    this.#inFlight++;
-    this.#inFlightBytes += size;
-    this.ctx.sendBudget.take(size);
-    const written = performance.now();
-    try {
-      this.call.write(bytes, () => {
-        this.ctx.metrics?.sent?.(state.shortName, (performance.now() - written) / 1000, size);
-        this.#written(size);
-      });
-    } catch (err) {
-      this.#inFlight--;
-      this.#inFlightBytes -= size;
-      this.ctx.sendBudget.give(size);
-      this.ctx.metrics?.sendError(state.shortName);
-      this.ctx.log.warn("write failed", { connection: this.id, error: String(err) });
-      return;
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.ctx.metrics?.push(state.shortName, seconds);
-    this.ctx.emit("push", {
-      connection: this.ref(),
-      typeUrl: state.typeUrl,
-      version: pending.version,
-      nonce,
-      resources: pending.resources.length,
-      removed: pending.removed.length,
-      bytes: bytes.length,
-    });
+  sendTimedOut(waitedMs: number, bytes: number, typeName: string): void {
+    this.onSendTimeout?.(waitedMs, bytes, typeName);
   }
 
   /** Cancels every watch and drops pending responses. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.ctx.sendBudget.forget(this);
+    this.sends.close();
     for (const s of this.types.values()) {
       s.cancelWatch?.();
       s.cancelWatch = undefined;
@@ -437,12 +305,11 @@ export class Connection {
       if (s.heartbeat) clearTimeout(s.heartbeat);
       s.heartbeat = undefined;
     }
-    this.#pendingTypes.length = 0;
   }
 
   /** Number of responses waiting for room on the stream. */
   pendingCount(): number {
-    return this.#pendingTypes.length;
+    return this.sends.pendingCount();
   }
 }
 

@@ -42,6 +42,12 @@ export interface AdsServerEvents {
     errorCode: number;
     errorMessage: string;
   }) => void;
+  /**
+   * A SotW stream's first request for a type said it holds the current
+   * version, all of it (a client reconnecting): nothing was sent, and the
+   * version counts as ACKed.
+   */
+  resumed: (event: { connection: ConnectionRef; typeUrl: string; version: string }) => void;
   /** A response was written to a stream. */
   push: (event: {
     connection: ConnectionRef;
@@ -55,6 +61,11 @@ export interface AdsServerEvents {
   }) => void;
   /** A stream asked for a type URL nobody serves; the request was ignored. */
   unknownType: (event: { connection: ConnectionRef; typeUrl: string }) => void;
+  /**
+   * A client did not read a response for the send deadline: its stream was
+   * closed (DEADLINE_EXCEEDED, then reset) and what it held was freed.
+   */
+  sendTimeout: (event: { connection: ConnectionRef; waitedMs: number; bytes: number }) => void;
   /** A stream was closed by the server because of a bad request. */
   rejected: (event: { peer: string; code: number; details: string }) => void;
   /** The authorization hook refused a stream: it ended with PERMISSION_DENIED before any config was sent. */

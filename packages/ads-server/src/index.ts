@@ -1,7 +1,7 @@
 // Curated entry point of @xdskit/ads-server. The prom-client adapter is in
 // "@xdskit/ads-server/prom" so that hosts without prom-client load nothing of it.
 export { createAdsServer } from "./server.js";
-export type { AdsServer, AdsServerOptions, KeepaliveOptions } from "./server.js";
+export type { AdsServer, AdsServerOptions, KeepaliveOptions, SendBudgetStatus } from "./server.js";
 export type { AdsServerEvents, ConnectionRef } from "./events.js";
 export type { AdsMetrics } from "./metrics.js";
 export type { ConnectionInfo, ConnectionRegistry, TypeStatus } from "./connection-registry.js";

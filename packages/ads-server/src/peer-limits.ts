@@ -7,7 +7,8 @@ export type RefusalReason =
   | "shutting_down"
   | "permission_denied"
   | "node_changed"
-  | "resource_denied";
+  | "resource_denied"
+  | "send_timeout";
 
 /**
  * Counts open streams per client connection, so one client cannot open

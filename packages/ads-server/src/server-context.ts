@@ -29,6 +29,8 @@ export interface ServerContext {
   readonly maxInFlightBytesPerStream: number;
   /** The server-wide budget (`AdsServerOptions.maxInFlightBytes`). */
   readonly sendBudget: SendBudget;
+  /** See `AdsServerOptions.sendTimeoutMs` (0: never). */
+  readonly sendTimeoutMs: number;
   /** SotW name sets shared by the streams that subscribed to the same names. */
   readonly namePool: NamePool;
   /** See `AdsServerOptions.authorize`. */

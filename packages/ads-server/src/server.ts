@@ -86,6 +86,20 @@ export interface AdsServerOptions {
    * bounded whatever the number of streams. Default 16 MiB.
    */
   maxInFlightBytes?: number;
+  /**
+   * A stream whose oldest unsent response has waited this long (in ms) for
+   * the client to read it stops counting against `maxInFlightBytes`: a
+   * client that stopped reading never holds back other streams' pushes. It
+   * keeps its own cap (`maxInFlightBytesPerStream`). Default 2,000.
+   */
+  stalledAfterMs?: number;
+  /**
+   * A stream whose oldest unsent response has waited this long (in ms) is
+   * closed with DEADLINE_EXCEEDED and its HTTP/2 stream reset, freeing what
+   * it held (`sendTimeout` event, `pilot_xds_send_errors`,
+   * `refused{reason="send_timeout"}`). 0 never closes one. Default 30,000.
+   */
+  sendTimeoutMs?: number;
   /** Keepalive settings (own server only). */
   keepalive?: KeepaliveOptions;
   /**
@@ -117,6 +131,17 @@ export interface AdsServerOptions {
   logger?: Logger;
 }
 
+/** The server-wide send budget as debug pages show it. */
+export interface SendBudgetStatus {
+  /** Response bytes written to streams, not yet taken by HTTP/2, that count against the budget. */
+  readonly inFlightBytes: number;
+  readonly maxBytes: number;
+  /** Streams waiting for room. */
+  readonly waitingStreams: number;
+  /** Streams that stopped reading: their bytes no longer count (see `stalledAfterMs`). */
+  readonly stalledStreams: number;
+}
+
 /** A running ADS server. */
 export interface AdsServer extends Pick<EventEmitter<AdsServerEvents>, "on" | "off" | "once"> {
   /** The registered streams. */
@@ -124,7 +149,7 @@ export interface AdsServer extends Pick<EventEmitter<AdsServerEvents>, "on" | "o
   /** Client connections (distinct peers) with at least one open xDS stream. */
   clientConnectionCount(): number;
   /** Response bytes written to streams and not yet taken by HTTP/2, across the server, and streams waiting for room. */
-  sendBudget(): { inFlightBytes: number; maxBytes: number; waitingStreams: number };
+  sendBudget(): SendBudgetStatus;
   /** Registers the xDS services on a gRPC server (done at creation when `options.server` is given). */
   addTo(server: Server): void;
   /** Starts the server's own gRPC server. Returns the bound port. Default address `127.0.0.1:0`. */
@@ -174,7 +199,15 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       throw new XdsError("invalid_argument", "createAdsServer needs a registry (a SnapshotRegistry)");
     const maxNames = positive(options.maxResourceNamesPerRequest, 10_000, "maxResourceNamesPerRequest");
     const maxInFlight = positive(options.maxInFlightBytesPerStream, 1024 * 1024, "maxInFlightBytesPerStream");
-    const sendBudget = new SendBudget(positive(options.maxInFlightBytes, 16 * 1024 * 1024, "maxInFlightBytes"));
+    const sendTimeoutMs = options.sendTimeoutMs ?? 30_000;
+    if (!(sendTimeoutMs >= 0)) {
+      throw new XdsError("invalid_argument", `sendTimeoutMs must be 0 (never) or more, got ${options.sendTimeoutMs}`);
+    }
+    const sendBudget = new SendBudget({
+      maxBytes: positive(options.maxInFlightBytes, 16 * 1024 * 1024, "maxInFlightBytes"),
+      stalledAfterMs: positive(options.stalledAfterMs, 2_000, "stalledAfterMs"),
+      sendTimeoutMs,
+    });
     this.#budget = sendBudget;
     const maxSubscribed = positive(options.maxSubscribedNamesPerStream, 50_000, "maxSubscribedNamesPerStream");
     const peers = new PeerLimits(
@@ -193,6 +226,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       maxInFlightBytesPerStream: maxInFlight,
       maxSubscribedNamesPerStream: maxSubscribed,
       sendBudget,
+      sendTimeoutMs,
       namePool: new NamePool(),
       authorize: options.authorize,
       authorizeTimeoutMs: positive(options.authorizeTimeoutMs, 10_000, "authorizeTimeoutMs"),
@@ -222,11 +256,12 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     return this.#peers.connectionCount();
   }
 
-  sendBudget(): { inFlightBytes: number; maxBytes: number; waitingStreams: number } {
+  sendBudget(): SendBudgetStatus {
     return {
       inFlightBytes: this.#budget.inFlightBytes,
       maxBytes: this.#budget.maxBytes,
       waitingStreams: this.#budget.waiting,
+      stalledStreams: this.#budget.stalled,
     };
   }
 
@@ -304,6 +339,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     for (const c of [...this.#streams]) {
       c.call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
     }
+    this.#budget.close();
     if (!own) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(

@@ -148,6 +148,12 @@ function handleSotw(
     recordAnswer(env, conn, state, nonce, state.sentVersion ?? "", req.errorDetail);
   }
   const changed = state.applySotwNames(req.resourceNames, req.namesKey, req.namesRaw, env.namePool);
+  // A client (re)connecting says which version it holds: if that is still
+  // the current one and it holds all of it, nothing is sent until the next
+  // change (see Connection: the check needs the response it would get).
+  if (nonce === "" && state.sentVersion === undefined && req.versionInfo !== "") {
+    state.resumeVersion = req.versionInfo;
+  }
   if (nonce === "" || changed) {
     if (state.fullState || nonce === "") {
       // Full-state types answer a new subscription with every subscribed resource,

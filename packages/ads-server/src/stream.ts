@@ -2,12 +2,14 @@ import { type DescMessage, type MessageShape, fromBinary } from "@bufbuild/proto
 import { type ServerDuplexStream, status } from "@grpc/grpc-js";
 import { type ResourceType, findResourceType } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import { identityOf } from "./identity.js";
 import { Connection, type Protocol } from "./connection.js";
 import type { ConnectionRegistry } from "./connection-registry.js";
+import { identityOf } from "./identity.js";
 import type { RefusalReason } from "./peer-limits.js";
+import { resetCall } from "./reset.js";
 import type { ServerContext } from "./server-context.js";
-import type { TypeState } from "./type-state.js";
+
+export { type ErrorDetail, recordAnswer } from "./answers.js";
 
 /** What a stream handler needs beyond the shared context. */
 export interface StreamEnv extends ServerContext {
@@ -58,92 +60,200 @@ export interface StreamTools {
 }
 
 /**
- * Runs one xDS stream: decodes requests, registers the connection on its
- * first request (which must carry a node), checks the type URL against the
- * service and the name limit, and ends the stream cleanly on every path.
- * ADS has `fixedTypeUrl` undefined; a per-type service refuses other types.
+ * Where a stream is in its life:
+ * `awaiting-node` — admitted, its first request (which must carry a node) not seen yet;
+ * `authorizing` — the authorization hook is deciding, later requests wait in a bounded backlog;
+ * `serving` — registered with its node and node group, requests handled as they come;
+ * `ended` — closed for whatever reason; nothing more happens.
  */
-export function serveStream<Desc extends DescMessage>(
-  call: ServerDuplexStream<Buffer, Uint8Array>,
-  env: StreamEnv,
-  service: string,
-  fixedTypeUrl: string | undefined,
-  proto: StreamProtocol<Desc>,
-): void {
-  const conn = new Connection(call, safePeer(call), service, env, proto.protocol);
-  if (env.shuttingDown()) {
-    call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
-    return;
-  }
-  const refusal = env.peers.admit(conn.peer);
-  if (refusal) {
-    env.log.warn("stream refused", { peer: conn.peer, reason: refusal.reason });
-    env.metrics?.refused?.(refusal.reason);
-    env.emit("rejected", { peer: conn.peer, code: status.RESOURCE_EXHAUSTED, details: refusal.details });
-    call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: refusal.details });
-    return;
-  }
-  env.streams.add(conn);
-  conn.identity = identityOf(call);
-  let registered = false;
-  let ended = false;
-  // While the authorization hook decides, later requests wait here, in order.
-  let authorizing = false;
-  const backlog: Buffer[] = [];
+export type StreamPhase = "awaiting-node" | "authorizing" | "serving" | "ended";
 
-  const finish = (reason: string) => {
-    if (ended) return;
-    ended = true;
+// Requests a client may send while its first one is being authorized.
+const MAX_BACKLOG = 64;
+
+/**
+ * One xDS stream from admission to its end: decodes requests, registers the
+ * connection on its first request, checks type URLs against the service and
+ * the name limit, and ends cleanly on every path.
+ */
+class StreamLife<Desc extends DescMessage> implements StreamTools {
+  phase: StreamPhase = "awaiting-node";
+  readonly conn: Connection;
+  readonly #backlog: Buffer[] = [];
+
+  constructor(
+    readonly call: ServerDuplexStream<Buffer, Uint8Array>,
+    readonly env: StreamEnv,
+    readonly service: string,
+    /** ADS has it undefined; a per-type service refuses other types. */
+    readonly fixedTypeUrl: string | undefined,
+    readonly proto: StreamProtocol<Desc>,
+  ) {
+    this.conn = new Connection(call, safePeer(call), service, env, proto.protocol);
+    this.conn.onSendTimeout = (waitedMs, bytes, typeName) => this.#sendTimedOut(waitedMs, bytes, typeName);
+  }
+
+  /** Admits the stream (or refuses it with a status) and starts listening. */
+  start(): void {
+    const { env, conn, call } = this;
+    if (env.shuttingDown()) {
+      this.phase = "ended";
+      call.emit("error", { code: status.UNAVAILABLE, details: "the control plane is shutting down" });
+      return;
+    }
+    const refusal = env.peers.admit(conn.peer);
+    if (refusal) {
+      this.phase = "ended";
+      env.log.warn("stream refused", { peer: conn.peer, reason: refusal.reason });
+      env.metrics?.refused?.(refusal.reason);
+      env.emit("rejected", { peer: conn.peer, code: status.RESOURCE_EXHAUSTED, details: refusal.details });
+      call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: refusal.details });
+      return;
+    }
+    env.streams.add(conn);
+    conn.identity = identityOf(call);
+    call.on("data", (chunk: Buffer) => this.#onData(chunk));
+    call.on("end", () => {
+      this.#finish("the client closed the stream");
+      call.end();
+    });
+    call.on("error", (err: Error) => this.#finish(`stream error: ${err.message}`));
+    call.on("cancelled", () => this.#finish("cancelled by the client"));
+    call.on("close", () => this.#finish("stream closed"));
+  }
+
+  reject(code: status, details: string, limit?: RefusalReason): void {
+    if (this.phase === "ended") return;
+    const { env, conn } = this;
+    env.log.warn("stream rejected", { connection: conn.id, peer: conn.peer, code, details });
+    if (limit) env.metrics?.refused?.(limit);
+    env.emit("rejected", { peer: conn.peer, code, details });
+    this.#finish(details);
+    this.call.emit("error", { code, details });
+  }
+
+  /**
+   * The client has not taken a response for the send deadline: end the
+   * stream. Its trailers cannot pass the bytes it does not read, so the
+   * HTTP/2 stream is reset too, which frees what it buffered.
+   */
+  #sendTimedOut(waitedMs: number, bytes: number, typeName: string): void {
+    if (this.phase === "ended") return;
+    const { env, conn } = this;
+    const details = `the client did not read a response for ${Math.round(waitedMs)} ms (${bytes} bytes unsent; the send timeout is ${env.sendTimeoutMs} ms)`;
+    env.metrics?.sendError(typeName);
+    env.emit("sendTimeout", { connection: conn.ref(), waitedMs: Math.round(waitedMs), bytes });
+    this.reject(status.DEADLINE_EXCEEDED, details, "send_timeout");
+    resetCall(this.call);
+  }
+
+  #finish(reason: string): void {
+    if (this.phase === "ended") return;
+    const wasServing = this.phase === "serving";
+    this.phase = "ended";
+    const { env, conn } = this;
     conn.close();
     env.streams.delete(conn);
     env.peers.leave(conn.peer);
-    if (registered && env.connections.remove(conn)) {
+    if (wasServing && env.connections.remove(conn)) {
       env.registry.releaseNodeGroup?.(conn.nodeGroup);
       env.metrics?.connections(-1);
       env.emit("disconnect", { connection: conn.ref(), reason });
     }
-  };
+  }
 
-  const reject = (code: status, details: string, limit?: RefusalReason) => {
-    if (ended) return;
-    env.log.warn("stream rejected", { connection: conn.id, peer: conn.peer, code, details });
-    if (limit) env.metrics?.refused?.(limit);
-    env.emit("rejected", { peer: conn.peer, code, details });
-    finish(details);
-    call.emit("error", { code, details });
-  };
-  const tools: StreamTools = { reject };
+  #onData(chunk: Buffer): void {
+    if (this.phase === "ended") return;
+    if (this.phase === "authorizing") {
+      // Bounded: a client does not get to queue without limit before it is authorized.
+      if (this.#backlog.length >= MAX_BACKLOG)
+        this.reject(status.RESOURCE_EXHAUSTED, "too many requests before the stream was authorized");
+      else this.#backlog.push(chunk);
+      return;
+    }
+    this.#onRequest(chunk);
+  }
+
+  #onRequest(chunk: Buffer): void {
+    if (this.phase === "ended") return;
+    const { env, conn, proto } = this;
+    try {
+      if (this.phase === "serving" && proto.fast?.(conn, chunk, this)) return;
+    } catch (err) {
+      this.#failed(err);
+      return;
+    }
+    let req: MessageShape<Desc>;
+    try {
+      req = fromBinary(proto.requestSchema, chunk);
+    } catch (err) {
+      this.reject(
+        status.INVALID_ARGUMENT,
+        `malformed ${proto.requestSchema.name}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return;
+    }
+    const handle = () => {
+      try {
+        const accepted = this.#accept(proto.head(req));
+        if (accepted) proto.handle(conn, req, accepted, this, chunk);
+      } catch (err) {
+        this.#failed(err);
+      }
+    };
+    if (this.phase === "serving") {
+      handle();
+      return;
+    }
+    const node = proto.head(req).node;
+    if (!node) {
+      this.reject(
+        status.INVALID_ARGUMENT,
+        "the first request of a stream must carry a node (envoy.config.core.v3.Node)",
+      );
+      return;
+    }
+    conn.claimedNodeId = node.id;
+    if (env.authorize) this.#authorize(node, handle);
+    else if (this.#register(node)) handle();
+  }
+
+  // A method, not a field read: the phase changes behind TypeScript's narrowing.
+  #ended(): boolean {
+    return this.phase === "ended";
+  }
+
+  #failed(err: unknown): void {
+    this.env.log.error("request handling failed", { connection: this.conn.id, error: String(err) });
+    this.reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
+  }
 
   /** Registers the stream with the node it is served as; false when the stream ended instead. */
-  const register = (node: Node): boolean => {
+  #register(node: Node): boolean {
+    const { env, conn } = this;
     conn.node = node;
     try {
       conn.nodeGroup = env.registry.nodeGroup(node);
     } catch (err) {
-      reject(status.INVALID_ARGUMENT, `cannot place node "${node.id}" in a node group: ${String(err)}`);
+      this.reject(status.INVALID_ARGUMENT, `cannot place node "${node.id}" in a node group: ${String(err)}`);
       return false;
     }
     env.connections.add(conn);
     env.registry.retainNodeGroup?.(conn.nodeGroup);
-    registered = true;
+    this.phase = "serving";
     env.metrics?.connections(1);
-    env.emit("connect", { connection: conn.ref(), node, service });
+    env.emit("connect", { connection: conn.ref(), node, service: this.service });
     return true;
-  };
-
-  const deny = (node: Node, reason: string) => {
-    env.metrics?.refused?.("permission_denied");
-    env.emit("denied", { peer: conn.peer, nodeId: node.id, identity: conn.identity, reason });
-    reject(status.PERMISSION_DENIED, reason);
-  };
+  }
 
   /**
    * Asks the authorization hook about the first request, then registers the
    * stream and handles that request and whatever arrived meanwhile.
    */
-  const authorize = (node: Node, resume: () => void) => {
+  #authorize(node: Node, resume: () => void): void {
+    const { env, conn } = this;
     const hook = env.authorize as NonNullable<StreamEnv["authorize"]>;
-    authorizing = true;
+    this.phase = "authorizing";
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, fail) => {
       timer = setTimeout(
@@ -152,37 +262,40 @@ export function serveStream<Desc extends DescMessage>(
       );
     });
     Promise.race([
-      Promise.resolve().then(() => hook({ node, identity: conn.identity, peer: conn.peer, service })),
+      Promise.resolve().then(() => hook({ node, identity: conn.identity, peer: conn.peer, service: this.service })),
       timeout,
     ])
       .then(
         (result) => {
-          if (ended) return;
+          if (this.phase === "ended") return;
           if (!result?.allow) {
-            deny(node, result?.reason || "not authorized");
+            env.metrics?.refused?.("permission_denied");
+            const reason = result?.reason || "not authorized";
+            env.emit("denied", { peer: conn.peer, nodeId: node.id, identity: conn.identity, reason });
+            this.reject(status.PERMISSION_DENIED, reason);
             return;
           }
-          if (!register(result.node ?? node)) return;
-          authorizing = false;
+          if (!this.#register(result.node ?? node)) return;
           resume();
-          for (const chunk of backlog.splice(0)) {
-            if (ended) break;
-            onRequest(chunk);
+          for (const chunk of this.#backlog.splice(0)) {
+            if (this.#ended()) break;
+            this.#onRequest(chunk);
           }
         },
         (err: unknown) => {
           env.log.error("authorization failed", { connection: conn.id, error: String(err) });
-          reject(status.UNAVAILABLE, `authorization failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.reject(status.UNAVAILABLE, `authorization failed: ${err instanceof Error ? err.message : String(err)}`);
         },
       )
       .finally(() => clearTimeout(timer));
-  };
+  }
 
   /** Common checks of a decoded request; undefined when it needs nothing more (or the stream ended). */
-  const accept = (head: RequestHead): AcceptedRequest | undefined => {
-    if (registered && head.node && head.node.id !== conn.claimedNodeId) {
+  #accept(head: RequestHead): AcceptedRequest | undefined {
+    const { env, conn, service, fixedTypeUrl } = this;
+    if (this.phase === "serving" && head.node && head.node.id !== conn.claimedNodeId) {
       env.metrics?.refused?.("node_changed");
-      reject(
+      this.reject(
         status.INVALID_ARGUMENT,
         `the node id changed from "${conn.claimedNodeId}" to "${head.node.id}" on one stream; a stream keeps the node it started with`,
       );
@@ -192,18 +305,18 @@ export function serveStream<Desc extends DescMessage>(
     if (fixedTypeUrl !== undefined) {
       if (typeUrl === "") typeUrl = fixedTypeUrl;
       else if (typeUrl !== fixedTypeUrl) {
-        reject(
+        this.reject(
           status.INVALID_ARGUMENT,
           `type_url "${typeUrl}" was sent on ${service}, which serves only "${fixedTypeUrl}"`,
         );
         return undefined;
       }
     } else if (typeUrl === "") {
-      reject(status.INVALID_ARGUMENT, "a request on the aggregated stream must set type_url");
+      this.reject(status.INVALID_ARGUMENT, "a request on the aggregated stream must set type_url");
       return undefined;
     }
     if (head.nameCount > env.maxResourceNamesPerRequest) {
-      reject(
+      this.reject(
         status.RESOURCE_EXHAUSTED,
         `a request for ${typeUrl} names ${head.nameCount} resources; the limit is ${env.maxResourceNamesPerRequest}`,
         "max_names_per_request",
@@ -219,67 +332,21 @@ export function serveStream<Desc extends DescMessage>(
       return undefined;
     }
     return { typeUrl, type };
-  };
+  }
+}
 
-  const onRequest = (chunk: Buffer) => {
-    if (ended) return;
-    try {
-      if (registered && proto.fast?.(conn, chunk, tools)) return;
-    } catch (err) {
-      env.log.error("request handling failed", { connection: conn.id, error: String(err) });
-      reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
-      return;
-    }
-    let req: MessageShape<Desc>;
-    try {
-      req = fromBinary(proto.requestSchema, chunk);
-    } catch (err) {
-      reject(
-        status.INVALID_ARGUMENT,
-        `malformed ${proto.requestSchema.name}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      return;
-    }
-    const handle = () => {
-      try {
-        const accepted = accept(proto.head(req));
-        if (accepted) proto.handle(conn, req, accepted, tools, chunk);
-      } catch (err) {
-        env.log.error("request handling failed", { connection: conn.id, error: String(err) });
-        reject(status.INTERNAL, `the control plane failed to handle the request: ${String(err)}`);
-      }
-    };
-    if (registered) {
-      handle();
-      return;
-    }
-    const node = proto.head(req).node;
-    if (!node) {
-      reject(status.INVALID_ARGUMENT, "the first request of a stream must carry a node (envoy.config.core.v3.Node)");
-      return;
-    }
-    conn.claimedNodeId = node.id;
-    if (env.authorize) authorize(node, handle);
-    else if (register(node)) handle();
-  };
-
-  call.on("data", (chunk: Buffer) => {
-    if (ended) return;
-    if (authorizing) {
-      // Bounded: a client does not get to queue without limit before it is authorized.
-      if (backlog.length >= 64) reject(status.RESOURCE_EXHAUSTED, "too many requests before the stream was authorized");
-      else backlog.push(chunk);
-      return;
-    }
-    onRequest(chunk);
-  });
-  call.on("end", () => {
-    finish("the client closed the stream");
-    call.end();
-  });
-  call.on("error", (err: Error) => finish(`stream error: ${err.message}`));
-  call.on("cancelled", () => finish("cancelled by the client"));
-  call.on("close", () => finish("stream closed"));
+/**
+ * Runs one xDS stream. ADS has `fixedTypeUrl` undefined; a per-type service
+ * refuses other types.
+ */
+export function serveStream<Desc extends DescMessage>(
+  call: ServerDuplexStream<Buffer, Uint8Array>,
+  env: StreamEnv,
+  service: string,
+  fixedTypeUrl: string | undefined,
+  proto: StreamProtocol<Desc>,
+): void {
+  new StreamLife(call, env, service, fixedTypeUrl, proto).start();
 }
 
 /** The peer address, or "unknown" if grpc-js cannot tell. */
@@ -288,68 +355,5 @@ export function safePeer(call: { getPeer(): string }): string {
     return call.getPeer();
   } catch {
     return "unknown";
-  }
-}
-
-/** The error a client sent back with a NACK. */
-export interface ErrorDetail {
-  readonly code: number;
-  readonly message: string;
-}
-
-/**
- * Records a client's answer to the response that carried `nonce` (at
- * `version`): a NACK when `errorDetail` is present (the presence, not the
- * version, is what marks a rejection), an ACK otherwise.
- */
-export function recordAnswer(
-  env: ServerContext,
-  conn: Connection,
-  state: TypeState,
-  nonce: string,
-  version: string,
-  errorDetail: ErrorDetail | undefined,
-): void {
-  if (errorDetail) {
-    state.lastNack = {
-      version,
-      nonce,
-      errorCode: errorDetail.code,
-      errorMessage: errorDetail.message,
-      at: new Date(),
-    };
-    env.metrics?.nack(state.shortName);
-    env.log.info("NACK", {
-      connection: conn.id,
-      node: conn.nodeId,
-      typeUrl: state.typeUrl,
-      version,
-      error: errorDetail.message,
-    });
-    env.emit("nack", {
-      connection: conn.ref(),
-      typeUrl: state.typeUrl,
-      version,
-      nonce,
-      errorCode: errorDetail.code,
-      errorMessage: errorDetail.message,
-    });
-  } else {
-    state.ackedVersion = version;
-    state.ackedAt = new Date();
-    let convergenceMs: number | undefined;
-    // The ACK of the latest response closes the loop from the change behind it.
-    if (nonce === state.sentNonce && state.sentChangedAt !== undefined) {
-      convergenceMs = Math.max(0, Date.now() - state.sentChangedAt);
-      state.sentChangedAt = undefined;
-      env.metrics?.convergence?.(state.shortName, convergenceMs / 1000);
-    }
-    env.emit("ack", {
-      connection: conn.ref(),
-      typeUrl: state.typeUrl,
-      version,
-      nonce,
-      ...(convergenceMs !== undefined ? { convergenceMs } : {}),
-    });
   }
 }

@@ -51,6 +51,14 @@ export class TypeState {
   sentVersions: ReadonlyMap<string, string> = new Map();
   ackedVersion: string | undefined;
   ackedAt: Date | undefined;
+  /**
+   * SotW: the version a new stream's first request said the client holds,
+   * until the first response for the type is decided. When it is the current
+   * version and covers every resource of the type, that response is not sent.
+   */
+  resumeVersion: string | undefined;
+  /** SotW: the stream began holding the current version, so nothing was resent on connect. */
+  resumed = false;
   lastNack: NackRecord | undefined;
   requests = 0;
   /** SotW: identifies the names of the last request (a key of the server's name pool); undefined before any. */

@@ -25,11 +25,15 @@ export interface LoadPlan {
   readonly credentials?: grpc.ChannelCredentials;
   /** TLS from PEM files (CA, and a client certificate and key for mTLS): what a forked load client can be told. */
   readonly tlsFiles?: { readonly ca: string; readonly cert?: string; readonly key?: string };
+  /** Remember what each stream holds, so `reconnect()` can resume with it. Default false. */
+  readonly trackHeld?: boolean;
 }
 
 /** What a load run reports. */
 export type LoadEvent =
   | { ev: "subscribed"; streams: number }
+  /** After `reconnect()`: every stream was opened again and sent what it holds. */
+  | { ev: "reconnected"; streams: number }
   /** Every stream has a response with resources for every subscribed type; `fullConfigMs` is, per stream, the time from its start. */
   | { ev: "done"; streams: number; responses: number; bytes: number; fullConfigMs: number[] }
   /** After a `mark`: when (epoch ms) each stream got its next response, and the bytes of those responses. */
@@ -40,26 +44,43 @@ export type LoadEvent =
 const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
 const DELTA_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 
+/** What one stream holds of a type: the SotW version, or the Delta per-resource versions. */
+interface Held {
+  version: string;
+  readonly resources: Map<string, string>;
+}
+
 /** Encodes the first request of a type and decodes responses into what an ACK needs. */
 interface Codec {
   readonly path: string;
-  subscribe(typeUrl: string, names: readonly string[], node?: object): Uint8Array;
-  /** Decodes a response and builds its ACK; `namesOf` gives the names a SotW ACK repeats. */
+  /** The first request of a type; with `held`, it says what the client holds (a reconnect). */
+  subscribe(typeUrl: string, names: readonly string[], node: object | undefined, held: Held | undefined): Uint8Array;
+  /**
+   * Decodes a response, records what it brings into `held` (when tracked),
+   * and builds its ACK; `namesOf` gives the names a SotW ACK repeats.
+   */
   answer(
     buf: Buffer,
     namesOf: (typeUrl: string) => readonly string[],
+    heldOf: ((typeUrl: string) => Held) | undefined,
   ): { typeUrl: string; resources: number; ack: Uint8Array };
 }
 
 const sotwCodec: Codec = {
   path: SOTW_PATH,
-  subscribe: (typeUrl, names, node) =>
+  subscribe: (typeUrl, names, node, held) =>
     toBinary(
       DiscoveryRequestSchema,
-      create(DiscoveryRequestSchema, { typeUrl, resourceNames: [...names], ...(node ? { node } : {}) }),
+      create(DiscoveryRequestSchema, {
+        typeUrl,
+        resourceNames: [...names],
+        ...(node ? { node } : {}),
+        ...(held ? { versionInfo: held.version } : {}),
+      }),
     ),
-  answer: (buf, namesOf) => {
+  answer: (buf, namesOf, heldOf) => {
     const r = fromBinary(DiscoveryResponseSchema, buf);
+    if (heldOf) heldOf(r.typeUrl).version = r.versionInfo;
     const ack = create(DiscoveryRequestSchema, {
       typeUrl: r.typeUrl,
       versionInfo: r.versionInfo,
@@ -72,17 +93,23 @@ const sotwCodec: Codec = {
 
 const deltaCodec: Codec = {
   path: DELTA_PATH,
-  subscribe: (typeUrl, names, node) =>
+  subscribe: (typeUrl, names, node, held) =>
     toBinary(
       DeltaDiscoveryRequestSchema,
       create(DeltaDiscoveryRequestSchema, {
         typeUrl,
         resourceNamesSubscribe: names.length === 0 ? ["*"] : [...names],
         ...(node ? { node } : {}),
+        ...(held ? { initialResourceVersions: Object.fromEntries(held.resources) } : {}),
       }),
     ),
-  answer: (buf) => {
+  answer: (buf, _namesOf, heldOf) => {
     const r = fromBinary(DeltaDiscoveryResponseSchema, buf);
+    if (heldOf) {
+      const held = heldOf(r.typeUrl);
+      for (const res of r.resources) held.resources.set(res.name, res.version);
+      for (const name of r.removedResources) held.resources.delete(name);
+    }
     const ack = create(DeltaDiscoveryRequestSchema, { typeUrl: r.typeUrl, responseNonce: r.nonce });
     return { typeUrl: r.typeUrl, resources: r.resources.length, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
   },
@@ -102,6 +129,12 @@ function credentialsOf(plan: LoadPlan): grpc.ChannelCredentials {
 export interface RunningLoad {
   /** Starts timing the next response of every stream. */
   mark(): void;
+  /**
+   * Drops every stream and channel and opens them again, each saying what it
+   * holds (SotW `version_info`, Delta `initial_resource_versions`), as a
+   * fleet does after a control-plane restart. Needs `plan.trackHeld`.
+   */
+  reconnect(): void;
   /** Closes every stream and channel. */
   stop(): void;
   /** Responses and bytes received so far, and streams with a full config. */
@@ -121,8 +154,12 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   }
   const codec = plan.protocol === "delta" ? deltaCodec : sotwCodec;
   const types = Object.keys(plan.subscriptions);
-  const channels: grpc.Client[] = [];
-  const calls: grpc.ClientDuplexStream<Uint8Array, Buffer>[] = [];
+  let channels: grpc.Client[] = [];
+  let calls: grpc.ClientDuplexStream<Uint8Array, Buffer>[] = [];
+  // What each stream holds, by type (only with trackHeld: it costs memory).
+  const held: Map<string, Held>[] | undefined = plan.trackHeld
+    ? Array.from({ length: plan.streams }, () => new Map())
+    : undefined;
   let complete = 0;
   let responses = 0;
   let bytes = 0;
@@ -130,65 +167,94 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   let arrivals: number[] | undefined;
   let arrived = 0;
   let markedBytes = 0;
-  const started = performance.now();
-  const fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
-  for (let i = 0; i < plan.streams; i++) {
-    if (i % plan.streamsPerChannel === 0) {
-      // A local subchannel pool gives each client its own HTTP/2 connection.
-      channels.push(
-        new grpc.Client(plan.target, plan.credentials ?? credentialsOf(plan), {
-          "grpc.use_local_subchannel_pool": 1,
-          "grpc.max_receive_message_length": -1,
-        }),
+  let started = performance.now();
+  let fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
+
+  const heldOf = (i: number) => {
+    const mine = held?.[i];
+    if (!mine) return undefined;
+    return (typeUrl: string) => {
+      let h = mine.get(typeUrl);
+      if (!h) {
+        h = { version: "", resources: new Map() };
+        mine.set(typeUrl, h);
+      }
+      return h;
+    };
+  };
+
+  const open = (resume: boolean) => {
+    channels = [];
+    calls = [];
+    complete = 0;
+    started = performance.now();
+    fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
+    for (let i = 0; i < plan.streams; i++) {
+      if (i % plan.streamsPerChannel === 0) {
+        // A local subchannel pool gives each client its own HTTP/2 connection.
+        channels.push(
+          new grpc.Client(plan.target, plan.credentials ?? credentialsOf(plan), {
+            "grpc.use_local_subchannel_pool": 1,
+            "grpc.max_receive_message_length": -1,
+          }),
+        );
+      }
+      const ch = channels[channels.length - 1] as grpc.Client;
+      const call = ch.makeBidiStreamRequest(
+        codec.path,
+        (b: Uint8Array) => Buffer.from(b),
+        (b: Buffer) => b,
       );
+      calls.push(call);
+      const got = new Set<string>();
+      const track = heldOf(i);
+      call.on("data", (buf: Buffer) => {
+        responses++;
+        bytes += buf.length;
+        if (arrivals && Number.isNaN(arrivals[i])) {
+          arrivals[i] = performance.timeOrigin + performance.now();
+          markedBytes += buf.length;
+          if (++arrived === plan.streams) {
+            send({ ev: "marked", arrivals, bytes: markedBytes });
+            arrivals = undefined;
+          }
+        }
+        const { typeUrl, resources, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? [], track);
+        call.write(ack);
+        // A type counts once a response brings something: a server may answer
+        // a subscription with nothing before it has config.
+        if (resources > 0 && !got.has(typeUrl)) {
+          got.add(typeUrl);
+          if (got.size === types.length) {
+            fullConfigMs[i] = performance.now() - started;
+            if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
+          }
+        }
+      });
+      call.on("error", (err: grpc.ServiceError) => {
+        if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
+      });
+      types.forEach((typeUrl, k) => {
+        const node =
+          k === 0
+            ? {
+                id: plan.node?.ids?.[i] ?? `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`,
+                cluster: plan.node?.cluster ?? "load",
+                locality: { zone: "a" },
+                ...(plan.node?.userAgentName ? { userAgentName: plan.node.userAgentName } : {}),
+              }
+            : undefined;
+        const h = resume ? held?.[i]?.get(typeUrl) : undefined;
+        call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node, h));
+      });
     }
-    const ch = channels[channels.length - 1] as grpc.Client;
-    const call = ch.makeBidiStreamRequest(
-      codec.path,
-      (b: Uint8Array) => Buffer.from(b),
-      (b: Buffer) => b,
-    );
-    calls.push(call);
-    const got = new Set<string>();
-    call.on("data", (buf: Buffer) => {
-      responses++;
-      bytes += buf.length;
-      if (arrivals && Number.isNaN(arrivals[i])) {
-        arrivals[i] = performance.timeOrigin + performance.now();
-        markedBytes += buf.length;
-        if (++arrived === plan.streams) {
-          send({ ev: "marked", arrivals, bytes: markedBytes });
-          arrivals = undefined;
-        }
-      }
-      const { typeUrl, resources, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? []);
-      call.write(ack);
-      // A type counts once a response brings something: a server may answer
-      // a subscription with nothing before it has config.
-      if (resources > 0 && !got.has(typeUrl)) {
-        got.add(typeUrl);
-        if (got.size === types.length) {
-          fullConfigMs[i] = performance.now() - started;
-          if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
-        }
-      }
-    });
-    call.on("error", (err: grpc.ServiceError) => {
-      if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
-    });
-    types.forEach((typeUrl, k) => {
-      const node =
-        k === 0
-          ? {
-              id: plan.node?.ids?.[i] ?? `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`,
-              cluster: plan.node?.cluster ?? "load",
-              locality: { zone: "a" },
-              ...(plan.node?.userAgentName ? { userAgentName: plan.node.userAgentName } : {}),
-            }
-          : undefined;
-      call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node));
-    });
-  }
+  };
+  const close = () => {
+    for (const c of calls) c.cancel();
+    for (const ch of channels) ch.close();
+  };
+
+  open(false);
   send({ ev: "subscribed", streams: plan.streams });
   return {
     mark() {
@@ -196,10 +262,13 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
       arrived = 0;
       markedBytes = 0;
     },
-    stop() {
-      for (const c of calls) c.cancel();
-      for (const ch of channels) ch.close();
+    reconnect() {
+      if (!held) throw new Error("reconnect() needs a plan with trackHeld: true");
+      close();
+      open(true);
+      send({ ev: "reconnected", streams: plan.streams });
     },
+    stop: close,
     progress: () => ({ responses, bytes, complete }),
   };
 }

@@ -55,14 +55,18 @@ describe("discovery controller", () => {
       const ub = await b.next();
       assert.equal(ua.versionInfo, ub.versionInfo);
       await controller.flush();
-      assert.equal(pushes.length, 1);
-      assert.deepEqual(pushes[0]?.types, ["EDS"], "an endpoint change pushes EDS only");
-      assert.equal(pushes[0]?.nodeGroups, 1, "the generator ran once for both clients");
+      // The first client's build is recorded too (the push-status page shows it).
+      assert.equal(pushes.length, 2);
+      assert.deepEqual(pushes[0]?.reasons, ["first client of node group proxyless/web"]);
+      assert.deepEqual(pushes[0]?.types, ["all"]);
+      assert.ok((pushes[0]?.resourcesChanged ?? 0) > 0);
+      assert.deepEqual(pushes[1]?.types, ["EDS"], "an endpoint change pushes EDS only");
+      assert.equal(pushes[1]?.nodeGroups, 1, "the generator ran once for both clients");
 
       // A route change with nothing new for EDS subscribers sends them nothing.
       source.setRoutes([{ host: "echo", split: [{ service: "echo", weight: 1 }], timeoutMs: 500 }]);
       await controller.flush();
-      assert.deepEqual(pushes[1]?.types, ["RDS"]);
+      assert.deepEqual(pushes[2]?.types, ["RDS"]);
       await a.none(150);
       a.close();
       b.close();

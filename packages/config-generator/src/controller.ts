@@ -1,123 +1,30 @@
 import { type Logger, silentLogger, XdsError } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import { createSnapshotRegistry, type MemorySnapshotRegistry, type SnapshotRegistryOptions } from "@xdskit/snapshot";
+import { createSnapshotRegistry, type MemorySnapshotRegistry } from "@xdskit/snapshot";
 import { EventEmitter } from "eventemitter3";
 import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import { type Part, PartTable, scopeProxy } from "./parts.js";
-import type { ChangeKind, MeshConfig } from "./model.js";
-import { type GroupBy, groupKeyOf, groupView } from "./group-view.js";
+import type { ChangeKind } from "./model.js";
+import { groupKeyOf, groupView } from "./group-view.js";
 import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
+import type { SourceEmitter } from "./sources.js";
 import { type AcceptedModel, ModelRejected, acceptModel, modelChanges } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
-import type { ConfigStore, ServiceRegistry, SourceEmitter } from "./sources.js";
 
-/** Events of the discovery controller. */
-/** What one push did, for events and the push-status page. */
-export interface PushRecord {
-  /** When it finished (ISO 8601). */
-  readonly at: string;
-  /** Why: the source changes merged into it. */
-  readonly reasons: readonly string[];
-  readonly kinds: readonly ChangeKind[];
-  /** Types rebuilt (short names), or ["all"]. */
-  readonly types: readonly string[];
-  /** Node groups known when it ran. */
-  readonly nodeGroups: number;
-  /** Types changed across the parts built. */
-  readonly resourcesChanged: number;
-  /** Time to build and write, in ms. */
-  readonly durationMs: number;
-  /** Time from the first change merged into it to its start (debounce), in ms. */
-  readonly queuedMs: number;
-  /** Parts whose build failed (they keep their last good config). */
-  readonly failed: number;
-  /** Live streams of the node groups whose config changed. */
-  readonly streamsReached: number;
-}
+import type {
+  ControllerEvents,
+  DiscoveryController,
+  DiscoveryControllerOptions,
+  PushRecord,
+} from "./controller-api.js";
 
-/** Events of the discovery controller. */
-export interface ControllerEvents {
-  /** A push finished. */
-  push: (event: PushRecord) => void;
-  /**
-   * A part's config (`scope/<kind>/<scope>` shared, or `workload/…`) or a
-   * group's composition could not be built or was refused by the registry;
-   * everything keeps its last good config and the part is rebuilt in full next time.
-   */
-  pushFailed: (event: { nodeGroup: string; error: Error }) => void;
-  /** A node group was seen for the first time (or again after it was removed). */
-  nodeGroupAdded: (event: { nodeGroup: string; proxy: Proxy }) => void;
-  /** A node group was dropped with its snapshot: no stream used it for the idle period, or the host forgot it. */
-  nodeGroupRemoved: (event: { nodeGroup: string; reason: string }) => void;
-  /** A source refused new input (its last good state stays served). */
-  sourceRejected: (event: { reason: string; error: Error }) => void;
-}
-
-/** Options of {@link createDiscoveryController}. */
-export interface DiscoveryControllerOptions {
-  services: ServiceRegistry;
-  config?: ConfigStore;
-  /** The generator; default `new DefaultConfigGenerator()`. */
-  generator?: ConfigGenerator;
-  /**
-   * What the default node group key covers besides kind, cluster and a
-   * sidecar's IP: node metadata keys, locality, or the node id. Per-workload
-   * builders see exactly that of a proxy — reading anything else throws,
-   * because every member of a group gets what was built for the first.
-   */
-  groupBy?: GroupBy;
-  /**
-   * Maps a proxy to its node group instead of `groupBy`. Builders then see
-   * the first member's whole proxy: the function must cover what they read.
-   */
-  nodeGroup?: (proxy: Proxy) => string;
-  /**
-   * The scope of a proxy: proxies of one kind and scope share one build of
-   * their outbound config. Default: the whole mesh (`"mesh"`); return, say,
-   * the node's namespace to scope by namespace.
-   */
-  scope?: (proxy: Proxy) => string;
-  /** The host's configuration of the whole mesh, handed to every builder as `push.meshConfig`. */
-  meshConfig?: MeshConfig;
-  /** More sources whose changes trigger pushes (e.g. a secrets folder feeding a registered builder). */
-  sources?: readonly SourceEmitter[];
-  /** Debounce quiet period in ms. Default 100. */
-  debounceMs?: number;
-  /** Longest a change may wait for its push, in ms. Default 10,000. */
-  maxDelayMs?: number;
-  /** Options of the snapshot registry the controller creates (its `nodeGroup` is the controller's). */
-  registry?: Omit<SnapshotRegistryOptions, "nodeGroup">;
-  logger?: Logger;
-}
-
-/** Turns source events into snapshots: generator mode of xdskit. */
-export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>, "on" | "off" | "once"> {
-  /** The registry to hand to `createAdsServer`. */
-  readonly registry: MemorySnapshotRegistry;
-  /** The generator in use. */
-  readonly generator: ConfigGenerator;
-  /** The push context of the last push. */
-  pushContext(): PushContext;
-  /** Node groups the controller builds for, with the proxy that represents each. */
-  nodeGroups(): ReadonlyMap<string, Proxy>;
-  /**
-   * Drops a node group no live stream uses, with its snapshot (groups are
-   * also dropped by themselves once idle: see the registry's
-   * `nodeGroupIdleMs`). Returns false, and keeps it, while a stream uses it.
-   */
-  forgetNodeGroup(nodeGroup: string): boolean;
-  /** True once the sources gave a model that passed validation; nothing is served before. */
-  ready(): boolean;
-  /** The last pushes, oldest first (at most 100). */
-  recentPushes(): readonly PushRecord[];
-  /** The controller's last refusal of the sources' output, while that output is still refused. */
-  lastRejection(): { reason: string; error: Error; at: Date } | undefined;
-  /** Runs any queued push now and waits for it. */
-  flush(): Promise<void>;
-  /** Stops listening to sources and drops queued pushes. */
-  close(): void;
-}
+export type {
+  ControllerEvents,
+  DiscoveryController,
+  DiscoveryControllerOptions,
+  PushRecord,
+} from "./controller-api.js";
 
 /** What the controller knows of one node group. */
 interface GroupState {
@@ -165,10 +72,17 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       onPush: (req) => this.#runPush(req),
       onError: (err) => this.#log.error("push failed", { error: String(err) }),
     });
-    for (const src of [options.services, options.config, ...(options.sources ?? [])]) {
-      src?.on("change", this.#onChange);
-      src?.on("rejected", this.#onRejected);
+    for (const src of this.#sources()) {
+      src.on("change", this.#onChange);
+      src.on("rejected", this.#onRejected);
     }
+  }
+
+  // Each distinct source once: one object is often both the services and the config source.
+  #sources(): Set<SourceEmitter> {
+    const o = this.#options;
+    const all = [o.services, o.config, ...(o.sources ?? [])].filter((s): s is SourceEmitter => s !== undefined);
+    return new Set(all);
   }
 
   #pushContext(model: AcceptedModel | undefined, reasons: readonly string[]): PushContext {
@@ -178,6 +92,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       reasons,
       model?.gateways,
       this.#options.meshConfig,
+      model?.derivedPorts,
     );
   }
 
@@ -220,15 +135,54 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName, byLocality)).users.add(group);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
       // Nothing is served before the sources gave a model that passed validation.
-      if (this.#model) {
-        this.#generator("begin");
-        const scope = this.#parts.get(state.scope);
-        if (scope && !this.registry.getSnapshot(scope.name)) this.#buildPart(scope, this.#push, undefined);
-        this.#placeGroup(group, state, this.#push, new Set());
-        this.#generator("end", new Set());
-      }
+      if (this.#model) this.#buildNewGroup(group, state);
     }
     return group;
+  }
+
+  /**
+   * Builds what a new group needs (its scope's first build, a new workload
+   * part) and composes it; a build made here is recorded as a push like any
+   * other, so the first client's config shows on the push-status page.
+   */
+  #buildNewGroup(group: string, state: GroupState): void {
+    const started = performance.now();
+    this.#generator("begin");
+    let changed = 0;
+    let failed = 0;
+    const scope = this.#parts.get(state.scope);
+    if (scope && !this.registry.getSnapshot(scope.name)) {
+      const n = this.#buildPart(scope, this.#push, undefined);
+      if (n < 0) failed++;
+      else changed += n;
+    }
+    const attempted = new Set<string>();
+    this.#placeGroup(group, state, this.#push, attempted, (n) => {
+      if (n < 0) failed++;
+      else changed += n;
+    });
+    this.#generator("end", new Set());
+    if (changed === 0 && failed === 0) return;
+    this.#record({
+      at: new Date().toISOString(),
+      reasons: [`first client of node group ${group}`],
+      kinds: [],
+      types: ["all"],
+      nodeGroups: this.#groups.size,
+      resourcesChanged: changed,
+      durationMs: performance.now() - started,
+      // Built the moment the client arrived: nothing was queued.
+      queuedMs: 0,
+      failed,
+      // The stream that named the group registers right after this.
+      streamsReached: 1,
+    });
+  }
+
+  #record(record: PushRecord): void {
+    this.#pushes.push(record);
+    if (this.#pushes.length > 100) this.#pushes.shift();
+    this.emit("push", record);
   }
 
   #generator(phase: "begin" | "end", types?: ReadonlySet<string>): void {
@@ -253,14 +207,21 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
    * when new) and composes it of its scope and workload parts — only once
    * both have a good build, so a group never serves a partial world.
    */
-  #placeGroup(group: string, state: GroupState, push: PushContext, attempted: Set<string>): void {
+  #placeGroup(
+    group: string,
+    state: GroupState,
+    push: PushContext,
+    attempted: Set<string>,
+    built?: (changed: number) => void,
+  ): void {
     const name = this.#workloadPart(state, push);
     const part = this.#parts.ensure(name, false, state.proxy);
     part.users.add(group);
     // A new part is built (in full) once per push, whoever needs it first.
     if (!this.registry.getSnapshot(name) && !attempted.has(name)) {
       attempted.add(name);
-      this.#buildPart(part, push, undefined);
+      const n = this.#buildPart(part, push, undefined);
+      built?.(n);
     }
     // Both parts hold a whole good build (a part's first snapshot always
     // comes from a full one), or the group keeps what it has.
@@ -348,9 +309,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       failed,
       streamsReached,
     };
-    this.#pushes.push(record);
-    if (this.#pushes.length > 100) this.#pushes.shift();
-    this.emit("push", record);
+    this.#record(record);
   }
 
   recentPushes(): readonly PushRecord[] {
@@ -397,9 +356,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   close(): void {
     this.#queue.close();
     this.registry.off("nodeGroupIdle", this.#onIdle);
-    for (const src of [this.#options.services, this.#options.config, ...(this.#options.sources ?? [])]) {
-      src?.off("change", this.#onChange);
-      src?.off("rejected", this.#onRejected);
+    for (const src of this.#sources()) {
+      src.off("change", this.#onChange);
+      src.off("rejected", this.#onRejected);
     }
   }
 }

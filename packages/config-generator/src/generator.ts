@@ -5,20 +5,26 @@ import type { ClusterLoadAssignment } from "@xdskit/xds-types/gen/envoy/config/e
 import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
 import type { SnapshotInput } from "@xdskit/snapshot";
-import { inboundCluster, outboundCluster, sidecarFixedClusters } from "./build/clusters.js";
-import { loadAssignment } from "./build/endpoints.js";
-import { gatewayListener, gatewayRouteName, proxylessListeners } from "./build/listeners.js";
-import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./build/inputs.js";
-import { BuildCache, type BuildCacheStats } from "./build/memo.js";
-import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./build/routes.js";
-import { portsByIp, servicesByIp, servingPorts } from "./build/indexes.js";
-import { serverListeners } from "./build/servers.js";
-import { isTcpPort, outboundPortListener, servicesByPort, virtualInbound, virtualOutbound } from "./build/sidecar.js";
+import { inboundCluster, outboundCluster, sidecarFixedClusters } from "./builders/clusters.js";
+import { loadAssignment } from "./builders/endpoints.js";
+import { gatewayListener, gatewayRouteName, proxylessListeners } from "./builders/listeners.js";
+import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./builders/inputs.js";
+import { BuildCache, type BuildCacheStats } from "./builders/memo.js";
+import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./builders/routes.js";
+import { portsByIp, servicesByIp, servingPorts } from "./builders/indexes.js";
+import { serverListeners } from "./builders/servers.js";
+import {
+  isTcpPort,
+  outboundPortListener,
+  servicesByPort,
+  virtualInbound,
+  virtualOutbound,
+} from "./builders/sidecar.js";
 import type { ChangeKind } from "./model.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 
-export { clusterName } from "./build/common.js";
+export { clusterName } from "./builders/common.js";
 
 /** What a builder of any type gets. */
 export interface BuildContext {

@@ -1,5 +1,6 @@
 import { frozenService } from "./frozen.js";
 import type { Gateway, MeshConfig, RouteRule, Service } from "./model.js";
+import { servicePort } from "./source-model.js";
 
 /**
  * An immutable, indexed view of every service and route at one push, shared
@@ -15,6 +16,8 @@ export class PushContext {
   /** The host's configuration of the whole mesh (see {@link MeshConfig}). */
   readonly meshConfig: Readonly<MeshConfig>;
   readonly createdAt = new Date();
+  /** Ports of services that declare none, remembered by the controller (see `derivedPortsOf`). */
+  readonly derivedPorts: ReadonlyMap<string, number>;
 
   constructor(
     services: readonly Service[],
@@ -22,6 +25,7 @@ export class PushContext {
     reasons: readonly string[] = [],
     gateways: readonly Gateway[] = [],
     meshConfig: MeshConfig = {},
+    derivedPorts: ReadonlyMap<string, number> = new Map(),
   ) {
     const byName = new Map<string, Service>();
     for (const s of services) byName.set(s.name, frozenService(s));
@@ -38,12 +42,17 @@ export class PushContext {
     );
     this.reasons = Object.freeze([...reasons]);
     this.meshConfig = Object.freeze({ ...meshConfig });
+    this.derivedPorts = derivedPorts;
     Object.freeze(this);
   }
 
-  /** The port of a service: its own, else its first endpoint's (a DNS service's target port), else 80. */
+  /**
+   * The port of a service: its own, else the one derived from its first
+   * endpoint when it was first seen with endpoints (kept while it exists),
+   * else its DNS target's, else 80.
+   */
   portOf(service: Service): number {
-    return service.port ?? service.endpoints[0]?.port ?? service.dns?.port ?? 80;
+    return servicePort(service, this.derivedPorts);
   }
 
   /** Rules for a host, most specific (longest path prefix, with headers) first. */

@@ -1,6 +1,7 @@
 // Shared builds: outbound config is built once per scope, inbound once per
 // distinct workload, each resource only when what it reads changed; groups are
 // compositions of those parts and hold nothing of their own.
+import type { ClusterLoadAssignment } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -145,19 +146,41 @@ describe("shared builds", () => {
     }
   });
 
-  it("a change a source calls endpoints-only but that renames a cluster rebuilds what depends on it", async () => {
+  it("keeps a port derived from the first endpoint: the endpoint moving to another port is EDS only", async () => {
     const source = createMemorySource();
-    // No explicit port: the cluster is named after the first endpoint's port.
+    // No explicit port: the cluster is named after the first endpoint's port, once.
     source.setService({ name: "a", endpoints: [{ address: "10.0.0.1", port: 8000 }] });
     const controller = createDiscoveryController({ services: source, debounceMs: 1 });
     try {
       const g = controller.registry.nodeGroup(grpc("x"));
-      source.setEndpoints("a", [{ address: "10.0.0.1", port: 9000 }]);
+      const snap = () => controller.registry.getSnapshot(g);
+      const names = (t: string) => [...(snap()?.get(t)?.resources.keys() ?? [])];
+      const before = snap();
+      source.setEndpoints("a", [{ address: "10.0.0.9", port: 9000 }]);
       await controller.flush();
-      const names = (t: string) => [...(controller.registry.getSnapshot(g)?.get(t)?.resources.keys() ?? [])];
-      assert.deepEqual(names(TypeUrl.Cluster), ["outbound|9000||a"]);
-      assert.deepEqual(names(TypeUrl.ClusterLoadAssignment), ["outbound|9000||a"]);
-      assert.deepEqual(names(TypeUrl.Listener), ["a", "a:9000"]);
+      assert.deepEqual(names(TypeUrl.Cluster), ["outbound|8000||a"]);
+      assert.deepEqual(names(TypeUrl.ClusterLoadAssignment), ["outbound|8000||a"]);
+      for (const t of [TypeUrl.Cluster, TypeUrl.Listener, TypeUrl.RouteConfiguration]) {
+        assert.equal(snap()?.get(t), before?.get(t), `${t} untouched`);
+      }
+      const cla = snap()?.get(TypeUrl.ClusterLoadAssignment)?.resources.get("outbound|8000||a")?.message as
+        | ClusterLoadAssignment
+        | undefined;
+      const host = cla?.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+      const address = host?.case === "endpoint" ? host.value.address?.address : undefined;
+      const port = address?.case === "socketAddress" ? address.value.portSpecifier.value : undefined;
+      assert.equal(port, 9000, "the endpoint itself moved");
+
+      // A service first seen without endpoints takes its port from the first it gets.
+      source.setService({ name: "b", endpoints: [] });
+      await controller.flush();
+      source.setEndpoints("b", [{ address: "10.0.0.2", port: 7000 }]);
+      await controller.flush();
+      assert.ok(names(TypeUrl.Cluster).includes("outbound|7000||b"), names(TypeUrl.Cluster).join(", "));
+      assert.deepEqual(
+        names(TypeUrl.Listener).filter((n) => n.startsWith("b")),
+        ["b", "b:7000"],
+      );
     } finally {
       controller.close();
     }

@@ -4,11 +4,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { frozenService } from "./frozen.js";
 import type { RouteRule, Service } from "./model.js";
-import { type AcceptedModel, modelChanges, reuseUnchanged } from "./source-model.js";
+import { type AcceptedModel, derivedPortsOf, modelChanges, reuseUnchanged } from "./source-model.js";
 
 const svc = (name: string, extra: Partial<Service> = {}): Service =>
   frozenService({ name, endpoints: [{ address: "10.0.0.1", port: 8080 }], ...extra });
-const model = (services: Service[], routes: RouteRule[] = []): AcceptedModel => ({ services, routes, gateways: [] });
+// As the controller accepts them: each model remembers the derived ports of the one before.
+const model = (services: Service[], routes: RouteRule[] = [], prev?: AcceptedModel): AcceptedModel => ({
+  services,
+  routes,
+  gateways: [],
+  derivedPorts: derivedPortsOf(services, prev?.derivedPorts),
+});
 const kinds = (a: AcceptedModel, b: AcceptedModel) => [...modelChanges(a, b)].sort();
 
 describe("modelChanges", () => {
@@ -29,10 +35,26 @@ describe("modelChanges", () => {
     assert.deepEqual(kinds(model([a, b]), model([a, weighted])), ["endpoints"]);
   });
 
-  it("sees a derived port, a policy, a label, an added or a renamed service as services (and endpoints)", () => {
+  it("keeps a port derived from the first endpoint while the service exists: moving that endpoint is endpoints only", () => {
+    const before = model([a]);
+    const moved = model([svc("a", { endpoints: [{ address: "10.0.0.7", port: 8081 }] })], [], before);
+    assert.deepEqual(kinds(before, moved), ["endpoints"]);
+    assert.equal(moved.derivedPorts.get("a"), 8080, "the port first derived");
+    const emptied = model([svc("a", { endpoints: [] })], [], moved);
+    assert.equal(emptied.derivedPorts.get("a"), 8080, "kept with no endpoints");
+    const declared = model([svc("a", { port: 9000 })], [], emptied);
+    assert.deepEqual(kinds(emptied, declared), ["endpoints", "services"], "declaring a port is a service change");
+    assert.equal(declared.derivedPorts.has("a"), false);
+  });
+
+  it("sees a service's first endpoints deciding its port, a policy, a label, an added or a renamed service as services (and endpoints)", () => {
     const both = ["endpoints", "services"];
-    // a's port comes from its first endpoint: moving it renames the cluster.
-    assert.deepEqual(kinds(model([a]), model([svc("a", { endpoints: [{ address: "10.0.0.1", port: 8081 }] })])), both);
+    // A service seen without endpoints is on port 80 until it has some.
+    const bare = model([svc("a", { endpoints: [] })]);
+    assert.deepEqual(
+      kinds(bare, model([svc("a", { endpoints: [{ address: "10.0.0.1", port: 8081 }] })], [], bare)),
+      both,
+    );
     assert.deepEqual(kinds(model([a]), model([svc("a", { loadBalancer: { policy: "ring-hash" } })])), both);
     assert.deepEqual(kinds(model([a]), model([svc("a", { labels: { v: "2" } })])), both);
     assert.deepEqual(kinds(model([a]), model([a, b])), both);

@@ -13,6 +13,12 @@ export interface AcceptedModel {
   readonly services: readonly Service[];
   readonly routes: readonly RouteRule[];
   readonly gateways: readonly Gateway[];
+  /**
+   * The port of each service that declares none, by name: its first
+   * endpoint's port when it was first seen with endpoints, kept for as long
+   * as the service exists, so endpoints moving never rename its clusters.
+   */
+  readonly derivedPorts: ReadonlyMap<string, number>;
 }
 
 /** Why the sources' current output was not accepted; the last good model stays. */
@@ -76,27 +82,66 @@ export function acceptModel(
       `the source now lists no services where it listed ${previous.services.length}; refusing to remove every service (a source must say it means it: allowEmpty in a mesh file, allowsEmpty() in code)`,
     );
   }
-  return { services: list, routes, gateways };
+  return { services: list, routes, gateways, derivedPorts: derivedPortsOf(list, previous?.derivedPorts) };
+}
+
+/**
+ * The ports of services that declare none. A port taken from the first
+ * endpoint sticks: a pod moving to another port, or a reordered endpoint
+ * list, must stay an endpoint change, not rename the service's clusters
+ * (which resets every client's connection pool). A service without
+ * endpoints and without a remembered port is on its DNS target's port, or
+ * 80, until it has some.
+ */
+export function derivedPortsOf(
+  services: readonly Service[],
+  previous: ReadonlyMap<string, number> | undefined,
+): ReadonlyMap<string, number> {
+  const ports = new Map<string, number>();
+  for (const s of services) {
+    if (s.port !== undefined) continue;
+    const kept = s.dns ? undefined : previous?.get(s.name);
+    const first = s.endpoints[0]?.port;
+    if (kept !== undefined) ports.set(s.name, kept);
+    else if (first !== undefined && !s.dns) ports.set(s.name, first);
+  }
+  return ports;
+}
+
+/** The port a service is called on: declared, else derived and remembered, else its DNS target's, else 80. */
+export function servicePort(service: Service, derived: ReadonlyMap<string, number> | undefined): number {
+  return service.port ?? derived?.get(service.name) ?? service.endpoints[0]?.port ?? service.dns?.port ?? 80;
 }
 
 /**
  * What really changed between two models, whatever the source said: a
- * service whose port is derived from its first endpoint changes its cluster
- * name when that endpoint's port changes, which an "endpoints" change alone
- * would not rebuild.
+ * service whose derived port changed (it had no endpoints before, so none
+ * was remembered) changes its cluster names, which an "endpoints" change
+ * alone would not rebuild.
  */
 export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<ChangeKind> {
   const kinds = serviceChanges(prev.services, next.services);
+  if (!kinds.has("services") && !samePorts(prev.derivedPorts, next.derivedPorts)) {
+    kinds.add("services");
+    kinds.add("endpoints");
+  }
   if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
   if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
   return kinds;
 }
 
+function samePorts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
 /**
  * How two service lists differ: "services" (and "endpoints") when a service
- * was added, removed, reordered or changed anything but its endpoints (a
- * port derived from its first endpoint included); "endpoints" alone when only
- * endpoints changed. Pairwise, in order: a service object handed on
+ * was added, removed, reordered or changed anything but its endpoints;
+ * "endpoints" alone when only endpoints changed (a port derived from the
+ * first endpoint sticks, see {@link derivedPortsOf}). Pairwise, in order: a service object handed on
  * unchanged is skipped by identity, and a changed one costs its own JSON, not
  * the world's (each frozen service's forms are computed once and remembered).
  */
@@ -150,7 +195,7 @@ const cacheable = (s: Service) => Object.isFrozen(s) && Object.isFrozen(s.endpoi
 const shapeOf = remembered((s) =>
   JSON.stringify([
     s.name,
-    s.port ?? s.endpoints[0]?.port ?? s.dns?.port ?? 80,
+    s.port ?? null,
     s.protocol ?? "",
     s.subsets ?? [],
     s.labels ?? {},

@@ -1,6 +1,6 @@
 // Curated entry point of @xdskit/snapshot.
 export { createSnapshotRegistry } from "./memory-registry.js";
-export type { MemorySnapshotRegistry, RegistryStats, SnapshotRegistryOptions } from "./memory-registry.js";
+export type { MemorySnapshotRegistry, RegistryStats, SnapshotRegistryOptions } from "./registry-api.js";
 export { checkConsistency } from "./consistency.js";
 export { contentHash, heartbeatResource } from "./encode.js";
 export {

@@ -1,4 +1,4 @@
-import type { Message, Registry } from "@bufbuild/protobuf";
+import type { Message } from "@bufbuild/protobuf";
 import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { EventEmitter } from "eventemitter3";
@@ -6,9 +6,11 @@ import { type TypeChange, applyUpdate, buildType } from "./apply.js";
 import { Compositions } from "./compose.js";
 import { checkConsistency } from "./consistency.js";
 import { encodeResource } from "./encode.js";
+import { GroupLifetimes } from "./group-lifetimes.js";
+import type { MemorySnapshotRegistry, RegistryStats, SnapshotRegistryOptions } from "./registry-api.js";
 import { SnapshotImpl, type TypeSnapshotImpl } from "./snapshot.js";
-import { ResourceStore, type StoreStats } from "./store.js";
-import { type SubscriptionStats, SubscriptionTable } from "./subscriptions.js";
+import { ResourceStore } from "./store.js";
+import { SubscriptionTable } from "./subscriptions.js";
 import type {
   CancelWatch,
   ConsistencyIssue,
@@ -18,7 +20,6 @@ import type {
   SetSnapshotOptions,
   Snapshot,
   SnapshotInput,
-  SnapshotRegistry,
   SnapshotRegistryEvents,
   TypeSnapshot,
   UpdateSnapshotOptions,
@@ -27,83 +28,6 @@ import type {
 } from "./types.js";
 import { defaultAnyRegistry, ruleProblems, structuralProblems } from "./validate.js";
 import { WatchTable } from "./watches.js";
-
-/** Options of {@link createSnapshotRegistry}. */
-export interface SnapshotRegistryOptions {
-  /** Maps a client's node to its node group. Default: `node.id`. */
-  nodeGroup?: (node: Node) => string;
-  /** Run the consistency check on every `setSnapshot`/`updateResources` and reject dangling references. Default false. */
-  consistent?: boolean;
-  /** Apply the built-in structural rules (EDS clusters need eds_cluster_config, …). Default true. */
-  structuralValidation?: boolean;
-  /**
-   * Check the protoc-gen-validate rules Envoy's protos declare (non-empty
-   * names, port ≤ 65535, positive timeouts, required oneofs, …): what Envoy
-   * would NACK is refused here with the field path. Default true.
-   */
-  protoRules?: boolean;
-  /**
-   * Schemas the rule check uses to look inside `Any` fields. Default: the HTTP
-   * connection manager, router and TLS contexts; pass `xdsRegistry` from
-   * `@xdskit/xds-types/registry` to check every extension type.
-   */
-  anyRegistry?: Registry;
-  /** Extra host rules: return the broken rules of a resource as sentences (empty or undefined when fine). */
-  validate?: (typeUrl: string, resource: Message) => readonly string[] | undefined;
-  /** Resource types beyond the built-in table (see `defineResourceType`), so hosts can serve their own type URLs. */
-  resourceTypes?: readonly ResourceType[];
-  /** Where diagnostics go. Default: nowhere. */
-  logger?: Logger;
-  /**
-   * How long a node group stays after its last stream left (or after it was
-   * named for a client that never held it) before `nodeGroupIdle` fires, so
-   * its owner can free it. Reconnecting within it costs no rebuild.
-   * Default 60,000 ms.
-   */
-  nodeGroupIdleMs?: number;
-  /**
-   * Bytes of responses kept for watches that ask the same thing of the same
-   * snapshot later (reconnect storms); the oldest go first past it. Default 64 MiB.
-   */
-  maxCachedResponseBytes?: number;
-}
-
-/** What a registry holds, for debug pages and leak checks. */
-export interface RegistryStats extends SubscriptionStats, StoreStats {
-  /** Node groups with a snapshot (plain or composed). */
-  readonly snapshots: number;
-  /** Node groups composed of parts. */
-  readonly composed: number;
-  /** Node groups some stream holds now. */
-  readonly liveNodeGroups: number;
-  /** Parked watches. */
-  readonly watches: number;
-}
-
-/** The in-memory registry, with introspection used by tests and debug pages. */
-export interface MemorySnapshotRegistry extends SnapshotRegistry {
-  /** Number of parked watches (all node groups and types). */
-  watchCount(): number;
-  /** The resource type known for a type URL (built-in or registered), if any. */
-  resourceType(typeUrl: string): ResourceType | undefined;
-  retainNodeGroup(nodeGroup: string): void;
-  releaseNodeGroup(nodeGroup: string): void;
-  /** Node groups with at least one live stream, and how many streams each has. */
-  liveNodeGroups(): ReadonlyMap<string, number>;
-  /** Counts of snapshots, live groups, watches, subscriptions, cached responses and held resources. */
-  stats(): RegistryStats;
-  /**
-   * Serves `nodeGroup` the union of other groups' snapshots (its parts): what
-   * many groups share is held once, in a part, and only what differs is per
-   * group. A part's changes reach every group composed of it; groups composed
-   * of the same parts share type snapshots, and so responses. Parts must not
-   * hold the same name in a type. Calling it again replaces the parts; a group
-   * that holds its own snapshot cannot be composed (clear it first).
-   */
-  composeSnapshot(nodeGroup: string, parts: readonly string[]): Snapshot;
-  /** The parts of a composed group, or undefined for a plain one. */
-  partsOf(nodeGroup: string): readonly string[] | undefined;
-}
 
 const isMessage = (x: ResourceInput): x is Message => typeof (x as Message).$typeName === "string";
 
@@ -116,21 +40,21 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   readonly #compositions = new Compositions();
   readonly #subs: SubscriptionTable;
   readonly #watches: WatchTable;
-  /** Streams holding each node group. */
-  readonly #refs = new Map<string, number>();
-  /** Idle timers of groups no stream holds. */
-  readonly #idle = new Map<string, NodeJS.Timeout>();
-  readonly #idleMs: number;
+  readonly #lifetimes: GroupLifetimes;
 
   constructor(options: SnapshotRegistryOptions) {
     super();
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
     for (const t of options.resourceTypes ?? []) this.#types.set(t.typeUrl, t);
-    this.#idleMs = options.nodeGroupIdleMs ?? 60_000;
-    if (!(this.#idleMs >= 0)) {
+    const idleMs = options.nodeGroupIdleMs ?? 60_000;
+    if (!(idleMs >= 0)) {
       throw new XdsError("invalid_argument", `nodeGroupIdleMs must be 0 or more, got ${options.nodeGroupIdleMs}`);
     }
+    this.#lifetimes = new GroupLifetimes(idleMs, (nodeGroup) => {
+      this.#log.debug("node group idle", { nodeGroup });
+      this.emit("nodeGroupIdle", { nodeGroup });
+    });
     this.#subs = new SubscriptionTable(options.maxCachedResponseBytes ?? 64 * 1024 * 1024);
     this.#watches = new WatchTable(this.#subs, this.#log, (t) => this.resourceType(t));
   }
@@ -138,48 +62,27 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   nodeGroup(node: Node): string {
     const group = this.#options.nodeGroup ? this.#options.nodeGroup(node) : node.id;
     // A group named for a client that never holds it must not stay forever.
-    if (!this.#refs.has(group)) this.#startIdle(group);
+    this.#lifetimes.named(group);
     return group;
   }
 
   retainNodeGroup(nodeGroup: string): void {
-    this.#refs.set(nodeGroup, (this.#refs.get(nodeGroup) ?? 0) + 1);
-    const timer = this.#idle.get(nodeGroup);
-    if (timer) clearTimeout(timer);
-    this.#idle.delete(nodeGroup);
+    this.#lifetimes.retain(nodeGroup);
   }
 
   releaseNodeGroup(nodeGroup: string): void {
-    const n = (this.#refs.get(nodeGroup) ?? 0) - 1;
-    if (n > 0) {
-      this.#refs.set(nodeGroup, n);
-      return;
-    }
-    this.#refs.delete(nodeGroup);
-    this.#startIdle(nodeGroup);
-  }
-
-  #startIdle(nodeGroup: string): void {
-    if (this.#idle.has(nodeGroup)) return;
-    const timer = setTimeout(() => {
-      this.#idle.delete(nodeGroup);
-      if (this.#refs.has(nodeGroup)) return;
-      this.#log.debug("node group idle", { nodeGroup });
-      this.emit("nodeGroupIdle", { nodeGroup });
-    }, this.#idleMs);
-    timer.unref();
-    this.#idle.set(nodeGroup, timer);
+    this.#lifetimes.release(nodeGroup);
   }
 
   liveNodeGroups(): ReadonlyMap<string, number> {
-    return this.#refs;
+    return this.#lifetimes.live;
   }
 
   stats(): RegistryStats {
     return {
       snapshots: this.#snapshots.size,
       composed: this.#compositions.size,
-      liveNodeGroups: this.#refs.size,
+      liveNodeGroups: this.#lifetimes.live.size,
       watches: this.#watches.count,
       ...this.#subs.stats(),
       ...this.#store.stats(),

@@ -81,6 +81,24 @@ describe("xdskit-mesh (real etcd)", () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(out, "utf8")), JSON.parse(JSON.stringify(back)));
   });
 
+  it("writes a service that declares no port with its first endpoint's port, and keeps it when the endpoint moves", async () => {
+    const stored = async () =>
+      JSON.parse((await client.get("/pins/services/echo").string()) ?? "{}") as { port?: number };
+    assert.equal(mesh("put", "--etcd", etcd.url, "--prefix", "/pins/", file("pin1.yaml", MESH)).code, 0);
+    assert.equal((await stored()).port, 8080, "pinned from the first endpoint");
+    const moved = file(
+      "pin2.yaml",
+      MESH.replace("{ address: 10.0.0.1, port: 8080 }", "{ address: 10.0.0.9, port: 9090 }"),
+    );
+    const put = mesh("put", "--etcd", etcd.url, "--prefix", "/pins/", moved);
+    assert.match(put.out, /1 key\(s\) written/);
+    assert.equal(
+      (await stored()).port,
+      8080,
+      "the stored port stays: every replica agrees and the cluster keeps its name",
+    );
+  });
+
   it("prunes the keys a smaller file no longer has, under its own prefix only", async () => {
     const full = file("full.yaml", MESH);
     assert.equal(mesh("put", "--etcd", etcd.url, "--prefix", "/team-a/", full).code, 0);

@@ -38,10 +38,32 @@ export function meshEntries(
 }
 
 /**
+ * Services that declare no port get one written with them: the port already
+ * stored for the service, else its first endpoint's. Every replica reading
+ * the store then agrees on the port, and an endpoint moving to another port
+ * stays an endpoint change instead of renaming the service's clusters.
+ */
+function pinPorts(prefix: string, services: readonly Service[], have: ReadonlyMap<string, string>): Service[] {
+  return services.map((s) => {
+    if (s.port !== undefined || s.dns || s.aggregate) return s;
+    let stored: number | undefined;
+    try {
+      const old = have.get(entryKey(prefix, "services", s.name));
+      const port = old ? (JSON.parse(old) as { port?: unknown }).port : undefined;
+      if (typeof port === "number") stored = port;
+    } catch {
+      // A value that is not JSON (YAML written by hand) pins nothing.
+    }
+    const port = stored ?? s.endpoints[0]?.port;
+    return port === undefined ? s : { ...s, port };
+  });
+}
+
+/**
  * Writes a mesh into etcd, one key per entry, in one transaction per 64 keys;
  * keys whose value is already the same are left alone, so a watcher sees
  * only what changed. `prune` deletes mesh keys under the prefix the mesh no
- * longer has.
+ * longer has. A service without a port is written with one (see pinPorts).
  */
 export async function putMesh(
   client: Etcd3,
@@ -49,8 +71,9 @@ export async function putMesh(
   mesh: Pick<MeshFile, "services" | "routes" | "gateways">,
   options: { prune?: boolean } = {},
 ): Promise<PutResult> {
-  const want = meshEntries(prefix, mesh);
+  checkPrefix(prefix);
   const have = new Map(Object.entries(await client.getAll().prefix(prefix).strings()));
+  const want = meshEntries(prefix, { ...mesh, services: pinPorts(prefix, mesh.services, have) });
   const writes = [...want].filter(([k, v]) => have.get(k) !== v);
   const deletes = options.prune ? [...have.keys()].filter((k) => parseKey(prefix, k) && !want.has(k)) : [];
   for (let i = 0; i < writes.length; i += 64) {

@@ -7,7 +7,6 @@
 // Rules are read once per field from the descriptors protobuf-es embeds, and
 // compiled into small checks; a message type whose subtree declares no rule is
 // never walked.
-import { isIP } from "node:net";
 import {
   type DescField,
   type DescMessage,
@@ -17,29 +16,33 @@ import {
   getOption,
   hasOption,
 } from "@bufbuild/protobuf";
-import { type Any, type Duration, type Timestamp, anyUnpack, isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { type Any, anyUnpack, isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import {
-  type AnyRules,
-  type BytesRules,
-  type DurationRules,
-  type EnumRules,
   type FieldRules,
-  type MapRules,
-  type RepeatedRules,
-  type StringRules,
-  type TimestampRules,
   disabled,
   required as oneofRequired,
   rules as fieldRules,
 } from "./gen/validate/validate_pb.js";
+import {
+  type Check,
+  type Ctx,
+  type Obj,
+  type Path,
+  type RuleViolation,
+  type ValueCheck,
+  report,
+} from "./rules-core.js";
+import {
+  anyCheck,
+  durationCheck,
+  enumCheck,
+  mapBounds,
+  repeatedBounds,
+  scalarRules,
+  timestampCheck,
+} from "./rules-values.js";
 
-/** One broken constraint: where (proto field path) and what. */
-export interface RuleViolation {
-  /** Proto field names from the checked message, e.g. `load_assignment.endpoints[0].lb_endpoints[1].endpoint`. */
-  readonly path: string;
-  /** What the value must be, e.g. `must be at least 1 characters long`. */
-  readonly message: string;
-}
+export type { RuleViolation } from "./rules-core.js";
 
 /** Options of {@link checkRules}. */
 export interface CheckRulesOptions {
@@ -69,44 +72,9 @@ export function declaresRules(schema: DescMessage): boolean {
   return hasRules(schema, new Set());
 }
 
-type Obj = Record<string, unknown>;
-
-interface Ctx {
-  readonly out: RuleViolation[];
-  readonly limit: number;
-  readonly registry: Registry | undefined;
-}
-
-// Where a value is: a chain of segments (field names, list indexes, rendered
-// map keys and Any types), turned into text only when something is reported,
-// so a valid message costs no string building.
-type Path = { readonly up: Path; readonly seg: string | number } | undefined;
-
-/** Checks a message found at `at`. */
-type Check = (msg: Obj, at: Path, ctx: Ctx) => void;
-/** Checks a value found at segment `seg` under `up`. */
-type ValueCheck = (value: unknown, up: Path, seg: string | number, ctx: Ctx) => void;
-
 interface Plan {
   readonly checks: Check[];
   run(msg: Obj, at: Path, ctx: Ctx): void;
-}
-
-function render(up: Path, seg: string | number | undefined): string {
-  const segs: (string | number)[] = seg === undefined ? [] : [seg];
-  for (let p = up; p; p = p.up) segs.push(p.seg);
-  let out = "";
-  for (let i = segs.length - 1; i >= 0; i--) {
-    const s = segs[i] as string | number;
-    if (typeof s === "number") out += `[${s}]`;
-    else if (s.startsWith("[") || s.startsWith("(")) out += s;
-    else out += out ? `.${s}` : s;
-  }
-  return out;
-}
-
-function report(ctx: Ctx, up: Path, seg: string | number | undefined, message: string): void {
-  if (ctx.out.length < ctx.limit) ctx.out.push({ path: render(up, seg) || "(message)", message });
 }
 
 const plans = new WeakMap<DescMessage, Plan>();
@@ -353,428 +321,4 @@ function messageValueCheck(r: FieldRules): ValueCheck | undefined {
     default:
       return undefined;
   }
-}
-
-// ---- scalars ---------------------------------------------------------------
-
-type Num = number | bigint;
-
-interface NumberRules {
-  const?: Num;
-  lt?: Num;
-  lte?: Num;
-  gt?: Num;
-  gte?: Num;
-  in: Num[];
-  notIn: Num[];
-}
-
-// Rule fields are proto2 optionals: protobuf-es keeps set ones as own properties.
-function has<T extends object>(o: T, k: keyof T & string): boolean {
-  return Object.hasOwn(o, k);
-}
-
-function scalarRules(r: FieldRules): ValueCheck | undefined {
-  switch (r.type.case) {
-    case "float":
-    case "double":
-    case "int32":
-    case "int64":
-    case "uint32":
-    case "uint64":
-    case "sint32":
-    case "sint64":
-    case "fixed32":
-    case "fixed64":
-    case "sfixed32":
-    case "sfixed64":
-      return numberCheck(r.type.value as unknown as NumberRules);
-    case "bool": {
-      const b = r.type.value;
-      if (!has(b, "const")) return undefined;
-      return (v, u, k, ctx) => {
-        if (v !== b.const) report(ctx, u, k, `must be ${b.const}`);
-      };
-    }
-    case "string":
-      return stringCheck(r.type.value);
-    case "bytes":
-      return bytesCheck(r.type.value);
-    default:
-      return undefined;
-  }
-}
-
-function numberCheck(n: NumberRules): ValueCheck | undefined {
-  // Unset proto2 fields read as their default: only own (set) ones are bounds.
-  const set = (key: keyof NumberRules & string) => (has(n, key) ? (n[key] as Num) : undefined);
-  const rules = { const: set("const"), lt: set("lt"), lte: set("lte"), gt: set("gt"), gte: set("gte") };
-  return combine(orderedChecks<Num>({ ...rules, in: n.in, notIn: n.notIn }, (v) => v, String));
-}
-
-/** Bounds of a totally ordered value: numbers, or Duration and Timestamp by their nanoseconds. */
-interface Ordered<T> {
-  readonly const?: T | undefined;
-  readonly lt?: T | undefined;
-  readonly lte?: T | undefined;
-  readonly gt?: T | undefined;
-  readonly gte?: T | undefined;
-  readonly in: readonly T[];
-  readonly notIn: readonly T[];
-}
-
-/** const, lt/lte/gt/gte (PGV's exclusive range when the upper bound is below the lower) and in/not_in. */
-function orderedChecks<T>(r: Ordered<T>, ord: (v: T) => Num, show: (v: T) => string): ValueCheck[] {
-  const checks: ValueCheck[] = [];
-  if (r.const !== undefined) {
-    const c = ord(r.const);
-    const text = `must equal ${show(r.const)}`;
-    checks.push((v, u, k, ctx) => ord(v as T) !== c && report(ctx, u, k, text));
-  }
-  const low = r.gt ?? r.gte;
-  const high = r.lt ?? r.lte;
-  const lo = low === undefined ? undefined : ord(low);
-  const hi = high === undefined ? undefined : ord(high);
-  const loIncl = r.gt === undefined;
-  const hiIncl = r.lt === undefined;
-  const above = (x: Num) => lo === undefined || (loIncl ? x >= lo : x > lo);
-  const below = (x: Num) => hi === undefined || (hiIncl ? x <= hi : x < hi);
-  const loText = low === undefined ? "" : `${loIncl ? "at least" : "greater than"} ${show(low)}`;
-  const hiText = high === undefined ? "" : `${hiIncl ? "at most" : "less than"} ${show(high)}`;
-  if (lo !== undefined && hi !== undefined && hi < lo) {
-    // PGV: an upper bound below the lower one means "outside the range".
-    checks.push((v, u, k, ctx) => {
-      const x = ord(v as T);
-      if (!above(x) && !below(x)) report(ctx, u, k, `must be ${loText} or ${hiText}`);
-    });
-  } else if (lo !== undefined || hi !== undefined) {
-    const text = [loText, hiText].filter(Boolean).join(" and ");
-    checks.push((v, u, k, ctx) => {
-      const x = ord(v as T);
-      if (!above(x) || !below(x)) report(ctx, u, k, `must be ${text}`);
-    });
-  }
-  if (r.in.length > 0) {
-    const allowed = r.in.map(ord);
-    const text = `must be one of ${r.in.map(show).join(", ")}`;
-    checks.push((v, u, k, ctx) => !allowed.includes(ord(v as T)) && report(ctx, u, k, text));
-  }
-  if (r.notIn.length > 0) {
-    const refused = r.notIn.map(ord);
-    const text = `must not be one of ${r.notIn.map(show).join(", ")}`;
-    checks.push((v, u, k, ctx) => refused.includes(ord(v as T)) && report(ctx, u, k, text));
-  }
-  return checks;
-}
-
-function inNotIn<T>(checks: ValueCheck[], inList: readonly T[], notIn: readonly T[], show: (v: T) => string): void {
-  if (inList.length > 0) {
-    const text = inList.map(show).join(", ");
-    checks.push((v, u, k, ctx) => {
-      if (!inList.some((x) => x === (v as T))) report(ctx, u, k, `must be one of ${text}`);
-    });
-  }
-  if (notIn.length > 0) {
-    const text = notIn.map(show).join(", ");
-    checks.push((v, u, k, ctx) => {
-      if (notIn.some((x) => x === (v as T))) report(ctx, u, k, `must not be one of ${text}`);
-    });
-  }
-}
-
-function combine(checks: readonly ValueCheck[]): ValueCheck | undefined {
-  if (checks.length === 0) return undefined;
-  if (checks.length === 1) return checks[0];
-  return (v, u, k, ctx) => {
-    for (const c of checks) c(v, u, k, ctx);
-  };
-}
-
-// Header rules of RFC 7230: a token for names; for values, no control
-// characters but horizontal tab (strict), or no NUL, CR or LF (loose).
-const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
-
-function isStrictHeaderValue(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
-}
-
-function isLooseHeader(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c === 0 || c === 0x0a || c === 0x0d) return false;
-  }
-  return true;
-}
-
-const HOSTNAME_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const EMAIL = /^[^@\s]+@[^@\s]+$/;
-
-function isHostname(s: string): boolean {
-  const h = s.endsWith(".") ? s.slice(0, -1) : s;
-  return h.length > 0 && h.length <= 253 && h.split(".").every((l) => HOSTNAME_LABEL.test(l));
-}
-
-function isUri(s: string, absolute: boolean): boolean {
-  try {
-    if (absolute) return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(s) && new URL(s).protocol !== "";
-    new URL(s, "http://base.invalid/");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Compiles an RE2 pattern as a JS RegExp, or undefined when JS cannot express it (then the rule is not checked). */
-function compilePattern(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern, "u");
-  } catch {
-    try {
-      return new RegExp(pattern);
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** Length in code points (what PGV's string lengths count). */
-function codePoints(v: string): number {
-  let n = v.length;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    // A high surrogate followed by a low one is one code point.
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < v.length) {
-      const d = v.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
-}
-
-function utf8Length(v: string): number {
-  return Buffer.byteLength(v, "utf8");
-}
-
-/**
- * Exact, minimum and maximum length rules, with bounds turned into numbers
- * once. `measure` is only called when the UTF-16 length cannot decide: a
- * string's code points and UTF-8 bytes are between half and three times its
- * UTF-16 length, and never below the code points.
- */
-function lengthCheck<R extends object>(
-  checks: ValueCheck[],
-  rules: R,
-  exact: keyof R & string,
-  min: keyof R & string,
-  max: keyof R & string,
-  unit: "characters" | "bytes",
-  measure: (v: string) => number,
-): void {
-  const bound = (key: keyof R & string) => (has(rules, key) ? Number(rules[key] as bigint) : undefined);
-  const eq = bound(exact);
-  const lo = bound(min);
-  const hi = bound(max);
-  const bytes = unit === "bytes";
-  if (eq !== undefined)
-    checks.push((v, u, k, ctx) => {
-      if (measure(v as string) !== eq) report(ctx, u, k, `must be exactly ${eq} ${unit} long`);
-    });
-  if (lo !== undefined)
-    checks.push((v, u, k, ctx) => {
-      const n = (v as string).length;
-      // Code points ≥ half the UTF-16 units; bytes ≥ the UTF-16 units.
-      if ((bytes ? n : n >> 1) >= lo) return;
-      if (measure(v as string) < lo) report(ctx, u, k, `must be at least ${lo} ${unit} long`);
-    });
-  if (hi !== undefined)
-    checks.push((v, u, k, ctx) => {
-      const n = (v as string).length;
-      // Code points ≤ the UTF-16 units; bytes ≤ three times them.
-      if ((bytes ? n * 3 : n) <= hi) return;
-      if (measure(v as string) > hi) report(ctx, u, k, `must be at most ${hi} ${unit} long`);
-    });
-}
-
-function stringCheck(s: StringRules): ValueCheck | undefined {
-  const checks: ValueCheck[] = [];
-  if (has(s, "const")) checks.push((v, u, k, ctx) => v !== s.const && report(ctx, u, k, `must be "${s.const}"`));
-  lengthCheck(checks, s, "len", "minLen", "maxLen", "characters", codePoints);
-  lengthCheck(checks, s, "lenBytes", "minBytes", "maxBytes", "bytes", utf8Length);
-  if (has(s, "pattern")) {
-    const re = compilePattern(s.pattern);
-    if (re)
-      checks.push((v, u, k, ctx) => !re.test(v as string) && report(ctx, u, k, `must match the pattern ${s.pattern}`));
-  }
-  if (has(s, "prefix"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).startsWith(s.prefix) && report(ctx, u, k, `must start with "${s.prefix}"`),
-    );
-  if (has(s, "suffix"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).endsWith(s.suffix) && report(ctx, u, k, `must end with "${s.suffix}"`),
-    );
-  if (has(s, "contains"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).includes(s.contains) && report(ctx, u, k, `must contain "${s.contains}"`),
-    );
-  if (has(s, "notContains"))
-    checks.push(
-      (v, u, k, ctx) =>
-        (v as string).includes(s.notContains) && report(ctx, u, k, `must not contain "${s.notContains}"`),
-    );
-  inNotIn(checks, s.in, s.notIn, (v) => JSON.stringify(v));
-  const wk = s.wellKnown;
-  if (wk.case !== undefined && wk.value !== false) {
-    const test = wellKnownString(wk.case, wk.case === "wellKnownRegex" ? wk.value : 0, !has(s, "strict") || s.strict);
-    if (test) {
-      const [ok, what] = test;
-      checks.push((v, u, k, ctx) => {
-        if (!ok(v as string)) report(ctx, u, k, `must be ${what}`);
-      });
-    }
-  }
-  const check = combine(checks);
-  // ignore_empty: the rules hold only for a non-empty value.
-  if (check && s.ignoreEmpty) return (v, u, k, ctx) => v !== "" && check(v, u, k, ctx);
-  return check;
-}
-
-function wellKnownString(kind: string, regex: number, strict: boolean): [(v: string) => boolean, string] | undefined {
-  switch (kind) {
-    case "email":
-      return [(v) => EMAIL.test(v), "an email address"];
-    case "hostname":
-      return [isHostname, "a hostname"];
-    case "ip":
-      return [(v) => isIP(v) !== 0, "an IP address"];
-    case "ipv4":
-      return [(v) => isIP(v) === 4, "an IPv4 address"];
-    case "ipv6":
-      return [(v) => isIP(v) === 6, "an IPv6 address"];
-    case "uri":
-      return [(v) => isUri(v, true), "an absolute URI"];
-    case "uriRef":
-      return [(v) => isUri(v, false), "a URI reference"];
-    case "address":
-      return [(v) => isIP(v) !== 0 || isHostname(v), "a hostname or an IP address"];
-    case "uuid":
-      return [(v) => UUID.test(v), "a UUID"];
-    case "wellKnownRegex":
-      // 1 = HTTP_HEADER_NAME, 2 = HTTP_HEADER_VALUE.
-      if (regex === 1)
-        return strict
-          ? [(v) => HEADER_NAME.test(v), "a valid HTTP header name"]
-          : [isLooseHeader, "free of NUL, CR and LF"];
-      if (regex === 2)
-        return strict ? [isStrictHeaderValue, "a valid HTTP header value"] : [isLooseHeader, "free of NUL, CR and LF"];
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
-function bytesCheck(b: BytesRules): ValueCheck | undefined {
-  const checks: ValueCheck[] = [];
-  lengthCheck(checks, b, "len", "minLen", "maxLen", "bytes", (v) => (v as unknown as Uint8Array).length);
-  const wk = b.wellKnown;
-  if (wk.case !== undefined && wk.value) {
-    const want = wk.case === "ipv4" ? 4 : wk.case === "ipv6" ? 16 : 0;
-    checks.push((v, u, k, ctx) => {
-      const n = (v as Uint8Array).length;
-      if (want ? n !== want : n !== 4 && n !== 16)
-        report(ctx, u, k, `must be ${want || "4 or 16"} bytes (an IP address)`);
-    });
-  }
-  return combine(checks);
-}
-
-function enumCheck(r: FieldRules, defined: readonly number[]): ValueCheck | undefined {
-  if (r.type.case !== "enum") return undefined;
-  const e: EnumRules = r.type.value;
-  const checks: ValueCheck[] = [];
-  if (has(e, "const")) checks.push((v, u, k, ctx) => v !== e.const && report(ctx, u, k, `must be ${e.const}`));
-  if (e.definedOnly) {
-    const known = new Set(defined);
-    checks.push(
-      (v, u, k, ctx) => !known.has(v as number) && report(ctx, u, k, `must be a defined enum value, not ${v}`),
-    );
-  }
-  inNotIn(checks, e.in, e.notIn, String);
-  return combine(checks);
-}
-
-function repeatedBounds(r: RepeatedRules, list: readonly unknown[], u: Path, k: string, ctx: Ctx): void {
-  const n = list.length;
-  if (has(r, "minItems") && n < Number(r.minItems))
-    report(ctx, u, k, `must have at least ${r.minItems} item(s), has ${n}`);
-  if (has(r, "maxItems") && n > Number(r.maxItems))
-    report(ctx, u, k, `must have at most ${r.maxItems} item(s), has ${n}`);
-  if (r.unique && n > 1) {
-    const seen = new Set<unknown>();
-    for (const v of list) {
-      const key = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
-      if (seen.has(key)) {
-        report(ctx, u, k, `must not repeat an item (${String(v)} appears twice)`);
-        return;
-      }
-      seen.add(key);
-    }
-  }
-}
-
-function mapBounds(r: MapRules, n: number, u: Path, k: string, ctx: Ctx): void {
-  if (has(r, "minPairs") && n < Number(r.minPairs))
-    report(ctx, u, k, `must have at least ${r.minPairs} entries, has ${n}`);
-  if (has(r, "maxPairs") && n > Number(r.maxPairs))
-    report(ctx, u, k, `must have at most ${r.maxPairs} entries, has ${n}`);
-}
-
-// ---- well-known messages ----------------------------------------------------
-
-function nanos(d: { seconds: bigint; nanos: number }): bigint {
-  return d.seconds * 1_000_000_000n + BigInt(d.nanos);
-}
-
-function showDuration(d: Duration): string {
-  const n = nanos(d);
-  return n % 1_000_000_000n === 0n ? `${n / 1_000_000_000n}s` : `${Number(n) / 1e9}s`;
-}
-
-function durationCheck(d: DurationRules): ValueCheck | undefined {
-  return combine(orderedChecks<Duration>(d, nanos, showDuration));
-}
-
-function timestampCheck(t: TimestampRules): ValueCheck | undefined {
-  const show = (v: Timestamp) => new Date(Number(v.seconds) * 1000 + Math.floor(v.nanos / 1e6)).toISOString();
-  const checks = orderedChecks<Timestamp>({ ...t, in: [], notIn: [] }, nanos, show);
-  const now = () => BigInt(Date.now()) * 1_000_000n;
-  if (t.ltNow)
-    checks.push((v, u, k, ctx) => nanos(v as Timestamp) >= now() && report(ctx, u, k, "must be in the past"));
-  if (t.gtNow)
-    checks.push((v, u, k, ctx) => nanos(v as Timestamp) <= now() && report(ctx, u, k, "must be in the future"));
-  if (t.within) {
-    const w = nanos(t.within);
-    checks.push((v, u, k, ctx) => {
-      const diff = nanos(v as Timestamp) - now();
-      if ((diff < 0n ? -diff : diff) > w)
-        report(ctx, u, k, `must be within ${showDuration(t.within as Duration)} of now`);
-    });
-  }
-  return combine(checks);
-}
-
-function anyCheck(a: AnyRules): ValueCheck | undefined {
-  // in / not_in compare the type URL.
-  const checks: ValueCheck[] = [];
-  inNotIn(checks, a.in, a.notIn, (v) => v);
-  const check = combine(checks);
-  return check && ((v, u, k, ctx) => check((v as Any).typeUrl, u, k, ctx));
 }
