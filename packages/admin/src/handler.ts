@@ -129,6 +129,7 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
         case "/debug/connections":
           return json(res, 200, {
             count: options.ads.connections.count(),
+            sendBudget: options.ads.sendBudget(),
             connections: options.ads.connections.list(),
           });
         case "/debug/syncz": {

@@ -12,7 +12,7 @@ import { type Listener, ListenerSchema } from "@xdskit/xds-types/gen/envoy/confi
 import { clone, create, fromBinary } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ClusterSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
-import { createDiscoveryController } from "./controller.js";
+import { type PushRecord, createDiscoveryController } from "./controller.js";
 import { DefaultConfigGenerator } from "./generator.js";
 import { createMemorySource } from "./memory-source.js";
 import type { Proxy } from "./proxy.js";
@@ -33,7 +33,7 @@ describe("discovery controller", () => {
     const ads = createAdsServer({ registry: controller.registry });
     const port = await ads.listen();
     const client = rawClient(port);
-    const pushes: { types: readonly string[]; nodeGroups: number }[] = [];
+    const pushes: PushRecord[] = [];
     controller.on("push", (e) => pushes.push(e));
     try {
       // Two clients of the same kind and cluster share one node group.
