@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runWalkthrough } from "./pack-walkthrough.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const packages = ["xds-types", "snapshot", "ads-server", "config-generator", "adsc", "admin", "source-etcd"];
@@ -29,6 +30,11 @@ try {
     for (const field of ["license", "engines", "repository"]) {
       if (!pkg[field]) throw new Error(`${pkg.name}: package.json has no "${field}"`);
     }
+    // A README's links must work inside the tarball: none may leave the package.
+    const readme = fs.readFileSync(path.join(dir, "README.md"), "utf8");
+    const outsideLinks = [...readme.matchAll(/\]\((\.\.\/[^)]*)\)/g)].map((m) => m[1]);
+    if (outsideLinks.length > 0)
+      throw new Error(`${pkg.name}: README.md links outside the package: ${outsideLinks.join(", ")}`);
     const file = run("npm", ["pack", "--silent", "--pack-destination", tarballs], dir).trim().split("\n").pop();
     const listing = run("tar", ["-tzf", path.join(tarballs, file)], work);
     for (const must of ["package/LICENSE", "package/README.md", "package/package.json"]) {
@@ -42,8 +48,9 @@ try {
       entries.push(sub === "." ? pkg.name : `${pkg.name}/${sub.slice(2)}`);
     }
   }
-  // Third-party peers at the versions the repository uses.
+  // Third-party peers at the versions the repository uses, and the proxyless client docs/embedding.md runs.
   for (const name of ["@bufbuild/protobuf", "@grpc/grpc-js", "prom-client"]) deps[name] = rootPkg.dependencies[name];
+  deps["@grpc/grpc-js-xds"] = rootPkg.devDependencies["@grpc/grpc-js-xds"];
   const devDependencies = {
     typescript: rootPkg.devDependencies.typescript,
     "@types/node": rootPkg.devDependencies["@types/node"],
@@ -112,6 +119,17 @@ export { port, admin, first, makeEtcd, TypeUrl };
   }
   console.log(
     `check-pack: ${packages.length} packages packed, installed outside the repository, ${entries.length} entry points type-checked strictly and loaded, CLIs run`,
+  );
+  // The embedding guide, followed as a newcomer would, in the same outside project.
+  const walk = path.join(outside, "walkthrough");
+  fs.mkdirSync(walk);
+  fs.writeFileSync(
+    path.join(walk, "package.json"),
+    JSON.stringify({ name: "walkthrough", private: true, type: "module" }),
+  );
+  const started = Date.now();
+  console.log(
+    `${await runWalkthrough(path.join(root, "docs/embedding.md"), walk)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 } catch (err) {
   const e = err;

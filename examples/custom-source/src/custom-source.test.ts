@@ -58,7 +58,8 @@ describe("examples/custom-source", () => {
         name: "hello",
         protocol: "grpc",
         metadata: { maxRequests: 42 },
-        endpoints: [{ address: "127.0.0.1", port: ports[0] as number }],
+        endpoints: [{ address: "127.0.0.1", port: ports[0] as number, labels: { version: "v1" } }],
+        subsets: [{ name: "v1", labels: { version: "v1" } }],
       },
     ]);
     child = spawn(process.execPath, [MAIN, "--port", "0", "--admin-port", "0", "--inventory", inventory.url], {
@@ -93,11 +94,18 @@ describe("examples/custom-source", () => {
     ).json()) as {
       config: Record<
         string,
-        { resources: { resource: { circuitBreakers: { thresholds: { maxRequests: number }[] } } }[] }
+        { resources: { resource: { name: string; circuitBreakers: { thresholds: { maxRequests: number }[] } } }[] }
       >;
     };
-    const cluster = dump.config["type.googleapis.com/envoy.config.cluster.v3.Cluster"]?.resources[0]?.resource;
-    assert.equal(cluster?.circuitBreakers.thresholds[0]?.maxRequests, 42, "the builder's policy from service metadata");
+    const clusters = dump.config["type.googleapis.com/envoy.config.cluster.v3.Cluster"]?.resources ?? [];
+    assert.equal(clusters.length, 2, "the service's cluster and its subset's");
+    for (const c of clusters) {
+      assert.equal(
+        c.resource.circuitBreakers.thresholds[0]?.maxRequests,
+        42,
+        `${c.resource.name}: the builder's policy from service metadata, on the subset's cluster too`,
+      );
+    }
 
     const moved: Service[] = [
       {

@@ -2,6 +2,7 @@
 // events become pushes, per node group, scoped to what changed; and a host
 // extends the generator.
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import { createAdsServer } from "@xdskit/ads-server";
 import { RawStream, rawClient } from "@xdskit/ads-server/testing";
@@ -162,5 +163,21 @@ describe("discovery controller", () => {
       assert.notEqual(after?.get(t)?.version, before.get(t)?.version, `${t} should carry the fixed build`);
     }
     controller.close();
+  });
+
+  it("listens once to a source given as both services and config: one refusal, one report", async () => {
+    // A host's own source, as docs/embedding.md writes one: both registry and store.
+    const source = Object.assign(new EventEmitter(), {
+      services: () => [{ name: "echo", endpoints: [{ address: "127.0.0.1", port: 9001 }] }],
+      routes: () => [],
+    });
+    const controller = createDiscoveryController({ services: source, config: source, sources: [source] });
+    const reports: string[] = [];
+    controller.on("sourceRejected", (e) => reports.push(e.reason));
+    source.emit("rejected", { reason: "the inventory did not parse", error: new Error("Unexpected token") });
+    assert.deepEqual(reports, ["the inventory did not parse"]);
+    controller.close();
+    source.emit("rejected", { reason: "after close", error: new Error("x") });
+    assert.equal(reports.length, 1, "close() stops listening");
   });
 });

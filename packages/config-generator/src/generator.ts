@@ -20,11 +20,22 @@ import {
   virtualInbound,
   virtualOutbound,
 } from "./builders/sidecar.js";
-import type { ChangeKind } from "./model.js";
+import type { ChangeKind, Service, Subset } from "./model.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 
-export { clusterName } from "./builders/common.js";
+export { clusterName, parseClusterName, subsetClusterName } from "./builders/common.js";
+
+/** What an outbound cluster was built from: handed to {@link DefaultConfigGenerator.decorateCluster}. */
+export interface ClusterOrigin {
+  /** The service the cluster reaches. */
+  readonly service: Service;
+  /** The subset, for a subset's cluster (`outbound|port|subset|host`); undefined for the service's own. */
+  readonly subset: Subset | undefined;
+  /** The scope's view of a proxy: its `kind` (clusters are shared by every proxy of a scope). */
+  readonly proxy: Proxy;
+  readonly push: PushContext;
+}
 
 /** What a builder of any type gets. */
 export interface BuildContext {
@@ -151,23 +162,36 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return this.#cache.get(typeUrl, slot, inputs, build);
   }
 
+  /**
+   * Decorates each outbound cluster this generator builds — the service's
+   * own and one per subset — knowing the service (and subset) it was built
+   * from. The default returns it unchanged. Override it to add per-service
+   * policy the model does not carry; return a changed copy (`clone()` from
+   * protobuf-es: built clusters are frozen and shared), or the cluster as it
+   * is. The result is memoized with the cluster, rebuilt when the service
+   * changes (its labels and metadata included): read only the origin, never
+   * outside state.
+   */
+  protected decorateCluster(cluster: Cluster, _origin: ClusterOrigin): Cluster {
+    return cluster;
+  }
+
   /** Every service's EDS cluster (as the proxy's kind needs it); sidecars also get the passthrough clusters. */
   buildClusters(proxy: Proxy, push: PushContext): Cluster[] {
     const envoy = proxy.kind !== "proxyless";
+    const decorated = this.decorateCluster !== DefaultConfigGenerator.prototype.decorateCluster;
     const out: Cluster[] = [];
     for (const s of push.services.values()) {
       const kind = envoy ? "envoy" : "grpc";
-      out.push(
-        this.memo(TypeUrl.Cluster, `${kind}|${s.name}`, clusterInputs(s, push), () =>
-          outboundCluster(s, push, proxy.kind),
-        ),
-      );
+      // A decorator may read anything of the service: then all of it is an input.
+      const inputs = decorated ? `${clusterInputs(s, push)}|${serviceKey(s, push)}` : clusterInputs(s, push);
+      const build = (subset: Subset | undefined) => {
+        const cluster = outboundCluster(s, push, proxy.kind, subset?.name);
+        return decorated ? this.decorateCluster(cluster, { service: s, subset, proxy, push }) : cluster;
+      };
+      out.push(this.memo(TypeUrl.Cluster, `${kind}|${s.name}`, inputs, () => build(undefined)));
       for (const sub of s.subsets ?? []) {
-        out.push(
-          this.memo(TypeUrl.Cluster, `${kind}|${s.name}|${sub.name}`, clusterInputs(s, push), () =>
-            outboundCluster(s, push, proxy.kind, sub.name),
-          ),
-        );
+        out.push(this.memo(TypeUrl.Cluster, `${kind}|${s.name}|${sub.name}`, inputs, () => build(sub)));
       }
     }
     if (proxy.kind === "sidecar")

@@ -50,8 +50,16 @@ export type { AggregateRegistry } from "./aggregate.js";
 export { createSecretsDirSource } from "./secrets-dir.js";
 export type { SecretsDirSource } from "./secrets-dir.js";
 export { validateReferences, validateRoute, validateService } from "./validate-model.js";
-export { DefaultConfigGenerator, clusterName, typesTouchedBy } from "./generator.js";
-export type { BuildContext, ConfigGenerator, ResourceBuilder } from "./generator.js";
+export {
+  DefaultConfigGenerator,
+  clusterName,
+  parseClusterName,
+  subsetClusterName,
+  typesTouchedBy,
+} from "./generator.js";
+export type { BuildContext, BuilderOptions, ClusterOrigin, ConfigGenerator, ResourceBuilder } from "./generator.js";
+export type { ClusterNameParts } from "./builders/common.js";
+export { circuitBreakersMessage, outlierDetectionMessage } from "./policy-messages.js";
 export { createPushQueue } from "./push-queue.js";
 export type { PushQueue, PushQueueOptions, PushRequest } from "./push-queue.js";
 export { createDiscoveryController } from "./controller.js";

@@ -3,7 +3,7 @@
 import { isIP } from "node:net";
 import { XdsError } from "@xdskit/xds-types";
 import type { Service } from "./model.js";
-import type { AuthorizationRule, OutlierDetection, ServiceTls } from "./policy.js";
+import type { AuthorizationRule, CircuitBreaker, OutlierDetection, ServiceTls } from "./policy.js";
 
 const POLICIES = ["round-robin", "ring-hash", "least-request", "weighted-round-robin"];
 const HEADER = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -27,6 +27,19 @@ function list(where: string, v: unknown): asserts v is readonly unknown[] {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Checks a circuit-breaker policy; throws naming the field at `where`. */
+export function validateCircuitBreaker(cb: CircuitBreaker, where: string): void {
+  if (typeof cb !== "object" || cb === null) fail(where, "must be an object");
+  for (const k of ["maxRequests", "maxConnections", "maxPendingRequests", "maxRetries"] as const)
+    whole(`${where}.${k}`, cb[k], 1, 4_294_967_295);
+}
+
+/** Checks an outlier-detection policy; throws naming the field at `where`. */
+export function validateOutlierDetection(o: OutlierDetection, where: string): void {
+  if (typeof o !== "object" || o === null) fail(where, "must be an object");
+  validateOutlier(o, where);
+}
 
 function validateOutlier(o: OutlierDetection, where: string): void {
   whole(`${where}.intervalMs`, o.intervalMs, 1, DAY_MS, " of ms");
@@ -163,11 +176,7 @@ export function validatePolicy(s: Service, where: string): void {
     whole(`${at}.choiceCount`, lb.choiceCount, 2, 100);
   }
   if (s.outlierDetection !== undefined) validateOutlier(s.outlierDetection, `${where}.outlierDetection`);
-  const cb = s.circuitBreaker;
-  if (cb !== undefined) {
-    for (const k of ["maxRequests", "maxConnections", "maxPendingRequests", "maxRetries"] as const)
-      whole(`${where}.circuitBreaker.${k}`, cb[k], 1, 4_294_967_295);
-  }
+  if (s.circuitBreaker !== undefined) validateCircuitBreaker(s.circuitBreaker, `${where}.circuitBreaker`);
   const fo = s.localityFailover;
   if (fo !== undefined && fo !== "nearest") {
     if (!Array.isArray(fo) || fo.length === 0)

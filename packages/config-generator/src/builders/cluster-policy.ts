@@ -10,6 +10,7 @@ import {
   Cluster_LbPolicy,
   Cluster_RingHashLbConfig_HashFunction,
 } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
+import type { CircuitBreakersSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/circuit_breaker_pb";
 import type { OutlierDetectionSchema } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/outlier_detection_pb";
 import { RoutingPriority } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { ClientSideWeightedRoundRobinSchema } from "@xdskit/xds-types/gen/envoy/extensions/load_balancing_policies/client_side_weighted_round_robin/v3/client_side_weighted_round_robin_pb";
@@ -20,7 +21,7 @@ import { UpstreamTlsContextSchema } from "@xdskit/xds-types/gen/envoy/extensions
 import type { CommonTlsContextSchema } from "@xdskit/xds-types/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb";
 import type { StringMatcherSchema } from "@xdskit/xds-types/gen/envoy/type/matcher/v3/string_pb";
 import type { Service } from "../model.js";
-import type { OutlierDetection, ServiceTls } from "../policy.js";
+import type { CircuitBreaker, OutlierDetection, ServiceTls } from "../policy.js";
 import type { ProxyKind } from "../proxy.js";
 import { duration } from "./common.js";
 
@@ -147,23 +148,25 @@ export function outlierField(service: Service, kind: ProxyKind): ClusterInit {
   };
 }
 
-/** Circuit breakers: gRPC reads max requests of the default priority; Envoy reads all. */
+/** Circuit-breaker thresholds: gRPC reads max requests of the default priority; Envoy reads all. */
+export function circuitBreakerThresholds(cb: CircuitBreaker): MessageInitShape<typeof CircuitBreakersSchema> {
+  return {
+    thresholds: [
+      {
+        priority: RoutingPriority.DEFAULT,
+        ...(cb.maxRequests !== undefined ? { maxRequests: cb.maxRequests } : {}),
+        ...(cb.maxConnections !== undefined ? { maxConnections: cb.maxConnections } : {}),
+        ...(cb.maxPendingRequests !== undefined ? { maxPendingRequests: cb.maxPendingRequests } : {}),
+        ...(cb.maxRetries !== undefined ? { maxRetries: cb.maxRetries } : {}),
+      },
+    ],
+  };
+}
+
+/** The circuit breakers field of a service's cluster. */
 export function circuitBreakers(service: Service): ClusterInit {
   const cb = service.circuitBreaker;
-  if (!cb) return {};
-  return {
-    circuitBreakers: {
-      thresholds: [
-        {
-          priority: RoutingPriority.DEFAULT,
-          ...(cb.maxRequests !== undefined ? { maxRequests: cb.maxRequests } : {}),
-          ...(cb.maxConnections !== undefined ? { maxConnections: cb.maxConnections } : {}),
-          ...(cb.maxPendingRequests !== undefined ? { maxPendingRequests: cb.maxPendingRequests } : {}),
-          ...(cb.maxRetries !== undefined ? { maxRetries: cb.maxRetries } : {}),
-        },
-      ],
-    },
-  };
+  return cb ? { circuitBreakers: circuitBreakerThresholds(cb) } : {};
 }
 
 /** SAN patterns (exact, or prefix ending in `*`) as string matchers. */

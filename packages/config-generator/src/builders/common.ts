@@ -40,6 +40,29 @@ export function subsetClusterName(service: Service, subset: string, push: PushCo
   return `outbound|${push.portOf(service)}|${subset}|${service.name}`;
 }
 
+/** The parts of a cluster name in Istio's `direction|port|subset|host` form. */
+export interface ClusterNameParts {
+  readonly direction: "outbound" | "inbound";
+  readonly port: number;
+  /** Empty for a service's own cluster. */
+  readonly subset: string;
+  /** The service name (empty for an inbound cluster). */
+  readonly host: string;
+}
+
+/**
+ * Reads a cluster name of Istio's form (`outbound|8080|v2|echo`,
+ * `inbound|8080||`); undefined for any other name (passthrough clusters,
+ * a host's own).
+ */
+export function parseClusterName(name: string): ClusterNameParts | undefined {
+  const parts = name.split("|");
+  if (parts.length !== 4) return undefined;
+  const [direction, port, subset, host] = parts as [string, string, string, string];
+  if ((direction !== "outbound" && direction !== "inbound") || !/^[0-9]{1,5}$/.test(port)) return undefined;
+  return { direction, port: Number(port), subset, host };
+}
+
 /** The cluster that reaches the workload's own port on the loopback. */
 export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
