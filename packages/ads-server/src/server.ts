@@ -342,18 +342,15 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
     this.#budget.close();
     if (!own) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(
-        () => {
-          own.forceShutdown();
-          resolve();
-        },
-        Math.max(0, deadline - Date.now()),
-      );
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
       own.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
       });
     });
+    // Whatever the graceful close left open goes now, so a shut-down server
+    // holds no connection a client keeps alive.
+    own.forceShutdown();
     this.#own = undefined;
   }
 }

@@ -7,7 +7,7 @@ import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/rout
 import type { SnapshotInput } from "@xdskit/snapshot";
 import { inboundCluster, outboundCluster, sidecarFixedClusters } from "./builders/clusters.js";
 import { loadAssignment } from "./builders/endpoints.js";
-import { gatewayListener, gatewayRouteName, proxylessListeners } from "./builders/listeners.js";
+import { gatewayListener, gatewayRouteName, proxylessListeners, proxylessRouteName } from "./builders/listeners.js";
 import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./builders/inputs.js";
 import { BuildCache, type BuildCacheStats } from "./builders/memo.js";
 import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./builders/routes.js";
@@ -181,17 +181,18 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     const envoy = proxy.kind !== "proxyless";
     const decorated = this.decorateCluster !== DefaultConfigGenerator.prototype.decorateCluster;
     const out: Cluster[] = [];
-    for (const s of push.services.values()) {
+    for (const s of push.views) {
       const kind = envoy ? "envoy" : "grpc";
+      const at = `${s.name}:${push.portOf(s)}`;
       // A decorator may read anything of the service: then all of it is an input.
       const inputs = decorated ? `${clusterInputs(s, push)}|${serviceKey(s, push)}` : clusterInputs(s, push);
       const build = (subset: Subset | undefined) => {
         const cluster = outboundCluster(s, push, proxy.kind, subset?.name);
         return decorated ? this.decorateCluster(cluster, { service: s, subset, proxy, push }) : cluster;
       };
-      out.push(this.memo(TypeUrl.Cluster, `${kind}|${s.name}`, inputs, () => build(undefined)));
+      out.push(this.memo(TypeUrl.Cluster, `${kind}|${at}`, inputs, () => build(undefined)));
       for (const sub of s.subsets ?? []) {
-        out.push(this.memo(TypeUrl.Cluster, `${kind}|${s.name}|${sub.name}`, inputs, () => build(sub)));
+        out.push(this.memo(TypeUrl.Cluster, `${kind}|${at}|${sub.name}`, inputs, () => build(sub)));
       }
     }
     if (proxy.kind === "sidecar")
@@ -214,18 +215,18 @@ export class DefaultConfigGenerator implements ConfigGenerator {
    */
   buildEndpoints(proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
     const out: ClusterLoadAssignment[] = [];
-    for (const s of push.services.values()) {
+    for (const s of push.views) {
       if (s.dns || s.aggregate) continue;
       const near = s.localityFailover === "nearest" ? proxy.locality : undefined;
-      const at = near ? `@${near.region ?? ""}/${near.zone ?? ""}/${near.subZone ?? ""}` : "";
+      const at = `${s.name}:${push.portOf(s)}${near ? `@${near.region ?? ""}/${near.zone ?? ""}/${near.subZone ?? ""}` : ""}`;
       out.push(
-        this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}${at}`, serviceKey(s, push), () =>
+        this.memo(TypeUrl.ClusterLoadAssignment, at, serviceKey(s, push), () =>
           loadAssignment(s, push, undefined, near),
         ),
       );
       for (const sub of s.subsets ?? []) {
         out.push(
-          this.memo(TypeUrl.ClusterLoadAssignment, `${s.name}|${sub.name}${at}`, serviceKey(s, push), () =>
+          this.memo(TypeUrl.ClusterLoadAssignment, `${at}|${sub.name}`, serviceKey(s, push), () =>
             loadAssignment(s, push, sub, near),
           ),
         );
@@ -338,16 +339,24 @@ export class DefaultConfigGenerator implements ConfigGenerator {
 
   /** API listeners for every service. */
   protected proxylessListeners(push: PushContext): Listener[] {
-    return [...push.services.values()].flatMap((s) =>
-      this.memo(TypeUrl.Listener, `grpc|${s.name}`, clusterInputs(s, push), () => proxylessListeners(s, push)),
+    return push.views.flatMap((s) =>
+      this.memo(
+        TypeUrl.Listener,
+        `grpc|${s.name}:${push.portOf(s)}`,
+        `${clusterInputs(s, push)}|${push.isDefaultPort(s)}`,
+        () => proxylessListeners(s, push),
+      ),
     );
   }
 
   /** A route configuration per service, named after it. */
   protected proxylessRoutes(push: PushContext): RouteConfiguration[] {
-    return [...push.services.values()].map((s) =>
-      this.memo(TypeUrl.RouteConfiguration, `grpc|${s.name}`, routeInputs(s, push), () =>
-        routeConfiguration(s.name, [serviceVirtualHost(s, push, "proxyless")]),
+    return push.views.map((s) =>
+      this.memo(
+        TypeUrl.RouteConfiguration,
+        `grpc|${s.name}:${push.portOf(s)}`,
+        `${routeInputs(s, push)}|${push.isDefaultPort(s)}`,
+        () => routeConfiguration(proxylessRouteName(s, push), [serviceVirtualHost(s, push, "proxyless")]),
       ),
     );
   }
@@ -393,7 +402,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
         routeConfiguration(
           gatewayRouteName(g),
           g.hosts.flatMap((h) => {
-            const s = push.services.get(h);
+            const s = push.viewOf(h);
             return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
           }),
         ),

@@ -14,6 +14,7 @@ export type {
   RouteRule,
   Service,
   ServiceEndpoint,
+  ServicePort,
   WeightedDestination,
 } from "./model.js";
 export type {

@@ -30,6 +30,8 @@ const ENDPOINT: Shape = {
   locality: { region: "string", zone: "string", subZone: "string" },
   labels: "record",
   metadata: "json",
+  ports: "json",
+  identity: "string",
 };
 const MESH: Shape = {
   allowEmpty: "boolean",
@@ -39,6 +41,7 @@ const MESH: Shape = {
       port: "number",
       protocol: "string",
       endpoints: [ENDPOINT],
+      ports: [{ port: "number", name: "string", protocol: "string" }],
       labels: "record",
       metadata: "json",
       subsets: [{ name: "string", labels: "record" }],
@@ -84,7 +87,7 @@ const MESH: Shape = {
   routes: [
     {
       host: "string",
-      split: [{ service: "string", subset: "string", weight: "number" }],
+      split: [{ service: "string", subset: "string", port: "number", weight: "number" }],
       pathPrefix: "string",
       headers: "record",
       timeoutMs: "number",

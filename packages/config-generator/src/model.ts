@@ -53,6 +53,27 @@ export interface ServiceEndpoint {
   readonly labels?: Labels;
   /** The host's own data about this instance. */
   readonly metadata?: Metadata;
+  /**
+   * For a service with several `ports`: the port this instance serves each
+   * of them on, keyed by the service port's number (`{ "7070": 8080 }`, as
+   * a Kubernetes target port). A service port not listed is served on `port`.
+   */
+  readonly ports?: Readonly<Record<string, number>>;
+  /**
+   * The workload identity of this instance (a SPIFFE ID such as
+   * `spiffe://cluster.local/ns/default/sa/echo`), where the source knows it.
+   */
+  readonly identity?: string;
+}
+
+/** One port of a service that has several (a Kubernetes Service, an Istio ServiceEntry). */
+export interface ServicePort {
+  /** The port clients call. */
+  readonly port: number;
+  /** Its name, unique within the service (Kubernetes port names such as `grpc` or `http-web`). */
+  readonly name?: string;
+  /** The protocol of this port. Default: the service's. */
+  readonly protocol?: PortProtocol;
 }
 
 /** Health states of an endpoint, as EDS sends them. */
@@ -75,6 +96,13 @@ export interface Service {
   readonly name: string;
   /** The port clients call. Default: the first endpoint's port (a DNS service's target port). */
   readonly port?: number;
+  /**
+   * Several ports instead of one (exclusive with `port`): each gets clusters,
+   * listeners and routes of its own (`outbound|<port>||<name>`, the
+   * proxyless listener `<name>:<port>`); a client naming no port gets the
+   * first. Route rules of the service apply to every port.
+   */
+  readonly ports?: readonly ServicePort[];
   readonly protocol?: PortProtocol;
   readonly endpoints: readonly ServiceEndpoint[];
   /** Labels of the service. */
@@ -110,6 +138,11 @@ export interface WeightedDestination {
   readonly service: string;
   /** A subset of the service to send to, instead of all its endpoints. */
   readonly subset?: string;
+  /**
+   * Which port of a service with several to send to. Default: the port the
+   * request came in on, when the destination has it; else its first.
+   */
+  readonly port?: number;
   readonly weight: number;
 }
 

@@ -99,7 +99,7 @@ export function derivedPortsOf(
 ): ReadonlyMap<string, number> {
   const ports = new Map<string, number>();
   for (const s of services) {
-    if (s.port !== undefined) continue;
+    if (s.port !== undefined || s.ports) continue;
     const kept = s.dns ? undefined : previous?.get(s.name);
     const first = s.endpoints[0]?.port;
     if (kept !== undefined) ports.set(s.name, kept);
@@ -196,6 +196,7 @@ const shapeOf = remembered((s) =>
   JSON.stringify([
     s.name,
     s.port ?? null,
+    s.ports ?? null,
     s.protocol ?? "",
     s.subsets ?? [],
     s.labels ?? {},

@@ -24,9 +24,8 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
     );
   }
   if (s.port !== undefined) port(`${where}.port`, s.port);
-  if (s.protocol !== undefined && !["http", "grpc", "tcp"].includes(s.protocol)) {
-    fail(`${where}.protocol`, `must be http, grpc or tcp, got ${JSON.stringify(s.protocol)}`);
-  }
+  protocol(`${where}.protocol`, s.protocol);
+  const servicePorts = validatePorts(s, where);
   if (!Array.isArray(s.endpoints)) fail(`${where}.endpoints`, "must be a list");
   s.endpoints.forEach((e, i) => {
     const at = `${where}.endpoints[${i}]`;
@@ -48,6 +47,12 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
     }
     labels(`${at}.labels`, e.labels);
     metadata(`${at}.metadata`, e.metadata);
+    endpointPorts(`${at}.ports`, e.ports, servicePorts);
+    if (
+      e.identity !== undefined &&
+      (typeof e.identity !== "string" || e.identity.length === 0 || e.identity.length > 512)
+    )
+      fail(`${at}.identity`, `must be a non-empty string of at most 512 characters, got ${JSON.stringify(e.identity)}`);
   });
   labels(`${where}.labels`, s.labels);
   metadata(`${where}.metadata`, s.metadata);
@@ -68,13 +73,65 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
   validatePolicy(s, where);
 }
 
-const LABEL = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
+const PORT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function protocol(where: string, p: unknown): void {
+  if (p !== undefined && !["http", "grpc", "tcp"].includes(p as string)) {
+    fail(where, `must be http, grpc or tcp, got ${JSON.stringify(p)}`);
+  }
+}
+
+/** Checks a service's `ports`; returns the port numbers it declares (undefined without `ports`). */
+function validatePorts(s: Service, where: string): Set<number> | undefined {
+  if (s.ports === undefined) return undefined;
+  const at = `${where}.ports`;
+  if (!Array.isArray(s.ports) || s.ports.length === 0) fail(at, "must list at least one port");
+  if (s.port !== undefined) fail(`${where}.port`, "give either port or ports, not both");
+  if (s.dns || s.aggregate)
+    fail(at, `a ${s.dns ? "dns" : "aggregate"} service has one port (${s.dns ? "dns.port" : "port"}), not several`);
+  const numbers = new Set<number>();
+  const names = new Set<string>();
+  s.ports.forEach((p, i) => {
+    port(`${at}[${i}].port`, p?.port);
+    if (numbers.has(p.port)) fail(`${at}[${i}].port`, `port ${p.port} is listed twice`);
+    numbers.add(p.port);
+    if (p.name !== undefined) {
+      if (typeof p.name !== "string" || !PORT_NAME.test(p.name))
+        fail(
+          `${at}[${i}].name`,
+          `must be a DNS label (lower-case letters, digits and '-'), got ${JSON.stringify(p.name)}`,
+        );
+      if (names.has(p.name)) fail(`${at}[${i}].name`, `port name "${p.name}" is listed twice`);
+      names.add(p.name);
+    }
+    protocol(`${at}[${i}].protocol`, p.protocol);
+  });
+  return numbers;
+}
+
+function endpointPorts(where: string, p: unknown, servicePorts: Set<number> | undefined): void {
+  if (p === undefined) return;
+  if (!servicePorts) fail(where, "applies only to a service with ports");
+  if (typeof p !== "object" || p === null || Array.isArray(p)) fail(where, "must map service ports to ports");
+  for (const [k, v] of Object.entries(p)) {
+    if (!servicePorts.has(Number(k)))
+      fail(`${where}.${k}`, `the service has no port ${k}; it has ${[...servicePorts].join(", ")}`);
+    port(`${where}.${k}`, v);
+  }
+}
+
+// Kubernetes label keys: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters.
+const LABEL = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 function labels(where: string, l: unknown): void {
   if (l === undefined) return;
   if (typeof l !== "object" || l === null || Array.isArray(l)) fail(where, "must be a map of strings");
   for (const [k, v] of Object.entries(l)) {
-    if (!LABEL.test(k)) fail(`${where}.${k}`, "is not a valid label key (letters, digits, '-', '_', '.', '/')");
+    if (!LABEL.test(k))
+      fail(
+        `${where}.${k}`,
+        "is not a valid label key (an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.')",
+      );
     if (typeof v !== "string" || v.length > 63)
       fail(`${where}.${k}`, `must be a string of at most 63 characters, got ${JSON.stringify(v)}`);
   }
@@ -99,6 +156,7 @@ export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(
   r.split.forEach((d, i) => {
     if (typeof d?.service !== "string" || !NAME.test(d.service))
       fail(`${where}.split[${i}].service`, "must be a service name");
+    if (d.port !== undefined) port(`${where}.split[${i}].port`, d.port);
     if (!Number.isInteger(d.weight) || d.weight < 0) {
       fail(`${where}.split[${i}].weight`, `must be a whole number >= 0, got ${JSON.stringify(d.weight)}`);
     }
@@ -208,6 +266,12 @@ export function validateReferences(
       if (!target) fail(`${where}routes[${i}].split[${j}].service`, `no service named "${d.service}"`);
       if (d.subset !== undefined && !(target.subsets ?? []).some((x) => x.name === d.subset)) {
         fail(`${where}routes[${i}].split[${j}].subset`, `service "${d.service}" has no subset "${d.subset}"`);
+      }
+      if (d.port !== undefined && target.ports && !target.ports.some((p) => p.port === d.port)) {
+        fail(
+          `${where}routes[${i}].split[${j}].port`,
+          `service "${d.service}" has no port ${d.port}; it has ${target.ports.map((p) => p.port).join(", ")}`,
+        );
       }
     });
   });

@@ -64,7 +64,7 @@ export function outboundCluster(service: Service, push: PushContext, kind: Proxy
   if (service.aggregate) {
     // The members are tried in order; their own clusters carry their policy.
     const clusters = service.aggregate.flatMap((m) => {
-      const member = push.services.get(m);
+      const member = push.viewOf(m);
       return member ? [clusterName(member, push)] : [];
     });
     return create(ClusterSchema, {

@@ -9,7 +9,7 @@ export function servicesByIp(push: PushContext): Map<string, Service[]> {
   let index = ipServices.get(push);
   if (!index) {
     index = new Map();
-    for (const s of push.services.values()) {
+    for (const s of push.views) {
       for (const ip of new Set(s.endpoints.map((e) => e.address))) {
         const list = index.get(ip);
         if (list) list.push(s);
@@ -32,7 +32,7 @@ export function portsByIp(push: PushContext): Map<string, number[]> {
   let index = ipPorts.get(push);
   if (!index) {
     const sets = new Map<string, Set<number>>();
-    for (const s of push.services.values()) {
+    for (const s of push.views) {
       for (const e of s.endpoints) {
         let ports = sets.get(e.address);
         if (!ports) {

@@ -23,7 +23,7 @@ export function clusterInputs(service: Service, push: PushContext): string {
   const { loadBalancer, outlierDetection, circuitBreaker, tls, dns, aggregate } = service;
   if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate) return base;
   const members = (aggregate ?? []).map((m) => {
-    const s = push.services.get(m);
+    const s = push.viewOf(m);
     return s ? `${m}:${push.portOf(s)}` : `${m}:-`;
   });
   return `${base}|${JSON.stringify({ loadBalancer, outlierDetection, circuitBreaker, tls, dns })}|${members.join(",")}`;
@@ -32,12 +32,13 @@ export function clusterInputs(service: Service, push: PushContext): string {
 /** What a service's routes read: the service, its rules, and the ports of every service the rules send to. */
 export function routeInputs(service: Service, push: PushContext): string {
   const rules = push.routesFor(service.name);
-  const targets = new Set(rules.flatMap((r) => r.split.map((d) => d.service)));
-  targets.add(service.name);
+  const targets = new Set(rules.flatMap((r) => r.split.map((d) => push.destinationOf(d, service) ?? d.service)));
+  targets.add(service);
   const ports = [...targets].map((t) => {
-    const s = push.services.get(t);
     // Routes hash on the headers their destination's ring hash names.
-    return s ? `${t}:${push.portOf(s)}:${s.loadBalancer?.hashHeaders?.join(",") ?? ""}` : `${t}:-`;
+    return typeof t === "string"
+      ? `${t}:-`
+      : `${t.name}:${push.portOf(t)}:${t.loadBalancer?.hashHeaders?.join(",") ?? ""}`;
   });
   return `${clusterInputs(service, push)}|${JSON.stringify(rules)}|${ports.join(",")}`;
 }
@@ -51,7 +52,7 @@ export function portInputs(services: readonly Service[], push: PushContext): str
 export function gatewayInputs(gateway: Gateway, push: PushContext): string {
   return `${gateway.port}|${gateway.hosts
     .map((h) => {
-      const s = push.services.get(h);
+      const s = push.viewOf(h);
       return s ? routeInputs(s, push) : `${h}:-`;
     })
     .join("\n")}`;

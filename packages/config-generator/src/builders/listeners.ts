@@ -29,9 +29,19 @@ export function httpRdsFilter(statPrefix: string, routeConfigName: string): Filt
   });
 }
 
-/** gRPC names the listener after the dial target: xds:///echo and xds:///echo:8080. */
+/**
+ * gRPC names the listener after the dial target: xds:///echo and
+ * xds:///echo:8080; for a service with several ports, the bare name is its
+ * first port's.
+ */
 export function proxylessListenerNames(service: Service, push: PushContext): string[] {
-  return [service.name, `${service.name}:${push.portOf(service)}`];
+  const withPort = `${service.name}:${push.portOf(service)}`;
+  return push.isDefaultPort(service) ? [service.name, withPort] : [withPort];
+}
+
+/** The route configuration a proxyless listener reads: the service's name, with the port for a further port. */
+export function proxylessRouteName(service: Service, push: PushContext): string {
+  return push.isDefaultPort(service) ? service.name : `${service.name}:${push.portOf(service)}`;
 }
 
 /** The API listeners of one service for proxyless gRPC clients, reading the service's route configuration. */
@@ -42,7 +52,10 @@ export function proxylessListeners(service: Service, push: PushContext): Listene
       apiListener: {
         apiListener: packHttpConnectionManager({
           statPrefix: name,
-          routeSpecifier: { case: "rds", value: { routeConfigName: service.name, configSource: ADS } },
+          routeSpecifier: {
+            case: "rds",
+            value: { routeConfigName: proxylessRouteName(service, push), configSource: ADS },
+          },
           httpFilters: [faultHttpFilter(), routerHttpFilter()],
         }),
       },

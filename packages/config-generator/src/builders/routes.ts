@@ -72,20 +72,22 @@ function contentName(prefix: string, route: RouteInit): string {
 
 /** One route from a rule: path prefix and header matches; weighted clusters, timeout, retries and faults. */
 export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
-  const dest = rule.split.filter((d) => push.services.has(d.service));
-  const cluster = (name: string, subset?: string) => {
-    const s = push.services.get(name) as Service;
-    return subset === undefined ? clusterName(s, push) : subsetClusterName(s, subset, push);
-  };
+  const dest = rule.split.flatMap((d) => {
+    const view = push.destinationOf(d, service);
+    return view ? [{ view, subset: d.subset, weight: d.weight }] : [];
+  });
+  const cluster = (s: Service, subset?: string) =>
+    subset === undefined ? clusterName(s, push) : subsetClusterName(s, subset, push);
+  const first = dest[0];
   const action: MessageInitShape<typeof RouteActionSchema> = {
     clusterSpecifier:
-      dest.length === 1
-        ? { case: "cluster", value: cluster(dest[0]?.service ?? "", dest[0]?.subset) }
+      dest.length === 1 && first
+        ? { case: "cluster", value: cluster(first.view, first.subset) }
         : {
             case: "weightedClusters",
-            value: { clusters: dest.map((d) => ({ name: cluster(d.service, d.subset), weight: d.weight })) },
+            value: { clusters: dest.map((d) => ({ name: cluster(d.view, d.subset), weight: d.weight })) },
           },
-    ...hashPolicy(push.services.get(dest[0]?.service ?? "")),
+    ...hashPolicy(first?.view),
   };
   if (rule.timeoutMs !== undefined) {
     // Envoy enforces the route timeout; gRPC clients read only the max

@@ -34,7 +34,7 @@ import { httpRdsFilter, tcpProxyFilter } from "./listeners.js";
 /** Services by the port clients call, ports ascending. */
 export function servicesByPort(push: PushContext): [number, Service[]][] {
   const byPort = new Map<number, Service[]>();
-  for (const s of push.services.values()) {
+  for (const s of push.views) {
     const p = push.portOf(s);
     const list = byPort.get(p);
     if (list) list.push(s);
