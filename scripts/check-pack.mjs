@@ -11,7 +11,16 @@ import { fileURLToPath } from "node:url";
 import { runWalkthrough } from "./pack-walkthrough.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const packages = ["xds-types", "snapshot", "ads-server", "config-generator", "adsc", "admin", "source-etcd"];
+const packages = [
+  "xds-types",
+  "snapshot",
+  "ads-server",
+  "config-generator",
+  "adsc",
+  "admin",
+  "source-etcd",
+  "source-kubernetes",
+];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-pack-"));
 const tarballs = path.join(work, "tarballs");
 const outside = path.join(work, "adopter");
@@ -90,6 +99,7 @@ import { createDiscoveryController, createMemorySource } from "@xdskit/config-ge
 import { startAdminServer } from "@xdskit/admin";
 import { TypeUrl } from "@xdskit/xds-types";
 import { type EtcdSource, createEtcdSource } from "@xdskit/source-etcd";
+import { type KubernetesSource, createKubernetesSource, podNodePolicy } from "@xdskit/source-kubernetes";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 export const loaded = [${entries.map((_, i) => `m${i}`).join(", ")}].length;
 const source = createMemorySource();
@@ -101,7 +111,13 @@ const admin = startAdminServer({ ads, controller, port: 0 });
 const first: Cluster | undefined = undefined;
 // Typed only: nothing here talks to etcd.
 const makeEtcd: () => EtcdSource = () => createEtcdSource({ endpoints: ["http://127.0.0.1:2379"] });
-export { port, admin, first, makeEtcd, TypeUrl };
+// Typed only: nothing here talks to a cluster.
+const makeKube = (kubeconfig: string): { source: KubernetesSource; ads: ReturnType<typeof createAdsServer> } => {
+  const cluster = createKubernetesSource({ kubeconfig, namespaces: ["team-a"] });
+  const c = createDiscoveryController({ services: cluster });
+  return { source: cluster, ads: createAdsServer({ registry: c.registry, authorize: podNodePolicy(cluster) }) };
+};
+export { port, admin, first, makeEtcd, makeKube, TypeUrl };
 `,
   );
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], outside);

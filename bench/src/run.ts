@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Figure, Scenario } from "./figure.js";
-import { scenarios } from "./scenarios/index.js";
+import { extraScenarios, scenarios } from "./scenarios/index.js";
 
 function formatValue(v: number, unit: string): string {
   if (unit === "bytes" || unit.startsWith("bytes/")) {
@@ -47,9 +47,12 @@ export async function runBench(options: { quick: boolean; only?: string; log?: (
   failed: string[];
 }> {
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const selected: Scenario[] = scenarios.filter((s) => !options.only || s.name === options.only);
+  const selected: Scenario[] = options.only
+    ? [...scenarios, ...extraScenarios].filter((s) => s.name === options.only)
+    : [...scenarios];
   if (selected.length === 0) {
-    throw new Error(`no scenario named "${options.only}"; expected one of: ${scenarios.map((s) => s.name).join(", ")}`);
+    const all = [...scenarios, ...extraScenarios].map((s) => s.name).join(", ");
+    throw new Error(`no scenario named "${options.only}"; expected one of: ${all}`);
   }
   const figures: Figure[] = [];
   const failed: string[] = [];
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      `usage: npm run bench [-- --quick] [-- --only NAME]\nscenarios: ${scenarios.map((s) => s.name).join(", ")}`,
+      `usage: npm run bench [-- --quick] [-- --only NAME]\nscenarios: ${scenarios.map((s) => s.name).join(", ")}\nonly when named: ${extraScenarios.map((s) => s.name).join(", ")} (needs bash scripts/ensure-kube.sh)`,
     );
     return;
   }

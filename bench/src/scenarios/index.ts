@@ -3,6 +3,7 @@ import churn from "./churn.js";
 import etcdSource from "./etcd-source.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
+import kubernetes from "./kubernetes.js";
 import largeWorld from "./large-world.js";
 import reconnectStorm from "./reconnect-storm.js";
 import sidecars from "./sidecars.js";
@@ -21,3 +22,9 @@ export const scenarios: readonly Scenario[] = [
   tls,
   etcdSource,
 ];
+
+/**
+ * Scenarios run only when named (`--only NAME`): they need what the default
+ * run does not (a Kubernetes control plane built by scripts/ensure-kube.sh).
+ */
+export const extraScenarios: readonly Scenario[] = [kubernetes];

@@ -5,16 +5,25 @@
 import { createAdsServer } from "@xdskit/ads-server";
 import { createDiscoveryController, createFileSource } from "@xdskit/config-generator";
 import { createEtcdSource } from "@xdskit/source-etcd";
+import { createKubernetesSource } from "@xdskit/source-kubernetes";
 import { processStats, serve } from "../child.js";
 
 const args = JSON.parse(process.argv[2] ?? "{}") as
   | { kind: "etcd"; endpoints: string[]; prefix: string; services: number }
-  | { kind: "file"; path: string; services: number };
+  | { kind: "file"; path: string; services: number }
+  | { kind: "kubernetes"; kubeconfig: string; namespace: string; services: number };
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  let source: ReturnType<typeof createEtcdSource> | ReturnType<typeof createFileSource>;
-  if (args.kind === "etcd") {
+  let source:
+    | ReturnType<typeof createEtcdSource>
+    | ReturnType<typeof createFileSource>
+    | ReturnType<typeof createKubernetesSource>;
+  if (args.kind === "kubernetes") {
+    const kube = createKubernetesSource({ kubeconfig: args.kubeconfig, namespaces: [args.namespace] });
+    await kube.whenReady(300_000);
+    source = kube;
+  } else if (args.kind === "etcd") {
     const etcd = createEtcdSource({ endpoints: args.endpoints, prefix: args.prefix });
     await etcd.whenReady(120_000);
     source = etcd;
@@ -25,7 +34,9 @@ async function main(): Promise<void> {
   if (loaded !== args.services)
     throw new Error(`the ${args.kind} source read ${loaded} services, expected ${args.services}`);
   const readMs = performance.now() - t0;
-  const controller = createDiscoveryController({ services: source, config: source });
+  const controller = createDiscoveryController(
+    "routes" in source ? { services: source, config: source } : { services: source },
+  );
   const ads = createAdsServer({ registry: controller.registry });
   serve({
     status: () => ({ connections: ads.connections.count(), readMs }),

@@ -2,29 +2,38 @@
 //   mesh (built-in or a watched file) → DiscoveryController → ADS server → xds:/// clients
 // Run: npm start [-- --port 15010 --admin-port 15014 --config mesh.yaml]; --help lists every flag.
 import { assertSafeBind, startAdminServer } from "@xdskit/admin";
-import { createAdsServer, secretsByNamespace, spiffeNodePolicy, tlsServerCredentials } from "@xdskit/ads-server";
+import {
+  type Authorizer,
+  createAdsServer,
+  secretsByNamespace,
+  spiffeNodePolicy,
+  tlsServerCredentials,
+} from "@xdskit/ads-server";
 import { createPromMetrics } from "@xdskit/ads-server/prom";
 import {
-  type FileSource,
-  type MemorySource,
   type SecretsDirSource,
   DefaultConfigGenerator,
   createDiscoveryController,
-  createFileSource,
-  createMemorySource,
   createSecretsDirSource,
 } from "@xdskit/config-generator";
 import { createControllerMetrics } from "@xdskit/config-generator/prom";
-import { type EtcdSource, createEtcdSource } from "@xdskit/source-etcd";
-import { createEtcdSourceMetrics } from "@xdskit/source-etcd/prom";
+import { podNodePolicy } from "@xdskit/source-kubernetes";
 import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
 import { startEchoBackend } from "./echo.js";
 import { type PilotOptions, USAGE, UsageError, parseOptions } from "./options.js";
+import { type PilotSources, openSources } from "./sources.js";
 
 function fail(message: string, code = 1): never {
   console.error(`minimal-pilot: ${message}`);
   process.exit(code);
+}
+
+/** The authorization hook: mTLS identities (with --client-ca) and, with Kubernetes, the pod at a node's IP. */
+function authorizer(o: PilotOptions, sources: PilotSources): { authorize?: Authorizer } {
+  const mtls = o.tls?.clientCaFile !== undefined ? spiffeNodePolicy({ trustDomain: o.trustDomain }) : undefined;
+  if (sources.kube) return { authorize: podNodePolicy(sources.kube, mtls) };
+  return mtls ? { authorize: mtls } : {};
 }
 
 function securityLine(o: PilotOptions, xds: string): string {
@@ -74,41 +83,20 @@ async function main(): Promise<void> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics });
 
-  let file: FileSource | undefined;
-  let etcd: EtcdSource | undefined;
-  let source: FileSource | MemorySource | EtcdSource;
-  if (o.etcd) {
-    let s: EtcdSource;
-    try {
-      s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix, tls: o.etcdTls });
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    etcd = s;
-    source = s;
-    stops.push(() => s.close());
-    // Not ready (and serving nothing) until etcd was read; then keeps the last good mesh through outages.
-    s.on("connection", (e) => {
-      if (e.connected)
-        console.log(
-          `etcd: ${s.ready() ? "connected to" : "reading"} ${o.etcd?.join(",")} ${o.etcdPrefix} at revision ${e.revision}`,
-        );
-      else console.warn(`etcd: lost (${e.error}); serving the last good mesh and retrying`);
-    });
-    s.on("rejected", (e) => console.error(`etcd: ${e.reason}: ${e.error.message}`));
-    createEtcdSourceMetrics(s, { registry: metrics });
-  } else if (o.config) {
-    try {
-      file = createFileSource({ path: o.config, ...(o.maxConfigBytes ? { maxBytes: o.maxConfigBytes } : {}) });
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    source = file;
-    stops.push(() => file?.close());
-  } else {
-    const mem = createMemorySource();
-    mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: o.host, port: p })) });
-    source = mem;
+  let sources: PilotSources;
+  try {
+    sources = openSources(o, echoPorts, metrics);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  stops.push(() => sources.close());
+  if (sources.kube) {
+    // Proxies are pods: a node at a pod's IP must claim that pod's namespace and service account.
+    const k = sources.kube;
+    void k.whenReady(30_000).then(
+      () => console.log(`kubernetes: ${k.services().length} services read`),
+      (err: Error) => console.warn(`kubernetes: ${err.message}; not ready, retrying`),
+    );
   }
 
   const generator = new DefaultConfigGenerator();
@@ -128,8 +116,8 @@ async function main(): Promise<void> {
   }
 
   const controller = createDiscoveryController({
-    services: source,
-    config: source,
+    services: sources.services,
+    ...(sources.config ? { config: sources.config } : {}),
     generator,
     debounceMs: o.debounceMs,
     ...(o.groupByLocality ? { groupBy: { locality: true } } : {}),
@@ -149,12 +137,11 @@ async function main(): Promise<void> {
   controller.on("nodeGroupRemoved", (e) => console.log(`node group ${e.nodeGroup} removed: ${e.reason}`));
   controller.on("pushFailed", (e) => console.error(`push failed for ${e.nodeGroup}: ${e.error.message}`));
 
-  const mtls = o.tls?.clientCaFile !== undefined;
   const ads = createAdsServer({
     registry: controller.registry,
     metrics: createPromMetrics({ registry: metrics }),
     controlPlaneId: "xdskit-minimal-pilot",
-    ...(mtls ? { authorize: spiffeNodePolicy({ trustDomain: o.trustDomain }) } : {}),
+    ...authorizer(o, sources),
     // Secrets go only to clients that proved their namespace.
     authorizeResource: secretsByNamespace,
     ...(log ? { logger: log } : {}),
@@ -193,13 +180,7 @@ async function main(): Promise<void> {
     ads,
     controller,
     metrics,
-    source: () =>
-      etcd
-        ? {
-            lastError: etcd.status().lastError ?? null,
-            status: { etcd: o.etcd, prefix: o.etcdPrefix, ...etcd.status() },
-          }
-        : { file: file?.path ?? null, lastError: file?.lastError?.message ?? null },
+    source: () => sources.describe(),
     ready: () => ready,
     host: o.adminHost,
     port: o.adminPort,

@@ -14,7 +14,14 @@ export const USAGE = `usage: npm start -- [options]
   --etcd-ca FILE        TLS to etcd (https:// URLs): the CA of etcd's certificate (default: system roots)
   --etcd-cert FILE      a client certificate for etcd's --client-cert-auth (with --etcd-key)
   --etcd-key FILE       its private key
-  --backends N          demo echo backends to start on loopback (default 2; 0 with --config or --etcd)
+  --kubeconfig FILE     read Services, EndpointSlices, Pods and Nodes from a Kubernetes API server
+                        (docs/kubernetes.md); with --config or --etcd, their services and routes too
+  --kubernetes          the same with the default kubeconfig: the pod's service account when run
+                        in a cluster, else KUBECONFIG or ~/.kube/config
+  --namespaces A,B      serve only these namespaces (each watched on its own)
+  --namespace-selector S  serve only namespaces whose labels match S (e.g. mesh=enabled)
+  --cluster-domain D    hosts are <name>.<namespace>.svc.<D> (default cluster.local)
+  --backends N          demo echo backends to start on loopback (default 2; 0 with another source)
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
                         with "localityFailover: nearest" need (docs/proxyless.md)
@@ -51,6 +58,15 @@ export interface PilotOptions {
   readonly etcdTls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly backends: number;
   readonly debounceMs: number;
+  /** Services from a Kubernetes API server. */
+  readonly kubernetes:
+    | {
+        readonly kubeconfig: string | undefined;
+        readonly namespaces: readonly string[] | undefined;
+        readonly namespaceSelector: string | undefined;
+        readonly domain: string;
+      }
+    | undefined;
   /** Node groups per client locality (the controller's groupBy.locality). */
   readonly groupByLocality: boolean;
   readonly tls:
@@ -113,6 +129,11 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         "etcd-cert": { type: "string" },
         "etcd-key": { type: "string" },
         backends: { type: "string" },
+        kubeconfig: { type: "string" },
+        kubernetes: { type: "boolean", default: false },
+        namespaces: { type: "string" },
+        "namespace-selector": { type: "string" },
+        "cluster-domain": { type: "string" },
         debounce: { type: "string" },
         "group-by-locality": { type: "boolean", default: false },
         "tls-cert": { type: "string" },
@@ -170,6 +191,20 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     throw new UsageError("--etcd-cert and --etcd-key go together: give both, or neither");
   if ((etcdCa || etcdCert) && etcd?.some((u) => !u.startsWith("https://")))
     throw new UsageError(`TLS to etcd needs https:// URLs in --etcd; got ${etcd.join(",")}`);
+  const kubeconfig = readableFile(str("kubeconfig"), "--kubeconfig");
+  const useKube = kubeconfig !== undefined || values.kubernetes === true;
+  const namespaces = str("namespaces")
+    ?.split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const n of namespaces ?? [])
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
+      throw new UsageError(`--namespaces: "${n}" is not a namespace name (lower-case letters, digits and '-')`);
+  for (const flag of ["namespaces", "namespace-selector", "cluster-domain"])
+    if (str(flag) !== undefined && !useKube) throw new UsageError(`--${flag} needs --kubeconfig or --kubernetes`);
+  const domain = str("cluster-domain") ?? "cluster.local";
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(domain))
+    throw new UsageError(`--cluster-domain must be a DNS name like cluster.local, got "${domain}"`);
   return {
     host: str("host") ?? "127.0.0.1",
     port: port(str("port"), 15010, "--port"),
@@ -182,7 +217,8 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
       ...(etcdCert ? { certFile: etcdCert } : {}),
       ...(etcdKey ? { keyFile: etcdKey } : {}),
     },
-    backends: whole(str("backends"), "--backends", 0) ?? (config || etcd ? 0 : 2),
+    kubernetes: useKube ? { kubeconfig, namespaces, namespaceSelector: str("namespace-selector"), domain } : undefined,
+    backends: whole(str("backends"), "--backends", 0) ?? (config || etcd || useKube ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
     groupByLocality: values["group-by-locality"] === true,
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,

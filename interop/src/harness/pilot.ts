@@ -90,6 +90,31 @@ export async function startPilot(mesh: string, extraArgs: readonly string[] = []
   };
 }
 
+/** A pilot reading Services from a Kubernetes API server. */
+export interface KubePilot extends EtcdPilot {
+  /** SIGTERM, then SIGKILL if it lingers. */
+  stop(): Promise<void>;
+}
+
+/** Starts minimal-pilot on free ports reading a Kubernetes API server; resolves once it is ready. */
+export async function startKubePilot(kubeconfig: string, extraArgs: readonly string[] = []): Promise<KubePilot> {
+  const { child, base, get, gone, exited } = await launch(["--kubeconfig", kubeconfig, ...extraArgs]);
+  await waitFor("the pilot to read the API server", async () => ((await get("/readyz")).ok ? true : undefined), 30_000);
+  return {
+    ...base,
+    metrics: async () => (await get("/metrics")).text(),
+    kill: async () => {
+      if (!gone()) child.kill("SIGKILL");
+      await exited;
+    },
+    stop: async () => {
+      if (!gone()) child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (!gone()) child.kill("SIGKILL");
+    },
+  };
+}
+
 /** Starts minimal-pilot on free ports reading the mesh from etcd; resolves once it is ready. */
 export async function startEtcdPilot(etcdUrl: string, extraArgs: readonly string[] = []): Promise<EtcdPilot> {
   const { child, base, get, gone, exited } = await launch(["--etcd", etcdUrl, ...extraArgs]);

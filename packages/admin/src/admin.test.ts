@@ -48,6 +48,9 @@ describe("@xdskit/admin", () => {
     ready = true;
     assert.equal((await get("/healthz")).status, 200);
     assert.equal(await (await get("/readyz")).text(), "ready\n");
+    // A kubelet's probe carries no token: /readyz answers it too.
+    const probe = await fetch(`http://127.0.0.1:${admin.port}/readyz`);
+    assert.equal(probe.status, 200);
   });
 
   it("tokens: header or access_token; 401 otherwise; GET and HEAD only", async () => {

@@ -31,7 +31,7 @@ export interface AdminOptions {
   readonly source?: () => SourceInfo;
   /** True once the host is serving; /healthz and /readyz answer 503 before. Default: always. */
   readonly ready?: () => boolean;
-  /** A bearer token every page but /healthz requires. */
+  /** A bearer token every page but /healthz and /readyz requires (/readyz then says why it is not ready only with it). */
   readonly token?: string;
 }
 
@@ -86,7 +86,10 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
         { allow: "GET, HEAD" },
       );
     }
-    if (url.pathname !== "/healthz" && options.token && !authorized(req, options.token, url)) {
+    const authed = !options.token || authorized(req, options.token, url);
+    // Probes (a kubelet's) carry no token: /healthz, and /readyz without its reason.
+    const probe = url.pathname === "/healthz" || url.pathname === "/readyz";
+    if (!probe && !authed) {
       return json(
         res,
         401,
@@ -104,8 +107,8 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
           const sources = options.controller?.ready() ?? true;
           if (ready && sources) return text(res, 200, "ready\n");
           if (!ready) return text(res, 503, "starting\n");
-          // The source's own last error says why (etcd not answering, a broken file).
-          const why = options.source?.().lastError;
+          // The source's own last error says why (etcd not answering, a broken file), to those with the token.
+          const why = authed ? options.source?.().lastError : undefined;
           return text(
             res,
             503,

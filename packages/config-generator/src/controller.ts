@@ -50,7 +50,14 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   #lastRejection: { reason: string; error: Error; at: Date } | undefined;
   readonly #pushes: PushRecord[] = [];
   readonly #onChange = (c: { kinds: readonly ChangeKind[]; reason: string }) => this.#queue.enqueue(c);
-  readonly #onRejected = (e: { reason: string; error: Error }) => this.#rejected(e.reason, e.error, false);
+  // A refusal reaching the controller twice (a source it listens to directly
+  // and through an aggregate) is one refusal: the same error object.
+  #lastRefusal: Error | undefined;
+  readonly #onRejected = (e: { reason: string; error: Error }) => {
+    if (e.error === this.#lastRefusal) return;
+    this.#lastRefusal = e.error;
+    this.#rejected(e.reason, e.error, false);
+  };
   readonly #onIdle = (e: { nodeGroup: string }) => {
     this.#forget(e.nodeGroup, "no stream used it for the idle period");
   };

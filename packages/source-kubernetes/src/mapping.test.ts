@@ -182,6 +182,38 @@ describe("mapping a cluster to the model", () => {
     assert.deepEqual(model.rejected(), []);
   });
 
+  it("takes both address families of a dual-stack Service, and follows a namespace selector's answer", () => {
+    const v6 = { ...slice("a", "dual", "dual-v6", [{ addresses: ["fd00::1"] }], [{ port: 80 }]), addressType: "IPv6" };
+    const stores = {
+      services: byKey(svc("a", "dual", { ports: [{ port: 80 }] })),
+      slices: byKey(slice("a", "dual", "dual-v4", [{ addresses: ["10.0.0.1"] }], [{ port: 80 }]), v6),
+      pods: new Map<string, V1Pod>(),
+      nodes: new Map<string, V1Node>(),
+      namespaces: new Map<string, V1Namespace>([["/a", { metadata: { name: "a", labels: { mesh: "on" } } }]]),
+    };
+    const selector = parseSelector("mesh=on");
+    const model = new ClusterModel(
+      stores,
+      {
+        ...options,
+        namespaceSelected: (ns) => matchesSelector(selector, stores.namespaces.get(`/${ns}`)?.metadata?.labels ?? {}),
+      },
+      () => {},
+    );
+    for (const k of stores.slices.keys()) model.sliceChanged(k);
+    assert.deepEqual(
+      model
+        .services()[0]
+        ?.endpoints.map((e) => e.address)
+        .sort(),
+      ["10.0.0.1", "fd00::1"],
+    );
+    // The namespace is relabelled out of the mesh: its services go at once.
+    stores.namespaces.set("/a", { metadata: { name: "a", labels: { mesh: "off" } } });
+    model.namespacesChanged();
+    assert.deepEqual(model.services(), []);
+  });
+
   it("reads label selectors", () => {
     const sel = parseSelector("team in (a, b),tier!=test,mesh,!legacy");
     assert.equal(matchesSelector(sel, { team: "a", tier: "prod", mesh: "" }), true);

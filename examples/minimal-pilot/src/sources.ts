@@ -1,0 +1,114 @@
+// Where minimal-pilot's mesh comes from: the built-in demo, a mesh file, etcd,
+// or a Kubernetes API server — the last composed with a mesh file or etcd for
+// routes and gateways (and any services of their own).
+import {
+  type ConfigStore,
+  type ServiceRegistry,
+  createAggregateRegistry,
+  createFileSource,
+  createMemorySource,
+} from "@xdskit/config-generator";
+import { createEtcdSource } from "@xdskit/source-etcd";
+import { createEtcdSourceMetrics } from "@xdskit/source-etcd/prom";
+import { type KubernetesSource, createKubernetesSource } from "@xdskit/source-kubernetes";
+import { createKubernetesSourceMetrics } from "@xdskit/source-kubernetes/prom";
+import type client from "prom-client";
+import type { PilotOptions } from "./options.js";
+
+/** The sources the controller reads, and what the admin pages say about them. */
+export interface PilotSources {
+  readonly services: ServiceRegistry;
+  readonly config: ConfigStore | undefined;
+  /** The Kubernetes source, when there is one (its pods authorize proxies). */
+  readonly kube: KubernetesSource | undefined;
+  /** For /debug/mesh and /readyz: where the mesh comes from, and the last error. */
+  describe(): { lastError: string | null; status?: unknown; file?: string | null };
+  close(): Promise<void>;
+}
+
+/** Opens the sources the options name; throws with a readable message. */
+export function openSources(o: PilotOptions, echoPorts: readonly number[], metrics: client.Registry): PilotSources {
+  const closers: (() => Promise<void> | void)[] = [];
+  let routes: (ConfigStore & ServiceRegistry) | undefined;
+  const describe: (() => Record<string, unknown>)[] = [];
+  let lastError: () => string | undefined = () => undefined;
+
+  if (o.etcd) {
+    const s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix, tls: o.etcdTls });
+    closers.push(() => s.close());
+    // Not ready (and serving nothing) until etcd was read; then keeps the last good mesh through outages.
+    s.on("connection", (e) => {
+      if (e.connected)
+        console.log(
+          `etcd: ${s.ready() ? "connected to" : "reading"} ${o.etcd?.join(",")} ${o.etcdPrefix} at revision ${e.revision}`,
+        );
+      else console.warn(`etcd: lost (${e.error}); serving the last good mesh and retrying`);
+    });
+    s.on("rejected", (e) => console.error(`etcd: ${e.reason}: ${e.error.message}`));
+    createEtcdSourceMetrics(s, { registry: metrics });
+    routes = s;
+    describe.push(() => ({ etcd: o.etcd, prefix: o.etcdPrefix, ...s.status() }));
+    lastError = () => s.status().lastError;
+  } else if (o.config) {
+    const file = createFileSource({ path: o.config, ...(o.maxConfigBytes ? { maxBytes: o.maxConfigBytes } : {}) });
+    closers.push(() => file.close());
+    routes = file;
+    describe.push(() => ({ file: file.path }));
+    lastError = () => file.lastError?.message;
+  }
+
+  let kube: KubernetesSource | undefined;
+  if (o.kubernetes) {
+    const k = createKubernetesSource({
+      ...(o.kubernetes.kubeconfig ? { kubeconfig: o.kubernetes.kubeconfig } : {}),
+      ...(o.kubernetes.namespaces ? { namespaces: o.kubernetes.namespaces } : {}),
+      ...(o.kubernetes.namespaceSelector ? { namespaceSelector: o.kubernetes.namespaceSelector } : {}),
+      domain: o.kubernetes.domain,
+      trustDomain: o.trustDomain,
+    });
+    kube = k;
+    closers.push(() => k.close());
+    const server = k.kubeConfig.getCurrentCluster()?.server ?? "?";
+    k.on("connection", (e) => {
+      if (e.connected) console.log(`kubernetes: ${k.ready() ? "connected to" : "reading"} ${server}`);
+      else console.warn(`kubernetes: lost ${server} (${e.error}); serving the last good services and retrying`);
+    });
+    k.on("rejected", (e) => console.error(`kubernetes: ${e.reason}: ${e.error.message}`));
+    createKubernetesSourceMetrics(k, { registry: metrics });
+    describe.unshift(() => ({ kubernetes: { server, ...k.status() } }));
+    const other = lastError;
+    lastError = () => k.status().lastError ?? other();
+  }
+
+  let services: ServiceRegistry;
+  if (kube && routes) {
+    // The cluster's services and the file's (or etcd's) own, merged; routes and gateways from the file.
+    const both = createAggregateRegistry([kube, routes]);
+    closers.push(() => both.close());
+    services = both;
+  } else if (kube) services = kube;
+  else if (routes) services = routes;
+  else {
+    const mem = createMemorySource();
+    mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: o.host, port: p })) });
+    services = mem;
+    describe.push(() => ({ file: null }));
+  }
+  return {
+    services,
+    config: routes,
+    kube,
+    describe: () => {
+      const parts = Object.assign({}, ...describe.map((d) => d()));
+      const { file, ...status } = parts as { file?: string | null };
+      return {
+        lastError: lastError() ?? null,
+        ...(file !== undefined ? { file } : {}),
+        ...(Object.keys(status).length > 0 ? { status } : {}),
+      };
+    },
+    close: async () => {
+      for (const c of closers.reverse()) await c();
+    },
+  };
+}
