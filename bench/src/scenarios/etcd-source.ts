@@ -10,10 +10,10 @@ import type { Service } from "@xdskit/config-generator";
 import { entryKey, putMesh } from "@xdskit/source-etcd";
 import { etcdMissing, startTestEtcd } from "@xdskit/source-etcd/testing";
 import { Etcd3 } from "etcd3";
-import { type ProcessStats, type ServerProcess, startServerProcess } from "../child.js";
+import { type ServerProcess, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { MESH_PORT, clusterOf, endpointIp } from "../mesh.js";
-import { type Convergence, type MakeChange, convergence, toFullConfig } from "./mesh-runs.js";
+import { type MakeChange, type SourceRun, runSourceWorld } from "./mesh-runs.js";
 
 const PREFIX = "/xdskit/";
 // The services every stream calls; the changes go round them.
@@ -47,43 +47,21 @@ const changed = (k: number, services: number) => {
   return { i, svc: service(i, k + 2) };
 };
 
-interface Run {
-  readonly readMs: number;
-  readonly rss: number;
-  readonly peakRss: number;
-  readonly churn: Convergence;
-}
+type Run = SourceRun;
 
-async function run(
+function run(
   server: ServerProcess,
   plan: { streams: number; services: number; changes: number; timeoutMs: number },
   change: MakeChange,
   log: (m: string) => void,
 ): Promise<Run> {
-  const full = await toFullConfig(
-    server,
-    {
-      streams: plan.streams,
-      subscriptions: subscriptions(plan.services),
-      node: { cluster: "etcd", userAgentName: "gRPC Go" },
-    },
-    plan.timeoutMs,
-  );
-  try {
-    log(`full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const settled = await server.request<ProcessStats & { readMs: number }>("stats");
-    const churn = await convergence(server, full.load, plan.streams, {
-      changes: plan.changes,
-      everyMs: 1000,
-      change,
-      timeoutMs: plan.timeoutMs,
-    });
-    const end = await server.request<ProcessStats>("stats");
-    return { readMs: settled.readMs, rss: settled.rss, peakRss: end.peakRss, churn };
-  } finally {
-    await full.load.stop();
-  }
+  const world = {
+    ...plan,
+    subscriptions: subscriptions(plan.services),
+    node: { cluster: "etcd", userAgentName: "gRPC Go" },
+    everyMs: 1000,
+  };
+  return runSourceWorld(server, world, change, log);
 }
 
 const scenario: Scenario = {

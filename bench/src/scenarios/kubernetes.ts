@@ -12,9 +12,9 @@ import { entryKey, putMesh } from "@xdskit/source-etcd";
 import { etcdMissing, startTestEtcd } from "@xdskit/source-etcd/testing";
 import { TestCluster, kubeMissing, startTestKube } from "@xdskit/source-kubernetes/testing";
 import { Etcd3 } from "etcd3";
-import { type ProcessStats, type ServerProcess, startServerProcess } from "../child.js";
+import { type ServerProcess, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
-import { type Convergence, type MakeChange, convergence, toFullConfig } from "./mesh-runs.js";
+import { type MakeChange, type SourceRun, runSourceWorld } from "./mesh-runs.js";
 
 const NS = "bench";
 const PORT = 8080;
@@ -51,44 +51,20 @@ async function pooled<T>(items: readonly T[], width: number, work: (x: T) => Pro
   );
 }
 
-interface Run {
-  readonly readyMs: number;
-  readonly rss: number;
-  readonly peakRss: number;
-  readonly churn: Convergence;
-}
-
-async function run(
+function run(
   server: ServerProcess,
   plan: { streams: number; services: number; changes: number; timeoutMs: number },
   host: (i: number) => string,
   change: MakeChange,
   log: (m: string) => void,
-): Promise<Run> {
-  const full = await toFullConfig(
-    server,
-    {
-      streams: plan.streams,
-      subscriptions: subscriptions(plan.services, host),
-      node: { cluster: "k8s", userAgentName: "gRPC Go" },
-    },
-    plan.timeoutMs,
-  );
-  try {
-    log(`full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const settled = await server.request<ProcessStats & { readMs: number }>("stats");
-    const churn = await convergence(server, full.load, plan.streams, {
-      changes: plan.changes,
-      everyMs: 1500,
-      change,
-      timeoutMs: plan.timeoutMs,
-    });
-    const end = await server.request<ProcessStats>("stats");
-    return { readyMs: settled.readMs, rss: settled.rss, peakRss: end.peakRss, churn };
-  } finally {
-    await full.load.stop();
-  }
+): Promise<SourceRun> {
+  const world = {
+    ...plan,
+    subscriptions: subscriptions(plan.services, host),
+    node: { cluster: "k8s", userAgentName: "gRPC Go" },
+    everyMs: 1500,
+  };
+  return runSourceWorld(server, world, change, log);
 }
 
 const scenario: Scenario = {
@@ -148,7 +124,7 @@ const scenario: Scenario = {
         { kind: "kubernetes", kubeconfig: kube.kubeconfig, namespace: NS, services },
         plan.timeoutMs,
       );
-      let K: Run;
+      let K: SourceRun;
       try {
         K = await run(
           viaKube,
@@ -179,7 +155,7 @@ const scenario: Scenario = {
           ...(p === 0 && !firstReady ? { health: "unhealthy" as const } : {}),
         })),
       });
-      let E: Run;
+      let E: SourceRun;
       try {
         await putMesh(client, "/xdskit/", { services: ids.map((i) => service(i)), routes: [], gateways: [] });
         const viaEtcd = await startServerProcess(
@@ -214,7 +190,7 @@ const scenario: Scenario = {
       const f = (metric: string, value: number, baseline: number, unit: string): Figure =>
         figure({ scenario: "kubernetes", metric, params, value, unit, baseline: { name: base, value: baseline } });
       return [
-        f("time until ready (every object listed, model built)", K.readyMs, E.readyMs, "ms"),
+        f("time until ready (every object listed, model built)", K.readMs, E.readMs, "ms"),
         f("one pod unready → EDS at every stream: p50", K.churn.p50, E.churn.p50, "ms"),
         f("one pod unready → EDS at every stream: p99", K.churn.p99, E.churn.p99, "ms"),
         f("pilot CPU per change", K.churn.cpuMsPerChange, E.churn.cpuMsPerChange, "ms"),

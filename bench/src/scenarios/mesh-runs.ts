@@ -91,3 +91,50 @@ export async function convergence(
     bytesPerStream: bytes / opts.changes / streams,
   };
 }
+
+/** A source-backed server's figures: read time, memory, and convergence of changes. */
+export interface SourceRun {
+  readonly readMs: number;
+  readonly rss: number;
+  readonly peakRss: number;
+  readonly churn: Convergence;
+}
+
+/**
+ * Opens `plan.streams` streams to full config on a server reading a source,
+ * then times `plan.changes` changes made by `change`, `everyMs` apart.
+ */
+export async function runSourceWorld(
+  server: ServerProcess,
+  plan: {
+    streams: number;
+    subscriptions: Record<string, readonly string[]>;
+    node: { cluster: string; userAgentName: string };
+    changes: number;
+    everyMs: number;
+    timeoutMs: number;
+  },
+  change: MakeChange,
+  log: (m: string) => void,
+): Promise<SourceRun> {
+  const full = await toFullConfig(
+    server,
+    { streams: plan.streams, subscriptions: plan.subscriptions, node: plan.node },
+    plan.timeoutMs,
+  );
+  try {
+    log(`full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const settled = await server.request<ProcessStats & { readMs: number }>("stats");
+    const churn = await convergence(server, full.load, plan.streams, {
+      changes: plan.changes,
+      everyMs: plan.everyMs,
+      change,
+      timeoutMs: plan.timeoutMs,
+    });
+    const end = await server.request<ProcessStats>("stats");
+    return { readMs: settled.readMs, rss: settled.rss, peakRss: end.peakRss, churn };
+  } finally {
+    await full.load.stop();
+  }
+}
