@@ -21,6 +21,11 @@ export const USAGE = `usage: npm start -- [options]
   --namespaces A,B      serve only these namespaces (each watched on its own)
   --namespace-selector S  serve only namespaces whose labels match S (e.g. mesh=enabled)
   --cluster-domain D    hosts are <name>.<namespace>.svc.<D> (default cluster.local)
+  --istio-config DIR    Istio's VirtualService, DestinationRule, ServiceEntry, WorkloadEntry,
+                        Gateway and Sidecar from YAML files in DIR, watched (docs/istio.md);
+                        with any other source
+  --istio               the same resources from the Kubernetes API (needs --kubeconfig or
+                        --kubernetes, and Istio's networking CRDs installed)
   --backends N          demo echo backends to start on loopback (default 2; 0 with another source)
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
@@ -67,6 +72,10 @@ export interface PilotOptions {
         readonly domain: string;
       }
     | undefined;
+  /** Istio resources from a folder and/or the cluster. */
+  readonly istio: { readonly dir: string | undefined; readonly kubernetes: boolean } | undefined;
+  /** Hosts are `<name>.<namespace>.svc.<clusterDomain>` (Kubernetes and Istio names). */
+  readonly clusterDomain: string;
   /** Node groups per client locality (the controller's groupBy.locality). */
   readonly groupByLocality: boolean;
   readonly tls:
@@ -134,6 +143,8 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         namespaces: { type: "string" },
         "namespace-selector": { type: "string" },
         "cluster-domain": { type: "string" },
+        "istio-config": { type: "string" },
+        istio: { type: "boolean", default: false },
         debounce: { type: "string" },
         "group-by-locality": { type: "boolean", default: false },
         "tls-cert": { type: "string" },
@@ -201,7 +212,15 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
       throw new UsageError(`--namespaces: "${n}" is not a namespace name (lower-case letters, digits and '-')`);
   for (const flag of ["namespaces", "namespace-selector", "cluster-domain"])
-    if (str(flag) !== undefined && !useKube) throw new UsageError(`--${flag} needs --kubeconfig or --kubernetes`);
+    if (str(flag) !== undefined && !useKube && !(flag === "cluster-domain" && str("istio-config") !== undefined))
+      throw new UsageError(`--${flag} needs --kubeconfig or --kubernetes`);
+  const istioDir = str("istio-config");
+  if (istioDir !== undefined && !(fs.existsSync(istioDir) && fs.statSync(istioDir).isDirectory()))
+    throw new UsageError(`--istio-config ${istioDir}: no such folder`);
+  if (values.istio === true && !useKube)
+    throw new UsageError("--istio reads the cluster: it needs --kubeconfig or --kubernetes");
+  const istio =
+    istioDir !== undefined || values.istio === true ? { dir: istioDir, kubernetes: values.istio === true } : undefined;
   const domain = str("cluster-domain") ?? "cluster.local";
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(domain))
     throw new UsageError(`--cluster-domain must be a DNS name like cluster.local, got "${domain}"`);
@@ -218,7 +237,9 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
       ...(etcdKey ? { keyFile: etcdKey } : {}),
     },
     kubernetes: useKube ? { kubeconfig, namespaces, namespaceSelector: str("namespace-selector"), domain } : undefined,
-    backends: whole(str("backends"), "--backends", 0) ?? (config || etcd || useKube ? 0 : 2),
+    istio,
+    clusterDomain: domain,
+    backends: whole(str("backends"), "--backends", 0) ?? (config || etcd || useKube || istio ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
     groupByLocality: values["group-by-locality"] === true,
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,

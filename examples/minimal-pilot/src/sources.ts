@@ -4,10 +4,12 @@
 import {
   type ConfigStore,
   type ServiceRegistry,
+  createAggregateConfig,
   createAggregateRegistry,
   createFileSource,
   createMemorySource,
 } from "@xdskit/config-generator";
+import { type IstioStore, createIstioFolderSource, createIstioKubernetesSource } from "@xdskit/source-istio";
 import { createEtcdSource } from "@xdskit/source-etcd";
 import { createEtcdSourceMetrics } from "@xdskit/source-etcd/prom";
 import { type KubernetesSource, createKubernetesSource } from "@xdskit/source-kubernetes";
@@ -80,23 +82,56 @@ export function openSources(o: PilotOptions, echoPorts: readonly number[], metri
     lastError = () => k.status().lastError ?? other();
   }
 
+  const istio: IstioStore[] = [];
+  if (o.istio) {
+    const names = { domain: o.kubernetes?.domain ?? o.clusterDomain, trustDomain: o.trustDomain };
+    const report = (what: string, s: IstioStore) => {
+      s.on("rejected", (e) => console.error(`istio: ${e.error.message}`));
+      describe.push(() => ({ [what]: { objects: s.counts(), refused: s.refused() } }));
+      istio.push(s);
+    };
+    if (o.istio.dir) {
+      const dir = createIstioFolderSource({ dir: o.istio.dir, ...names });
+      closers.push(() => dir.close());
+      report("istioConfig", dir);
+      console.log(`istio: ${Object.values(dir.counts()).reduce((a, b) => a + b, 0)} objects from ${o.istio.dir}`);
+    }
+    if (o.istio.kubernetes) {
+      const k = createIstioKubernetesSource({
+        ...(o.kubernetes?.kubeconfig ? { kubeconfig: o.kubernetes.kubeconfig } : {}),
+        ...(o.kubernetes?.namespaces ? { namespaces: o.kubernetes.namespaces } : {}),
+        ...names,
+      });
+      closers.push(() => k.close());
+      report("istioKubernetes", k);
+    }
+  }
+
+  const registries = [...(kube ? [kube] : []), ...(routes ? [routes] : []), ...istio];
   let services: ServiceRegistry;
-  if (kube && routes) {
-    // The cluster's services and the file's (or etcd's) own, merged; routes and gateways from the file.
-    const both = createAggregateRegistry([kube, routes]);
-    closers.push(() => both.close());
-    services = both;
-  } else if (kube) services = kube;
-  else if (routes) services = routes;
+  if (registries.length > 1) {
+    // The cluster's services, the file's (or etcd's) and ServiceEntries', merged.
+    const all = createAggregateRegistry(registries);
+    closers.push(() => all.close());
+    services = all;
+  } else if (registries[0]) services = registries[0];
   else {
     const mem = createMemorySource();
     mem.setService({ name: "echo", endpoints: echoPorts.map((p) => ({ address: o.host, port: p })) });
     services = mem;
     describe.push(() => ({ file: null }));
   }
+  // Routes from the file (or etcd) and Istio's resources side by side.
+  const stores: ConfigStore[] = [...(routes ? [routes] : []), ...istio];
+  let config: ConfigStore | undefined = stores[0];
+  if (stores.length > 1) {
+    const joined = createAggregateConfig(stores);
+    closers.push(() => joined.close());
+    config = joined;
+  }
   return {
     services,
-    config: routes,
+    config,
     kube,
     describe: () => {
       const parts = Object.assign({}, ...describe.map((d) => d()));

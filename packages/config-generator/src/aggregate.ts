@@ -1,6 +1,6 @@
 import { EventEmitter } from "eventemitter3";
 import type { Service } from "./model.js";
-import type { ServiceRegistry, SourceEvents } from "./sources.js";
+import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
 
 /** Several service registries as one. */
 export interface AggregateRegistry extends ServiceRegistry {
@@ -43,6 +43,46 @@ export function createAggregateRegistry(registries: readonly ServiceRegistry[]):
       for (const r of registries) {
         r.off("change", forward.change);
         r.off("rejected", forward.rejected);
+      }
+    },
+  };
+}
+
+/** Several config stores as one. */
+export interface AggregateConfig extends ConfigStore {
+  /** Stops listening to the stores. */
+  close(): void;
+}
+
+/**
+ * Joins several config stores (a mesh file's routes and Istio resources,
+ * say): their routes, gateways, policies, TCP routes and sidecar scopes side
+ * by side, in the order the stores are given; ready when all are.
+ */
+export function createAggregateConfig(stores: readonly ConfigStore[]): AggregateConfig {
+  const emitter = new EventEmitter<SourceEvents>();
+  const forward = {
+    change: (c: Parameters<SourceEvents["change"]>[0]) => emitter.emit("change", c),
+    rejected: (e: Parameters<SourceEvents["rejected"]>[0]) => emitter.emit("rejected", e),
+  };
+  for (const s of stores) {
+    s.on("change", forward.change);
+    s.on("rejected", forward.rejected);
+  }
+  const all = <T>(read: (s: ConfigStore) => readonly T[] | undefined): T[] => stores.flatMap((s) => read(s) ?? []);
+  return {
+    routes: () => all((s) => s.routes()),
+    gateways: () => all((s) => s.gateways?.()),
+    policies: () => all((s) => s.policies?.()),
+    tcpRoutes: () => all((s) => s.tcpRoutes?.()),
+    sidecars: () => all((s) => s.sidecars?.()),
+    ready: () => stores.every((s) => s.ready?.() ?? true),
+    on: emitter.on.bind(emitter) as ConfigStore["on"],
+    off: emitter.off.bind(emitter) as ConfigStore["off"],
+    close: () => {
+      for (const s of stores) {
+        s.off("change", forward.change);
+        s.off("rejected", forward.rejected);
       }
     },
   };

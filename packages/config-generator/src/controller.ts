@@ -28,10 +28,12 @@ export type {
 
 /** What the controller knows of one node group. */
 interface GroupState {
-  /** The proxy the group's workload config is built for (the first client that named it). */
+  /** The proxy the group's workload config is built for (the first client that named it), as builders may see it. */
   readonly proxy: Proxy;
+  /** The same proxy, whole (its scope is decided from it). */
+  readonly original: Proxy;
   /** Its shared part (scope). */
-  readonly scope: string;
+  scope: string;
   /** The workload part it is composed with now, if composed. */
   workload: string | undefined;
 }
@@ -100,6 +102,11 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       model?.gateways,
       this.#options.meshConfig,
       model?.derivedPorts,
+      {
+        policies: model?.policies ?? [],
+        tcpRoutes: model?.tcpRoutes ?? [],
+        sidecars: model?.sidecars ?? [],
+      },
     );
   }
 
@@ -116,6 +123,11 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     try {
       const model = acceptModel(this.#options.services, this.#options.config, previous);
       this.#lastRejection = undefined;
+      // Objects refused alone: each reported once, while it stays refused.
+      const before = new Set(previous?.refused ?? []);
+      for (const r of model.refused) {
+        if (!before.has(r)) this.#rejected("a config object was refused; the rest is served", new Error(r), false);
+      }
       return model;
     } catch (err) {
       if (!(err instanceof ModelRejected)) throw err;
@@ -130,16 +142,10 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const proxy = proxyFromNode(node);
     const group = this.#options.nodeGroup ? this.#options.nodeGroup(proxy) : groupKeyOf(proxy, this.#options.groupBy);
     if (!this.#groups.has(group)) {
-      // Locality-aware builds (failover to the nearest endpoints) are shared
-      // by the proxies of one locality, so the scope is split by it too.
-      const byLocality = !this.#options.nodeGroup && this.#options.groupBy?.locality === true;
-      const l = proxy.locality;
-      const where = byLocality ? `/${l.region ?? ""}/${l.zone ?? ""}/${l.subZone ?? ""}` : "";
-      const scopeName = `${proxy.kind}/${this.#options.scope?.(proxy) ?? "mesh"}${where}`;
       const view = this.#options.nodeGroup ? proxy : groupView(proxy, group, this.#options.groupBy);
-      const state: GroupState = { proxy: view, scope: `scope/${scopeName}`, workload: undefined };
+      const state: GroupState = { proxy: view, original: proxy, scope: "", workload: undefined };
       this.#groups.set(group, state);
-      this.#parts.ensure(state.scope, true, scopeProxy(proxy, scopeName, byLocality)).users.add(group);
+      state.scope = this.#ensureScope(group, state, this.#push);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
       // Nothing is served before the sources gave a model that passed validation.
       if (this.#model) this.#buildNewGroup(group, state);
@@ -157,12 +163,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.#generator("begin");
     let changed = 0;
     let failed = 0;
-    const scope = this.#parts.get(state.scope);
-    if (scope && !this.registry.getSnapshot(scope.name)) {
-      const n = this.#buildPart(scope, this.#push, undefined);
-      if (n < 0) failed++;
-      else changed += n;
-    }
+    // Placing the group builds its scope (when new) and its workload part.
     const attempted = new Set<string>();
     this.#placeGroup(group, state, this.#push, attempted, (n) => {
       if (n < 0) failed++;
@@ -190,6 +191,26 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.#pushes.push(record);
     if (this.#pushes.length > 100) this.#pushes.shift();
     this.emit("push", record);
+  }
+
+  /**
+   * The shared part (scope) a group's proxy uses under `push` — what it may
+   * see — created when new, with the group among its users. Scopes follow
+   * the config: a Sidecar or an export added later moves the group.
+   */
+  #ensureScope(group: string, state: GroupState, push: PushContext): string {
+    const proxy = state.original;
+    // Locality-aware builds (failover to the nearest endpoints) are shared
+    // by the proxies of one locality, so the scope is split by it too.
+    const byLocality = !this.#options.nodeGroup && this.#options.groupBy?.locality === true;
+    const l = proxy.locality;
+    const where = byLocality ? `/${l.region ?? ""}/${l.zone ?? ""}/${l.subZone ?? ""}` : "";
+    const choice = push.scopeOf(state.proxy);
+    const host = this.#options.scope?.(proxy) ?? "mesh";
+    const scopeName = `${proxy.kind}/${choice.key === "mesh" ? host : `${host}+${choice.key}`}${where}`;
+    const name = `scope/${scopeName}`;
+    this.#parts.ensure(name, true, scopeProxy(proxy, scopeName, byLocality), choice).users.add(group);
+    return name;
   }
 
   #generator(phase: "begin" | "end", types?: ReadonlySet<string>): void {
@@ -221,7 +242,14 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     attempted: Set<string>,
     built?: (changed: number) => void,
   ): void {
-    const name = this.#workloadPart(state, push);
+    // The scope may have moved (a Sidecar or an export changed what the proxy sees).
+    const scope = this.#ensureScope(group, state, push);
+    const scopePart = this.#parts.get(scope);
+    if (scopePart && !this.registry.getSnapshot(scope) && !attempted.has(scope)) {
+      attempted.add(scope);
+      built?.(this.#buildPart(scopePart, push, undefined));
+    }
+    const name = this.#workloadPart(scope, state, push);
     const part = this.#parts.ensure(name, false, state.proxy);
     part.users.add(group);
     // A new part is built (in full) once per push, whoever needs it first.
@@ -230,28 +258,35 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       const n = this.#buildPart(part, push, undefined);
       built?.(n);
     }
+    const drop = () => {
+      if (name !== state.workload) this.#parts.release(name, group);
+      if (scope !== state.scope) this.#parts.release(scope, group);
+    };
     // Both parts hold a whole good build (a part's first snapshot always
     // comes from a full one), or the group keeps what it has.
-    if (!this.registry.getSnapshot(state.scope) || !this.registry.getSnapshot(name)) {
-      if (name !== state.workload) this.#parts.release(name, group);
+    if (!this.registry.getSnapshot(scope) || !this.registry.getSnapshot(name)) {
+      drop();
       return;
     }
-    if (state.workload === name && this.registry.getSnapshot(group)) return;
+    if (state.workload === name && state.scope === scope && this.registry.getSnapshot(group)) return;
     try {
-      this.registry.composeSnapshot(group, [state.scope, name]);
+      this.registry.composeSnapshot(group, [scope, name]);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.emit("pushFailed", { nodeGroup: group, error });
-      if (name !== state.workload) this.#parts.release(name, group);
+      drop();
       return;
     }
     const old = state.workload;
+    const oldScope = state.scope;
     state.workload = name;
+    state.scope = scope;
     if (old && old !== name) this.#parts.release(old, group);
+    if (oldScope !== scope) this.#parts.release(oldScope, group);
   }
 
-  #workloadPart(state: GroupState, push: PushContext): string {
-    return `workload/${state.scope.slice("scope/".length)}/${this.generator.workloadKey(state.proxy, push)}`;
+  #workloadPart(scope: string, state: GroupState, push: PushContext): string {
+    return `workload/${scope.slice("scope/".length)}/${this.generator.workloadKey(state.proxy, push)}`;
   }
 
   async #runPush(req: PushRequest): Promise<void> {
@@ -287,7 +322,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     for (const part of [...this.#parts.all()]) if (part.shared) build(part);
     const attempted = new Set<string>();
     for (const [group, state] of this.#groups) {
-      const name = this.#workloadPart(state, push);
+      const name = this.#workloadPart(state.scope, state, push);
       const part = this.#parts.get(name);
       if (part && !attempted.has(name) && this.registry.getSnapshot(name)) {
         attempted.add(name);

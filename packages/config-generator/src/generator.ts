@@ -10,7 +10,8 @@ import { loadAssignment } from "./builders/endpoints.js";
 import { gatewayListener, gatewayRouteName, proxylessListeners, proxylessRouteName } from "./builders/listeners.js";
 import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./builders/inputs.js";
 import { BuildCache, type BuildCacheStats } from "./builders/memo.js";
-import { allowAnyVirtualHost, routeConfiguration, serviceVirtualHost } from "./builders/routes.js";
+import { gatewayPortInputs, gatewayPortListener, gatewayPortRoutes, namedGatewayPorts } from "./builders/gateways.js";
+import { routeConfiguration, serviceVirtualHost, unknownHostVirtualHost } from "./builders/routes.js";
 import { portsByIp, servicesByIp, servingPorts } from "./builders/indexes.js";
 import { serverListeners } from "./builders/servers.js";
 import {
@@ -23,6 +24,7 @@ import {
 import type { ChangeKind, Service, Subset } from "./model.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import { withTraffic } from "./push-policies.js";
 
 export { clusterName, parseClusterName, subsetClusterName } from "./builders/common.js";
 
@@ -186,13 +188,16 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       const at = `${s.name}:${push.portOf(s)}`;
       // A decorator may read anything of the service: then all of it is an input.
       const inputs = decorated ? `${clusterInputs(s, push)}|${serviceKey(s, push)}` : clusterInputs(s, push);
+      if (s.passthrough && !envoy) continue;
       const build = (subset: Subset | undefined) => {
-        const cluster = outboundCluster(s, push, proxy.kind, subset?.name);
+        // A subset's own traffic policy (a DestinationRule subset's) over the service's.
+        const cluster = outboundCluster(withTraffic(s, subset?.trafficPolicy), push, proxy.kind, subset?.name);
         return decorated ? this.decorateCluster(cluster, { service: s, subset, proxy, push }) : cluster;
       };
       out.push(this.memo(TypeUrl.Cluster, `${kind}|${at}`, inputs, () => build(undefined)));
       for (const sub of s.subsets ?? []) {
-        out.push(this.memo(TypeUrl.Cluster, `${kind}|${at}|${sub.name}`, inputs, () => build(sub)));
+        const subInputs = sub.trafficPolicy ? `${inputs}|${JSON.stringify(sub.trafficPolicy)}` : inputs;
+        out.push(this.memo(TypeUrl.Cluster, `${kind}|${at}|${sub.name}`, subInputs, () => build(sub)));
       }
     }
     if (proxy.kind === "sidecar")
@@ -216,7 +221,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   buildEndpoints(proxy: Proxy, push: PushContext): ClusterLoadAssignment[] {
     const out: ClusterLoadAssignment[] = [];
     for (const s of push.views) {
-      if (s.dns || s.aggregate) continue;
+      if (s.dns || s.aggregate || s.passthrough) continue;
       const near = s.localityFailover === "nearest" ? proxy.locality : undefined;
       const at = `${s.name}:${push.portOf(s)}${near ? `@${near.region ?? ""}/${near.zone ?? ""}/${near.subZone ?? ""}` : ""}`;
       out.push(
@@ -339,34 +344,39 @@ export class DefaultConfigGenerator implements ConfigGenerator {
 
   /** API listeners for every service. */
   protected proxylessListeners(push: PushContext): Listener[] {
-    return push.views.flatMap((s) =>
-      this.memo(
-        TypeUrl.Listener,
-        `grpc|${s.name}:${push.portOf(s)}`,
-        `${clusterInputs(s, push)}|${push.isDefaultPort(s)}`,
-        () => proxylessListeners(s, push),
-      ),
-    );
+    return push.views
+      .filter((s) => !s.passthrough)
+      .flatMap((s) =>
+        this.memo(
+          TypeUrl.Listener,
+          `grpc|${s.name}:${push.portOf(s)}`,
+          `${clusterInputs(s, push)}|${push.isDefaultPort(s)}`,
+          () => proxylessListeners(s, push),
+        ),
+      );
   }
 
   /** A route configuration per service, named after it. */
   protected proxylessRoutes(push: PushContext): RouteConfiguration[] {
-    return push.views.map((s) =>
-      this.memo(
-        TypeUrl.RouteConfiguration,
-        `grpc|${s.name}:${push.portOf(s)}`,
-        `${routeInputs(s, push)}|${push.isDefaultPort(s)}`,
-        () => routeConfiguration(proxylessRouteName(s, push), [serviceVirtualHost(s, push, "proxyless")]),
-      ),
-    );
+    return push.views
+      .filter((s) => !s.passthrough)
+      .map((s) =>
+        this.memo(
+          TypeUrl.RouteConfiguration,
+          `grpc|${push.scopeKey}|${s.name}:${push.portOf(s)}`,
+          `${routeInputs(s, push)}|${push.isDefaultPort(s)}`,
+          () => routeConfiguration(proxylessRouteName(s, push), [serviceVirtualHost(s, push, "proxyless")]),
+        ),
+      );
   }
 
   /** virtualOutbound and an outbound listener per service port. */
   protected sidecarListeners(push: PushContext): Listener[] {
-    const out = [this.memo(TypeUrl.Listener, "virtualOutbound", "", () => virtualOutbound())];
+    const policy = push.outboundTrafficPolicy;
+    const out = [this.memo(TypeUrl.Listener, `virtualOutbound|${policy}`, "", () => virtualOutbound(push))];
     for (const [port, services] of servicesByPort(push)) {
       out.push(
-        this.memo(TypeUrl.Listener, `sidecar|${port}`, portInputs(services, push), () =>
+        this.memo(TypeUrl.Listener, `sidecar|${push.scopeKey}|${port}`, `${policy}|${portInputs(services, push)}`, () =>
           outboundPortListener(port, services, push),
         ),
       );
@@ -379,34 +389,63 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return servicesByPort(push)
       .filter(([, services]) => !isTcpPort(services))
       .map(([port, services]) =>
-        this.memo(TypeUrl.RouteConfiguration, `sidecar|${port}`, portInputs(services, push), () =>
-          routeConfiguration(String(port), [
-            ...services.filter((s) => s.protocol !== "tcp").map((s) => serviceVirtualHost(s, push, "sidecar")),
-            allowAnyVirtualHost(),
-          ]),
+        this.memo(
+          TypeUrl.RouteConfiguration,
+          `sidecar|${push.scopeKey}|${port}`,
+          `${push.outboundTrafficPolicy}|${push.clientNamespace ?? ""}|${portInputs(services, push)}`,
+          () =>
+            routeConfiguration(String(port), [
+              ...services
+                .filter((s) => s.protocol !== "tcp" && s.protocol !== "tls")
+                .map((s) => serviceVirtualHost(s, push, "sidecar")),
+              unknownHostVirtualHost(push),
+            ]),
         ),
       );
   }
 
-  /** A bound listener per gateway port. */
+  /** A bound listener per gateway port: the mesh file's by service, and named gateways' servers. */
   protected gatewayListeners(push: PushContext): Listener[] {
-    return [...push.gateways.values()].map((g) =>
-      this.memo(TypeUrl.Listener, `gateway|${g.port}`, String(g.port), () => gatewayListener(g)),
-    );
+    const named = namedGatewayPorts(push);
+    const namedPorts = new Set(named.map(([p]) => p));
+    const out = [...push.gateways.values()]
+      .filter((g) => g.name === undefined && !namedPorts.has(g.port))
+      .map((g) => this.memo(TypeUrl.Listener, `gateway|${g.port}`, String(g.port), () => gatewayListener(g)));
+    for (const [port, servers] of named)
+      out.push(
+        this.memo(TypeUrl.Listener, `gateway|${push.scopeKey}|${port}`, gatewayPortInputs(port, servers, push), () =>
+          gatewayPortListener(port, servers, push),
+        ),
+      );
+    return out;
   }
 
-  /** A route configuration per gateway port: a virtual host per host, matched with any port. */
+  /** Route configurations of gateway ports: a virtual host per host (matched with any port). */
   protected gatewayRoutes(push: PushContext): RouteConfiguration[] {
-    return [...push.gateways.values()].map((g) =>
-      this.memo(TypeUrl.RouteConfiguration, `gateway|${g.port}`, gatewayInputs(g, push), () =>
-        routeConfiguration(
-          gatewayRouteName(g),
-          g.hosts.flatMap((h) => {
-            const s = push.viewOf(h);
-            return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
-          }),
+    const named = namedGatewayPorts(push);
+    const namedPorts = new Set(named.map(([p]) => p));
+    const out = [...push.gateways.values()]
+      .filter((g) => g.name === undefined && !namedPorts.has(g.port))
+      .map((g) =>
+        this.memo(TypeUrl.RouteConfiguration, `gateway|${g.port}`, gatewayInputs(g, push), () =>
+          routeConfiguration(
+            gatewayRouteName(g),
+            g.hosts.flatMap((h) => {
+              const s = push.viewOf(h);
+              return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
+            }),
+          ),
         ),
-      ),
-    );
+      );
+    for (const [port, servers] of named)
+      out.push(
+        ...this.memo(
+          TypeUrl.RouteConfiguration,
+          `gateway|${push.scopeKey}|${port}`,
+          gatewayPortInputs(port, servers, push),
+          () => gatewayPortRoutes(port, servers, push),
+        ),
+      );
+    return out;
   }
 }

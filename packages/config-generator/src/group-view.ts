@@ -25,6 +25,15 @@ export function groupKeyOf(proxy: Proxy, by: GroupBy = {}): string {
     proxy.kind !== "gateway" && proxy.ip
       ? `${proxy.kind}/${proxy.cluster}/${proxy.ip}`
       : `${proxy.kind}/${proxy.cluster}`;
+  // What a client may see depends on its namespace (exportTo, Sidecar scopes):
+  // clients of one cluster in two namespaces are two groups.
+  if (!(proxy.kind !== "gateway" && proxy.ip) && proxy.namespace) key += `/ns:${proxy.namespace}`;
+  // Gateways are chosen by their labels (a Gateway's selector), so are their groups.
+  if (!(proxy.kind !== "gateway" && proxy.ip) && Object.keys(proxy.labels).length > 0)
+    key += `/labels:${Object.entries(proxy.labels)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",")}`;
   if (by.locality)
     key += `/${proxy.locality.region ?? ""}/${proxy.locality.zone ?? ""}/${proxy.locality.subZone ?? ""}`;
   for (const k of by.metadata ?? []) key += `/${k}=${JSON.stringify(proxy.metadata[k] ?? null)}`;

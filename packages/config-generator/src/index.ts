@@ -16,7 +16,20 @@ export type {
   ServiceEndpoint,
   ServicePort,
   WeightedDestination,
+  GatewayTls,
 } from "./model.js";
+export type {
+  ConnectionMatch,
+  CorsPolicy,
+  HeaderOperations,
+  RouteMatch,
+  RouteMirror,
+  RouteRedirect,
+  RouteRewrite,
+  SidecarScope,
+  StringMatch,
+  TcpRoute,
+} from "./model-routing.js";
 export type {
   AuthorizationRule,
   CircuitBreaker,
@@ -26,6 +39,9 @@ export type {
   LocalityFailover,
   OutlierDetection,
   ServiceTls,
+  DestinationPolicy,
+  TrafficPolicy,
+  UpstreamTls,
 } from "./policy.js";
 export { proxyFromNode, defaultNodeGroup } from "./proxy.js";
 export { groupKeyOf, groupView } from "./group-view.js";
@@ -46,8 +62,8 @@ export { createFileSource } from "./file-source.js";
 export type { FileSource, FileSourceOptions } from "./file-source.js";
 export { parseGatewayEntry, parseMeshFile, parseRouteEntries, parseServiceEntry } from "./mesh-file.js";
 export type { MeshFile } from "./mesh-file.js";
-export { createAggregateRegistry } from "./aggregate.js";
-export type { AggregateRegistry } from "./aggregate.js";
+export { createAggregateConfig, createAggregateRegistry } from "./aggregate.js";
+export type { AggregateConfig, AggregateRegistry } from "./aggregate.js";
 export { createSecretsDirSource } from "./secrets-dir.js";
 export type { SecretsDirSource } from "./secrets-dir.js";
 export { validateReferences, validateRoute, validateService } from "./validate-model.js";

@@ -1,13 +1,26 @@
 // The service and routing model every source produces and every builder reads.
 import type {
+  CorsPolicy,
+  HeaderOperations,
+  RouteMatch,
+  RouteMirror,
+  RouteRedirect,
+  RouteRewrite,
+  TcpRoute,
+  SidecarScope,
+} from "./model-routing.js";
+import type {
   AuthorizationRule,
   Locality,
   CircuitBreaker,
+  DestinationPolicy,
   DnsTarget,
   LoadBalancer,
   LocalityFailover,
   OutlierDetection,
   ServiceTls,
+  TrafficPolicy,
+  UpstreamTls,
 } from "./policy.js";
 
 export type { Locality } from "./policy.js";
@@ -85,10 +98,12 @@ export interface Subset {
   readonly name: string;
   /** Endpoints with all these labels belong to the subset. */
   readonly labels: Labels;
+  /** Traffic policy of the subset's cluster, over the service's. */
+  readonly trafficPolicy?: TrafficPolicy;
 }
 
 /** Application protocol of a port: decides between the HTTP connection manager and a TCP proxy for sidecars. */
-export type PortProtocol = "http" | "grpc" | "tcp";
+export type PortProtocol = "http" | "grpc" | "tcp" | "tls";
 
 /** A service and its endpoints. */
 export interface Service {
@@ -123,7 +138,10 @@ export interface Service {
   readonly tls?: ServiceTls;
   /** Authorization of calls at the service's xDS-enabled servers (gRFC A41). */
   readonly authorization?: readonly AuthorizationRule[];
-  /** The service is a host name clients resolve (logical DNS); it then has no endpoints. */
+  /**
+   * The service is a host name clients resolve (logical DNS); it then has no
+   * endpoints. With `ports`, each port connects to the name on that port.
+   */
   readonly dns?: DnsTarget;
   /**
    * The service is the union of other services, tried in order: calls go to
@@ -131,6 +149,25 @@ export interface Service {
    * then has no endpoints of its own.
    */
   readonly aggregate?: readonly string[];
+  /** How long a client may take to connect to an endpoint, ms (default 5000). */
+  readonly connectTimeoutMs?: number;
+  /** TLS from Envoy sidecars and gateways to the service's endpoints. */
+  readonly upstreamTls?: UpstreamTls;
+  /** Traffic policy per port (a service with several), over the service's, by port number. */
+  readonly portPolicies?: Readonly<Record<string, TrafficPolicy>>;
+  /** The namespace the service belongs to, when its source has namespaces (visibility, Sidecar scopes). */
+  readonly namespace?: string;
+  /** Namespaces that may see the service: `*` (default), `.` (its own), or names. */
+  readonly exportTo?: readonly string[];
+  /** Virtual addresses clients connect to (a ServiceEntry's addresses): TCP connections are matched by them. */
+  readonly addresses?: readonly string[];
+  /**
+   * Connections go where the client sent them (Istio's resolution NONE): an
+   * original-destination cluster, no endpoints (Envoy only).
+   */
+  readonly passthrough?: boolean;
+  /** The service is outside the mesh (a ServiceEntry's MESH_EXTERNAL): no sidecar serves it. */
+  readonly external?: boolean;
 }
 
 /** Traffic split entry of a route. */
@@ -158,6 +195,8 @@ export interface RouteFault {
 export interface RouteRetries {
   /** Retries after the first try, 0..10. */
   readonly attempts: number;
+  /** How long each try may take, ms (Envoy). Default: the route's timeout. */
+  readonly perTryTimeoutMs?: number;
   /**
    * Conditions, comma-separated: gRPC status names (`unavailable`,
    * `cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`) and,
@@ -173,10 +212,43 @@ export interface RouteRetries {
 
 /** Routing for one host. */
 export interface RouteRule {
-  /** The host the rule applies to (a service name). */
+  /**
+   * The host the rule applies to: a service name; for rules bound to
+   * gateways, any host the gateway serves (`*.example.com` wildcards too).
+   */
   readonly host: string;
-  /** Where traffic goes; weights are relative. */
+  /** A name for reports (`namespace/VirtualService[2]`). */
+  readonly name?: string;
+  /**
+   * Rules with an order are tried in it (lowest first), first match wins,
+   * before rules without one (those go most specific first).
+   */
+  readonly order?: number;
+  /** Where traffic goes; weights are relative. May be empty with `redirect`. */
   readonly split: readonly WeightedDestination[];
+  /** Match any of these (with `pathPrefix`/`headers`, those too). Default: every request. */
+  readonly match?: readonly RouteMatch[];
+  /** Answer with a redirect instead (Envoy only). */
+  readonly redirect?: RouteRedirect;
+  /** Rewrite the path or authority before forwarding (Envoy only). */
+  readonly rewrite?: RouteRewrite;
+  /** Copy requests to another service (Envoy only). */
+  readonly mirror?: RouteMirror;
+  /** Headers set, added or removed on the request (Envoy only). */
+  readonly requestHeaders?: HeaderOperations;
+  /** Headers set, added or removed on the response (Envoy only). */
+  readonly responseHeaders?: HeaderOperations;
+  /** Cross-origin requests answered by the proxy (Envoy only). */
+  readonly cors?: CorsPolicy;
+  /**
+   * Where the rule applies: `mesh` (sidecars and proxyless clients; the
+   * default) and gateway names (`namespace/name`).
+   */
+  readonly gateways?: readonly string[];
+  /** Namespaces whose clients see the rule: `*` (default), `.`, or names (with `namespace`). */
+  readonly exportTo?: readonly string[];
+  /** The namespace the rule was written in (short hosts and exportTo resolve in it). */
+  readonly namespace?: string;
   /** Match only paths with this prefix. Default: every path. */
   readonly pathPrefix?: string;
   /** Match only requests carrying these exact header values. */
@@ -197,6 +269,14 @@ export interface RouteRule {
   readonly fault?: RouteFault;
 }
 
+/** TLS a gateway terminates (or lets through). */
+export interface GatewayTls {
+  /** `simple`: the server's certificate; `mutual`: and the client's too; `passthrough`: routed by SNI, not terminated. */
+  readonly mode: "simple" | "mutual" | "passthrough";
+  /** The secret with the certificate and key (served over SDS as `<namespace>/<name>`); `mutual` also reads its CA. */
+  readonly credentialName?: string;
+}
+
 /**
  * An ingress gateway port: a listener that binds `port` on gateway proxies
  * (Istio-style `router~…` nodes) and routes each of `hosts` by the request's
@@ -204,9 +284,24 @@ export interface RouteRule {
  */
 export interface Gateway {
   readonly port: number;
-  /** Service names reachable through this port; each is matched as `host` and `host:<any port>`. */
+  /**
+   * Hosts served on the port. Without `name`: service names, each routed by
+   * its own rules. With `name` (Istio's Gateway servers): any host names or
+   * wildcards (`*.example.com`, `*`), routed by the rules bound to the gateway.
+   */
   readonly hosts: readonly string[];
+  /** The gateway's name (`namespace/name`), which route rules bind to by `gateways`. */
+  readonly name?: string;
+  /** Gateway proxies it applies to: those whose labels (node metadata LABELS) match. Default: every gateway. */
+  readonly selector?: Labels;
+  /** `http` (default; HTTP/1.1 and HTTP/2), `https`, `tls` or `tcp`. */
+  readonly protocol?: "http" | "https" | "tls" | "tcp";
+  readonly tls?: GatewayTls;
+  /** The namespace it was written in: secrets are looked up there. */
+  readonly namespace?: string;
 }
+
+export type { DestinationPolicy, SidecarScope, TcpRoute };
 
 /** What a change touched: the push queue rebuilds only the types that depend on it. */
 export type ChangeKind = "endpoints" | "services" | "routes" | "gateways" | "secrets";

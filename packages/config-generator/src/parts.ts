@@ -8,6 +8,7 @@ import type { ConfigGenerator } from "./generator.js";
 import { guardedLocality } from "./group-view.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import type { ScopeChoice } from "./push-scopes.js";
 
 /** One part: what it is built for, who uses it, whether it must be built in full. */
 export interface Part {
@@ -15,6 +16,8 @@ export interface Part {
   readonly shared: boolean;
   /** The scope's view of a proxy (shared), or the proxy of the first group using it (workload). */
   readonly proxy: Proxy;
+  /** Shared parts: what the scope sees (the push is narrowed to it when the part is built). */
+  readonly choice?: ScopeChoice;
   readonly users: Set<string>;
   /**
    * True until a full build succeeded, and again after a build failed: such
@@ -31,7 +34,16 @@ export interface Part {
  */
 export function scopeProxy(proxy: Proxy, scope: string, byLocality = false): Proxy {
   const locality = byLocality ? { ...proxy.locality } : guardedLocality();
-  return { id: scope, cluster: scope, kind: proxy.kind, locality, ip: undefined, metadata: {}, userAgent: "" };
+  return {
+    id: scope,
+    cluster: scope,
+    kind: proxy.kind,
+    locality,
+    ip: undefined,
+    metadata: {},
+    userAgent: "",
+    labels: {},
+  };
 }
 
 /** Scope and workload parts, with their users. */
@@ -44,10 +56,10 @@ export class PartTable {
   ) {}
 
   /** The part, created (unbuilt) when new. */
-  ensure(name: string, shared: boolean, proxy: Proxy): Part {
+  ensure(name: string, shared: boolean, proxy: Proxy, choice?: ScopeChoice): Part {
     let p = this.#parts.get(name);
     if (!p) {
-      p = { name, shared, proxy, users: new Set(), needsFull: true };
+      p = { name, shared, proxy, users: new Set(), needsFull: true, ...(choice ? { choice } : {}) };
       this.#parts.set(name, p);
     }
     return p;
@@ -81,7 +93,11 @@ export class PartTable {
     const full = part.needsFull || types === undefined;
     try {
       const input = part.shared
-        ? this.generator.generateShared(part.proxy, push, full ? undefined : types)
+        ? this.generator.generateShared(
+            part.proxy,
+            part.choice ? push.forScope(part.choice) : push,
+            full ? undefined : types,
+          )
         : this.generator.generateWorkload(part.proxy, push, full ? undefined : types);
       const changed = this.#write(part.name, input, changedAt);
       if (full) part.needsFull = false;

@@ -213,7 +213,7 @@ describe("traffic policy validation", () => {
 
   it("names the field and what was expected", () => {
     bad(
-      { loadBalancer: { policy: "random" as never } },
+      { loadBalancer: { policy: "fastest" as never } },
       /services\[0\]\.loadBalancer\.policy: must be one of round-robin/,
     );
     bad(

@@ -11,7 +11,7 @@ export interface Locality {
 }
 
 /** Load-balancing policies a service can ask its clients for. */
-export type LoadBalancingPolicy = "round-robin" | "ring-hash" | "least-request" | "weighted-round-robin";
+export type LoadBalancingPolicy = "round-robin" | "ring-hash" | "least-request" | "weighted-round-robin" | "random";
 
 /** How clients spread calls over a service's endpoints. */
 export interface LoadBalancer {
@@ -28,6 +28,12 @@ export interface LoadBalancer {
    * present wins. None (or none present): each call hashes at random.
    */
   readonly hashHeaders?: readonly string[];
+  /** ring-hash only: hash on this cookie, setting it when absent with `ttlMs` (Envoy). */
+  readonly hashCookie?: { readonly name: string; readonly ttlMs?: number; readonly path?: string };
+  /** ring-hash only: hash on the client's address (Envoy). */
+  readonly hashSourceIp?: boolean;
+  /** ring-hash only: hash on this query parameter (Envoy). */
+  readonly hashQueryParam?: string;
   /** ring-hash only: smallest ring (default 1024). */
   readonly minRingSize?: number;
   /** ring-hash only: largest ring (default 8M). */
@@ -79,6 +85,8 @@ export interface OutlierDetection {
 export interface CircuitBreaker {
   /** Most calls in flight to the service from one client (gRPC and Envoy; default 1024). */
   readonly maxRequests?: number;
+  /** Envoy only: most requests one connection carries before it is closed. */
+  readonly maxRequestsPerConnection?: number;
   /** Envoy only: most connections. */
   readonly maxConnections?: number;
   /** Envoy only: most requests waiting for a connection. */
@@ -139,4 +147,56 @@ export interface AuthorizationRule {
 export interface DnsTarget {
   readonly host: string;
   readonly port: number;
+}
+
+/** TLS from Envoy to a service (a DestinationRule's `tls`). */
+export interface UpstreamTls {
+  /**
+   * `disable`: plaintext; `simple`: TLS, checking the server with the CA;
+   * `mutual`: TLS with a client certificate; `istio-mutual`: the mesh's own
+   * workload certificates.
+   */
+  readonly mode: "disable" | "simple" | "mutual" | "istio-mutual";
+  /** The secret (served over SDS as `<namespace>/<name>`) with the client certificate and key (`mutual`) and the CA. */
+  readonly credentialName?: string;
+  /** The server name asked for (SNI). */
+  readonly sni?: string;
+  /** Names the server's certificate must carry (exact, or a prefix ending in `*`). */
+  readonly subjectAltNames?: readonly string[];
+}
+
+/** Traffic policy of a destination: the service's own fields, set from outside it (a DestinationRule). */
+export interface TrafficPolicy {
+  readonly loadBalancer?: LoadBalancer;
+  /** Who gets traffic when a locality empties (a DestinationRule's locality settings). */
+  readonly localityFailover?: LocalityFailover;
+  readonly outlierDetection?: OutlierDetection;
+  readonly circuitBreaker?: CircuitBreaker;
+  /** How long a client may take to connect, ms. */
+  readonly connectTimeoutMs?: number;
+  readonly upstreamTls?: UpstreamTls;
+}
+
+/**
+ * Policy for a host written apart from the service (Istio's DestinationRule):
+ * merged over the service of that name wherever it comes from.
+ */
+export interface DestinationPolicy {
+  /** The service it applies to. */
+  readonly host: string;
+  /** A name for reports. */
+  readonly name?: string;
+  readonly trafficPolicy?: TrafficPolicy;
+  /** Per port number, over `trafficPolicy`. */
+  readonly portPolicies?: Readonly<Record<string, TrafficPolicy>>;
+  /** Subsets, replacing the service's own, each with its own policy over the rest. */
+  readonly subsets?: readonly {
+    readonly name: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly trafficPolicy?: TrafficPolicy;
+  }[];
+  /** The namespace it was written in. */
+  readonly namespace?: string;
+  /** Namespaces whose clients it applies to: `*` (default), `.`, or names. */
+  readonly exportTo?: readonly string[];
 }

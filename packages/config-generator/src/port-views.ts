@@ -5,6 +5,7 @@
 // clusters, listeners and routes carry its port.
 import { frozenService } from "./frozen.js";
 import type { Service, ServiceEndpoint } from "./model.js";
+import { withTraffic } from "./push-policies.js";
 
 const views = new WeakMap<Service, readonly Service[]>();
 
@@ -20,19 +21,26 @@ function endpointOn(e: ServiceEndpoint, port: number): ServiceEndpoint {
  * port gets). Views of a frozen service are computed once and kept with it.
  */
 export function portViewsOf(service: Service): readonly Service[] {
-  if (!service.ports) return [service];
+  if (!service.ports && !service.portPolicies) return [service];
   let out = views.get(service);
   if (!out) {
-    const { ports, ...rest } = service;
+    const { ports, portPolicies, ...rest } = service;
+    // A port's policy (a DestinationRule's portLevelSettings) over the service's.
+    const on = (port: number | undefined, s: Service) =>
+      frozenService(withTraffic(s, port === undefined ? undefined : portPolicies?.[String(port)]));
     out = Object.freeze(
-      ports.map((p) =>
-        frozenService({
-          ...rest,
-          port: p.port,
-          ...((p.protocol ?? service.protocol) ? { protocol: p.protocol ?? service.protocol } : {}),
-          endpoints: service.endpoints.map((e) => endpointOn(e, p.port)),
-        }),
-      ),
+      ports
+        ? ports.map((p) =>
+            on(p.port, {
+              ...rest,
+              port: p.port,
+              ...((p.protocol ?? service.protocol) ? { protocol: p.protocol ?? service.protocol } : {}),
+              endpoints: service.endpoints.map((e) => endpointOn(e, p.port)),
+              // A DNS name is connected to on each port the service has.
+              ...(service.dns ? { dns: { host: service.dns.host, port: p.port } } : {}),
+            }),
+          )
+        : [on(service.port, rest)],
     );
     if (Object.isFrozen(service)) views.set(service, out);
   }

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import type { Locality } from "./model.js";
+import type { Labels, Locality } from "./model.js";
 
 /** What kind of client a node is; builders produce different config for each. */
 export type ProxyKind = "sidecar" | "gateway" | "proxyless";
@@ -15,6 +15,10 @@ export interface Proxy {
   readonly ip: string | undefined;
   readonly metadata: JsonObject;
   readonly userAgent: string;
+  /** The namespace it claims: metadata `NAMESPACE`, else the `<pod>.<namespace>` part of an Istio-style id. */
+  readonly namespace?: string;
+  /** Its workload's labels: metadata `LABELS` (a map of strings, as Istio's agent sends them). */
+  readonly labels: Labels;
 }
 
 const IP = /^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-f:]+:[0-9a-f:]*$/i;
@@ -36,6 +40,16 @@ export function proxyFromNode(node: Node): Proxy {
   let ip = parts.length >= 2 && parts[1] && IP.test(parts[1]) ? parts[1] : undefined;
   if (!ip && typeof metadata.INSTANCE_IPS === "string") ip = metadata.INSTANCE_IPS.split(",")[0]?.trim() || undefined;
   const loc = node.locality;
+  const ns =
+    typeof metadata.NAMESPACE === "string" && metadata.NAMESPACE !== ""
+      ? metadata.NAMESPACE
+      : parts.length >= 4
+        ? parts[2]?.split(".")[1] || undefined
+        : undefined;
+  const labels: Record<string, string> = {};
+  const raw = metadata.LABELS;
+  if (raw && typeof raw === "object" && !Array.isArray(raw))
+    for (const [k, v] of Object.entries(raw)) if (typeof v === "string") labels[k] = v;
   return {
     id: node.id,
     cluster: node.cluster,
@@ -44,6 +58,8 @@ export function proxyFromNode(node: Node): Proxy {
     ip,
     metadata,
     userAgent: node.userAgentName,
+    ...(ns ? { namespace: ns } : {}),
+    labels,
   };
 }
 

@@ -13,6 +13,10 @@ const model = (services: Service[], routes: RouteRule[] = [], prev?: AcceptedMod
   services,
   routes,
   gateways: [],
+  policies: [],
+  tcpRoutes: [],
+  sidecars: [],
+  refused: [],
   derivedPorts: derivedPortsOf(services, prev?.derivedPorts),
 });
 const kinds = (a: AcceptedModel, b: AcceptedModel) => [...modelChanges(a, b)].sort();

@@ -4,15 +4,21 @@
 // services at all, never turns into a push that removes config clients need.
 import { XdsError } from "@xdskit/xds-types";
 import { frozenService, knownValid, rememberValid } from "./frozen.js";
-import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
+import { type AcceptedConfig, acceptConfig } from "./accept-config.js";
+import type { ChangeKind, DestinationPolicy, Gateway, RouteRule, Service, SidecarScope, TcpRoute } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
-import { validateGateway, validateReferences, validateRoute, validateService } from "./validate-model.js";
+import { validateReferences, validateService } from "./validate-model.js";
 
 /** Services and routes that passed validation together. */
 export interface AcceptedModel {
   readonly services: readonly Service[];
   readonly routes: readonly RouteRule[];
   readonly gateways: readonly Gateway[];
+  readonly policies: readonly DestinationPolicy[];
+  readonly tcpRoutes: readonly TcpRoute[];
+  readonly sidecars: readonly SidecarScope[];
+  /** Config objects refused alone (`what: reason`); everything else is served. */
+  readonly refused: readonly string[];
   /**
    * The port of each service that declares none, by name: its first
    * endpoint's port when it was first seen with endpoints, kept for as long
@@ -48,33 +54,27 @@ export function acceptModel(
     if (src?.ready && !src.ready()) throw new ModelRejected("a source has not loaded its data yet", true);
   }
   let list: readonly Service[];
-  let routes: readonly RouteRule[];
-  let gateways: readonly Gateway[];
   try {
     list = services.services();
-    routes = config?.routes() ?? [];
-    gateways = config?.gateways?.() ?? [];
   } catch (err) {
     throw new ModelRejected(`a source failed to list its data: ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
     if (!Array.isArray(list)) throw new XdsError("invalid_config", "services(): expected a list of services");
-    if (!Array.isArray(routes)) throw new XdsError("invalid_config", "routes(): expected a list of route rules");
     list.forEach((s, i) => {
       if (knownValid(s)) return;
       validateService(s, `services[${i}] (${JSON.stringify(s?.name)})`);
       rememberValid(s);
     });
-    if (!Array.isArray(gateways)) throw new XdsError("invalid_config", "gateways(): expected a list of gateways");
-    routes.forEach((r, i) => {
-      validateRoute(r, `routes[${i}]`);
-    });
-    gateways.forEach((g, i) => {
-      validateGateway(g, `gateways[${i}]`);
-    });
-    validateReferences(list, routes, "", gateways);
+    validateReferences(list, [], "");
   } catch (err) {
     throw new ModelRejected(err instanceof Error ? err.message : String(err));
+  }
+  let accepted: AcceptedConfig;
+  try {
+    accepted = acceptConfig(config, list, previous);
+  } catch (err) {
+    throw new ModelRejected(`a source failed to list its data: ${err instanceof Error ? err.message : String(err)}`);
   }
   const intended = services.allowsEmpty?.() ?? false;
   if (list.length === 0 && previous && previous.services.length > 0 && !intended) {
@@ -82,7 +82,11 @@ export function acceptModel(
       `the source now lists no services where it listed ${previous.services.length}; refusing to remove every service (a source must say it means it: allowEmpty in a mesh file, allowsEmpty() in code)`,
     );
   }
-  return { services: list, routes, gateways, derivedPorts: derivedPortsOf(list, previous?.derivedPorts) };
+  return {
+    services: list,
+    ...accepted,
+    derivedPorts: derivedPortsOf(list, previous?.derivedPorts),
+  };
 }
 
 /**
@@ -126,7 +130,17 @@ export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<Chan
     kinds.add("endpoints");
   }
   if (!sameJson(prev.routes, next.routes)) kinds.add("routes");
+  // TCP routes are listener chains (and gateway routes).
+  if (!sameJson(prev.tcpRoutes, next.tcpRoutes)) {
+    kinds.add("routes");
+    kinds.add("gateways");
+  }
   if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
+  // Destination policies and sidecar scopes change clusters, listeners and routes.
+  if (!sameJson(prev.policies, next.policies) || !sameJson(prev.sidecars, next.sidecars)) {
+    kinds.add("services");
+    kinds.add("endpoints");
+  }
   return kinds;
 }
 
@@ -192,25 +206,14 @@ const cacheable = (s: Service) => Object.isFrozen(s) && Object.isFrozen(s.endpoi
 
 // A service's identity and traffic policy as JSON: what clusters, routes
 // (hashing) and server listeners read besides the endpoints.
-const shapeOf = remembered((s) =>
-  JSON.stringify([
-    s.name,
-    s.port ?? null,
-    s.ports ?? null,
-    s.protocol ?? "",
-    s.subsets ?? [],
-    s.labels ?? {},
-    s.metadata ?? {},
-    s.loadBalancer ?? null,
-    s.outlierDetection ?? null,
-    s.circuitBreaker ?? null,
-    s.localityFailover ?? null,
-    s.tls ?? null,
-    s.authorization ?? null,
-    s.dns ?? null,
-    s.aggregate ?? null,
-  ]),
-);
+// Everything but the endpoints, except what listeners read of them: a TCP
+// or TLS port's chains match the endpoints' addresses.
+const shapeOf = remembered((s) => {
+  const { endpoints, ...rest } = s;
+  const tcp =
+    s.protocol === "tcp" || s.protocol === "tls" || s.ports?.some((p) => p.protocol === "tcp" || p.protocol === "tls");
+  return JSON.stringify([rest, tcp ? [...new Set(endpoints.map((e) => e.address))].sort() : null]);
+});
 const wholeOf = remembered((s) => JSON.stringify(s));
 const endpointsOf = remembered((s) => JSON.stringify(s.endpoints));
 

@@ -1,4 +1,4 @@
-import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
+import type { ChangeKind, DestinationPolicy, Gateway, RouteRule, Service, SidecarScope, TcpRoute } from "./model.js";
 
 /** A change reported by a source. */
 export interface SourceChange {
@@ -57,4 +57,10 @@ export interface ConfigStore extends SourceEmitter, SourceStatus {
   routes(): readonly RouteRule[];
   /** Gateway ports, as of now. Default: none. */
   gateways?(): readonly Gateway[];
+  /** Policies of destinations written apart from their services (DestinationRules). Default: none. */
+  policies?(): readonly DestinationPolicy[];
+  /** TCP and TLS routes. Default: none. */
+  tcpRoutes?(): readonly TcpRoute[];
+  /** Which services groups of sidecars see (Sidecar resources). Default: all. */
+  sidecars?(): readonly SidecarScope[];
 }

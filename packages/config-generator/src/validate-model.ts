@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { XdsError } from "@xdskit/xds-types";
 import type { Gateway, RouteRule, Service } from "./model.js";
 import { validatePolicy, validatePolicyReferences } from "./validate-policy.js";
+import { validateGatewayExtras, validateRouteExtras, validateServiceExtras } from "./validate-routing.js";
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -71,13 +72,14 @@ export function validateService(s: Service, where = `service ${JSON.stringify(s?
     });
   }
   validatePolicy(s, where);
+  validateServiceExtras(s, where);
 }
 
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function protocol(where: string, p: unknown): void {
-  if (p !== undefined && !["http", "grpc", "tcp"].includes(p as string)) {
-    fail(where, `must be http, grpc or tcp, got ${JSON.stringify(p)}`);
+  if (p !== undefined && !["http", "grpc", "tcp", "tls"].includes(p as string)) {
+    fail(where, `must be http, grpc, tcp or tls, got ${JSON.stringify(p)}`);
   }
 }
 
@@ -87,8 +89,7 @@ function validatePorts(s: Service, where: string): Set<number> | undefined {
   const at = `${where}.ports`;
   if (!Array.isArray(s.ports) || s.ports.length === 0) fail(at, "must list at least one port");
   if (s.port !== undefined) fail(`${where}.port`, "give either port or ports, not both");
-  if (s.dns || s.aggregate)
-    fail(at, `a ${s.dns ? "dns" : "aggregate"} service has one port (${s.dns ? "dns.port" : "port"}), not several`);
+  if (s.aggregate) fail(at, "an aggregate service has one port, not several");
   const numbers = new Set<number>();
   const names = new Set<string>();
   s.ports.forEach((p, i) => {
@@ -149,9 +150,14 @@ function metadata(where: string, m: unknown): void {
 
 /** Checks one route rule (services it names are checked against a push by {@link validateReferences}). */
 export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(r?.host)}`): void {
-  if (typeof r?.host !== "string" || !NAME.test(r.host))
-    fail(`${where}.host`, `must be a service name, got ${JSON.stringify(r?.host)}`);
-  if (!Array.isArray(r.split) || r.split.length === 0) fail(`${where}.split`, "must list at least one service");
+  if (typeof r !== "object" || r === null) fail(where, "must be a map");
+  if (!Array.isArray(r.split)) fail(`${where}.split`, "must list at least one service");
+  validateRouteExtras(r, where);
+  if (r.redirect !== undefined && r.split.length === 0) {
+    validateTiming(r, where);
+    return;
+  }
+  if (r.split.length === 0) fail(`${where}.split`, "must list at least one service (or give a redirect)");
   let total = 0;
   r.split.forEach((d, i) => {
     if (typeof d?.service !== "string" || !NAME.test(d.service))
@@ -163,6 +169,10 @@ export function validateRoute(r: RouteRule, where = `route for ${JSON.stringify(
     total += d.weight;
   });
   if (total <= 0) fail(`${where}.split`, "weights must add up to more than 0");
+  validateTiming(r, where);
+}
+
+function validateTiming(r: RouteRule, where: string): void {
   if (r.timeoutMs !== undefined && !(Number.isInteger(r.timeoutMs) && r.timeoutMs > 0)) {
     fail(`${where}.timeoutMs`, "must be a positive whole number of milliseconds");
   }
@@ -238,11 +248,24 @@ function validateFault(f: NonNullable<RouteRule["fault"]>, where: string): void 
 export function validateGateway(g: Gateway, where = `gateway on port ${JSON.stringify(g?.port)}`): void {
   port(`${where}.port`, g?.port);
   if (!Array.isArray(g.hosts) || g.hosts.length === 0) fail(`${where}.hosts`, "must list at least one service");
+  // A named gateway (Istio's) serves host names and wildcards; an unnamed one, services.
+  const host = g.name !== undefined ? GATEWAY_HOST : NAME;
   g.hosts.forEach((h, i) => {
-    if (typeof h !== "string" || !NAME.test(h))
-      fail(`${where}.hosts[${i}]`, `must be a service name, got ${JSON.stringify(h)}`);
+    // Named gateways' hosts may be narrowed to the rules of one namespace: `ns/host`, `*/host`, `./host`.
+    const slash = typeof h === "string" && g.name !== undefined ? h.indexOf("/") : -1;
+    const ns = slash >= 0 ? (h as string).slice(0, slash) : undefined;
+    const bare = slash >= 0 ? (h as string).slice(slash + 1) : h;
+    const nsOk = ns === undefined || ns === "*" || ns === "." || /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns);
+    if (typeof bare !== "string" || !host.test(bare) || !nsOk)
+      fail(
+        `${where}.hosts[${i}]`,
+        `must be ${g.name !== undefined ? "a host name or wildcard, optionally namespace/host" : "a service name"}, got ${JSON.stringify(h)}`,
+      );
   });
+  validateGatewayExtras(g, where);
 }
+
+const GATEWAY_HOST = /^(\*|(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$/;
 
 /** Checks that no two services share a name, and every route and gateway names existing services (gateway ports unique). */
 export function validateReferences(
@@ -260,7 +283,11 @@ export function validateReferences(
     byName.set(s.name, s);
   });
   routes.forEach((r, i) => {
-    if (!byName.has(r.host)) fail(`${where}routes[${i}].host`, `no service named "${r.host}"`);
+    // A rule only gateways use routes any host they serve; one sidecars use names a service.
+    const mesh = r.gateways === undefined || r.gateways.includes("mesh");
+    if (mesh && !byName.has(r.host)) fail(`${where}routes[${i}].host`, `no service named "${r.host}"`);
+    if (r.mirror && !byName.has(r.mirror.service))
+      fail(`${where}routes[${i}].mirror.service`, `no service named "${r.mirror.service}"`);
     r.split.forEach((d, j) => {
       const target = byName.get(d.service);
       if (!target) fail(`${where}routes[${i}].split[${j}].service`, `no service named "${d.service}"`);
@@ -278,6 +305,8 @@ export function validateReferences(
   validatePolicyReferences(services, where, byName);
   const ports = new Set<number>();
   gateways.forEach((g, i) => {
+    // Named gateways (Istio's servers) may share a port, told apart by host and SNI.
+    if (g.name !== undefined) return;
     if (ports.has(g.port)) fail(`${where}gateways[${i}].port`, `port ${g.port} is used by another gateway`);
     ports.add(g.port);
     g.hosts.forEach((h, j) => {

@@ -5,7 +5,7 @@ import { XdsError } from "@xdskit/xds-types";
 import type { Service } from "./model.js";
 import type { AuthorizationRule, CircuitBreaker, OutlierDetection, ServiceTls } from "./policy.js";
 
-const POLICIES = ["round-robin", "ring-hash", "least-request", "weighted-round-robin"];
+const POLICIES = ["round-robin", "ring-hash", "least-request", "weighted-round-robin", "random"];
 const HEADER = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const PROVIDER = /^[A-Za-z0-9_.-]{1,128}$/;
 const HOST =
@@ -31,7 +31,13 @@ const DAY_MS = 86_400_000;
 /** Checks a circuit-breaker policy; throws naming the field at `where`. */
 export function validateCircuitBreaker(cb: CircuitBreaker, where: string): void {
   if (typeof cb !== "object" || cb === null) fail(where, "must be an object");
-  for (const k of ["maxRequests", "maxConnections", "maxPendingRequests", "maxRetries"] as const)
+  for (const k of [
+    "maxRequests",
+    "maxConnections",
+    "maxPendingRequests",
+    "maxRetries",
+    "maxRequestsPerConnection",
+  ] as const)
     whole(`${where}.${k}`, cb[k], 1, 4_294_967_295);
 }
 
@@ -158,8 +164,19 @@ export function validatePolicy(s: Service, where: string): void {
     if (!POLICIES.includes(lb.policy))
       fail(`${at}.policy`, `must be one of ${POLICIES.join(", ")}, got ${JSON.stringify(lb.policy)}`);
     if (lb.policy !== "ring-hash")
-      for (const k of ["hashHeaders", "minRingSize", "maxRingSize"] as const)
+      for (const k of [
+        "hashHeaders",
+        "minRingSize",
+        "maxRingSize",
+        "hashCookie",
+        "hashSourceIp",
+        "hashQueryParam",
+      ] as const)
         if (lb[k] !== undefined) fail(`${at}.${k}`, "applies only to policy ring-hash");
+    if (lb.hashCookie !== undefined && !(typeof lb.hashCookie?.name === "string" && lb.hashCookie.name.length > 0))
+      fail(`${at}.hashCookie.name`, "must name the cookie");
+    if (lb.hashQueryParam !== undefined && !(typeof lb.hashQueryParam === "string" && lb.hashQueryParam.length > 0))
+      fail(`${at}.hashQueryParam`, "must name the query parameter");
     if (lb.policy !== "least-request" && lb.choiceCount !== undefined)
       fail(`${at}.choiceCount`, "applies only to policy least-request");
     if (lb.hashHeaders !== undefined) {

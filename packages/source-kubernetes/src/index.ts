@@ -9,7 +9,8 @@ export type {
   KubernetesSourceStatus,
 } from "./source.js";
 export type { RejectedService } from "./cluster-model.js";
-export type { ReflectorStatus } from "./reflector.js";
+export { Reflector } from "./reflector.js";
+export type { KindSpec, ReflectorChange, ReflectorOptions, ReflectorStatus } from "./reflector.js";
 export { hostOf, protocolOf, servicesFromCluster, spiffeIdOf } from "./mapping.js";
 export type { ClusterObjects, MappingOptions } from "./mapping.js";
 export { nodeIp, podNodePolicy } from "./identity.js";

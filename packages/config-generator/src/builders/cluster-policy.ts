@@ -56,6 +56,8 @@ function grpcPolicyList(first: ReturnType<typeof policy> | undefined) {
 export function lbFields(service: Service, kind: ProxyKind): ClusterInit {
   const lb = service.loadBalancer;
   if (!lb || lb.policy === "round-robin") return {};
+  // gRPC has no random policy: round robin is its nearest.
+  if (lb.policy === "random") return kind === "proxyless" ? {} : { lbPolicy: Cluster_LbPolicy.RANDOM };
   if (lb.policy === "ring-hash") {
     // Every client reads the enum form; gRPC takes only xxHash.
     return {

@@ -23,28 +23,45 @@ import {
   socketAddress,
 } from "./common.js";
 import { circuitBreakers, lbFields, outlierField, upstreamTls } from "./cluster-policy.js";
+import { envoyUpstreamTls } from "./sds-tls.js";
 
 const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 // How an Envoy talks to a service's endpoints: gRPC needs HTTP/2, plain
 // HTTP stays HTTP/1.1, and a service without a declared protocol gets what
 // the caller spoke. Proxyless clients ignore this.
+// A connection's request limit (connection pool's maxRequestsPerConnection)
+// rides along in the same options.
 function upstreamProtocol(service: Service): Cluster["typedExtensionProtocolOptions"] {
-  if (service.protocol === "tcp" || service.protocol === "http") return {};
+  if (service.protocol === "tcp" || service.protocol === "tls") return {};
+  const perConnection = service.circuitBreaker?.maxRequestsPerConnection;
+  if (service.protocol === "http" && perConnection === undefined) return {};
+  const common =
+    perConnection !== undefined ? { commonHttpProtocolOptions: { maxRequestsPerConnection: perConnection } } : {};
   const options =
     service.protocol === "grpc"
       ? packAny(HttpProtocolOptionsSchema, {
+          ...common,
           upstreamProtocolOptions: {
             case: "explicitHttpConfig",
             value: { protocolConfig: { case: "http2ProtocolOptions", value: {} } },
           },
         })
-      : packAny(HttpProtocolOptionsSchema, {
-          upstreamProtocolOptions: {
-            case: "useDownstreamProtocolConfig",
-            value: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
-          },
-        });
+      : service.protocol === "http"
+        ? packAny(HttpProtocolOptionsSchema, {
+            ...common,
+            upstreamProtocolOptions: {
+              case: "explicitHttpConfig",
+              value: { protocolConfig: { case: "httpProtocolOptions", value: {} } },
+            },
+          })
+        : packAny(HttpProtocolOptionsSchema, {
+            ...common,
+            upstreamProtocolOptions: {
+              case: "useDownstreamProtocolConfig",
+              value: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+            },
+          });
   return { [HTTP_PROTOCOL_OPTIONS]: options };
 }
 
@@ -58,9 +75,17 @@ export function outboundCluster(service: Service, push: PushContext, kind: Proxy
   const name = subset === undefined ? clusterName(service, push) : subsetClusterName(service, subset, push);
   const common = {
     name,
-    connectTimeout: duration(5000),
+    connectTimeout: duration(service.connectTimeoutMs ?? 5000),
     typedExtensionProtocolOptions: kind === "proxyless" ? {} : upstreamProtocol(service),
   };
+  if (service.passthrough) {
+    // Connections go where the client sent them (Envoy only: gRPC clients get no such cluster).
+    return create(ClusterSchema, {
+      ...common,
+      clusterDiscoveryType: { case: "type", value: Cluster_DiscoveryType.ORIGINAL_DST },
+      lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
+    });
+  }
   if (service.aggregate) {
     // The members are tried in order; their own clusters carry their policy.
     const clusters = service.aggregate.flatMap((m) => {
@@ -77,11 +102,13 @@ export function outboundCluster(service: Service, push: PushContext, kind: Proxy
       ...(kind === "proxyless" ? {} : { lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED }),
     });
   }
+  const envoyTls = kind === "proxyless" ? undefined : envoyUpstreamTls(service.upstreamTls, service);
   const policy = {
     ...lbFields(service, kind),
     ...circuitBreakers(service),
     ...outlierField(service, kind),
     ...upstreamTls(service, kind),
+    ...(envoyTls ? { transportSocket: envoyTls } : {}),
   };
   if (service.dns) {
     return create(ClusterSchema, {

@@ -5,6 +5,7 @@ import type { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { packAny } from "@xdskit/xds-types";
 import type { AddressSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/address_pb";
 import { ApiVersion, type ConfigSourceSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/config_source_pb";
+import { CorsSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/cors/v3/cors_pb";
 import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
 import {
   type HttpFilter,
@@ -29,6 +30,8 @@ export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
 export const BLACKHOLE_CLUSTER = "BlackHoleCluster";
 /** The HTTP fault filter's name (Envoy and gRPC clients read per-route fault config under it). */
 export const FAULT_FILTER = "envoy.filters.http.fault";
+/** The CORS filter's name (Envoy reads per-route CORS policies under it). */
+export const CORS_FILTER = "envoy.filters.http.cors";
 
 /** The cluster name of a service, in Istio's `outbound|port||host` form. */
 export function clusterName(service: Service, push: PushContext): string {
@@ -94,5 +97,13 @@ export function faultHttpFilter(): HttpFilter {
   return create(HttpFilterSchema, {
     name: FAULT_FILTER,
     configType: { case: "typedConfig", value: packAny(HTTPFaultSchema, {}) },
+  });
+}
+
+/** The CORS filter: it acts only on routes carrying a CORS policy. */
+export function corsHttpFilter(): HttpFilter {
+  return create(HttpFilterSchema, {
+    name: CORS_FILTER,
+    configType: { case: "typedConfig", value: packAny(CorsSchema, {}) },
   });
 }

@@ -21,31 +21,55 @@ export function serviceKey(service: Service, _push: PushContext): string {
 export function clusterInputs(service: Service, push: PushContext): string {
   const base = `${service.name}|${push.portOf(service)}|${service.protocol ?? ""}`;
   const { loadBalancer, outlierDetection, circuitBreaker, tls, dns, aggregate } = service;
-  if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate) return base;
+  const { connectTimeoutMs, upstreamTls, passthrough } = service;
+  const extra = connectTimeoutMs !== undefined || upstreamTls !== undefined || passthrough !== undefined;
+  if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate && !extra) return base;
   const members = (aggregate ?? []).map((m) => {
     const s = push.viewOf(m);
     return s ? `${m}:${push.portOf(s)}` : `${m}:-`;
   });
-  return `${base}|${JSON.stringify({ loadBalancer, outlierDetection, circuitBreaker, tls, dns })}|${members.join(",")}`;
+  const policy = {
+    loadBalancer,
+    outlierDetection,
+    circuitBreaker,
+    tls,
+    dns,
+    connectTimeoutMs,
+    upstreamTls,
+    passthrough,
+  };
+  return `${base}|${JSON.stringify(policy)}|${members.join(",")}`;
 }
 
 /** What a service's routes read: the service, its rules, and the ports of every service the rules send to. */
 export function routeInputs(service: Service, push: PushContext): string {
   const rules = push.routesFor(service.name);
-  const targets = new Set(rules.flatMap((r) => r.split.map((d) => push.destinationOf(d, service) ?? d.service)));
+  const targets = new Set(
+    rules.flatMap((r) =>
+      [...r.split, ...(r.mirror ? [r.mirror] : [])].map((d) => push.destinationOf(d, service) ?? d.service),
+    ),
+  );
   targets.add(service);
   const ports = [...targets].map((t) => {
     // Routes hash on the headers their destination's ring hash names.
-    return typeof t === "string"
-      ? `${t}:-`
-      : `${t.name}:${push.portOf(t)}:${t.loadBalancer?.hashHeaders?.join(",") ?? ""}`;
+    return typeof t === "string" ? `${t}:-` : `${t.name}:${push.portOf(t)}:${JSON.stringify(t.loadBalancer ?? null)}`;
   });
-  return `${clusterInputs(service, push)}|${JSON.stringify(rules)}|${ports.join(",")}`;
+  const addresses = service.addresses?.join(",") ?? "";
+  return `${clusterInputs(service, push)}|${JSON.stringify(rules)}|${ports.join(",")}|${addresses}`;
 }
 
-/** What the listener and routes of a group of services on one port read. */
+/** What the listener and routes of a group of services on one port read (TCP routes too). */
 export function portInputs(services: readonly Service[], push: PushContext): string {
-  return services.map((s) => `${routeInputs(s, push)}|${s.endpoints.map((e) => e.address).join(",")}`).join("\n");
+  return services
+    .map((s) => {
+      const tcp = push.tcpRoutesFor(s.name);
+      const tcpKey =
+        tcp.length === 0
+          ? ""
+          : `|${JSON.stringify(tcp)}|${tcp.flatMap((r) => r.split.map((d) => push.destinationOf(d, s)?.port ?? "-")).join(",")}`;
+      return `${routeInputs(s, push)}|${s.endpoints.map((e) => e.address).join(",")}${tcpKey}`;
+    })
+    .join("\n");
 }
 
 /** What a gateway's listener and routes read. */

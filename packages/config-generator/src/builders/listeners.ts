@@ -7,15 +7,28 @@ import { type Filter, FilterSchema } from "@xdskit/xds-types/gen/envoy/config/li
 import { TcpProxySchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy_pb";
 import type { Gateway, Service } from "../model.js";
 import type { PushContext } from "../push-context.js";
-import { ADS, faultHttpFilter, socketAddress } from "./common.js";
+import { ADS, corsHttpFilter, faultHttpFilter, socketAddress } from "./common.js";
 
-/** A TCP proxy network filter to one cluster. */
-export function tcpProxyFilter(statPrefix: string, cluster: string): Filter {
+/** A cluster and its share of connections. */
+export interface WeightedCluster {
+  readonly name: string;
+  readonly weight: number;
+}
+
+/** A TCP proxy network filter to one cluster, or spread over several by weight. */
+export function tcpProxyFilter(statPrefix: string, cluster: string | readonly WeightedCluster[]): Filter {
+  const only = typeof cluster === "string" ? cluster : cluster.length === 1 ? cluster[0]?.name : undefined;
   return create(FilterSchema, {
     name: "envoy.filters.network.tcp_proxy",
     configType: {
       case: "typedConfig",
-      value: packAny(TcpProxySchema, { statPrefix, clusterSpecifier: { case: "cluster", value: cluster } }),
+      value: packAny(TcpProxySchema, {
+        statPrefix,
+        clusterSpecifier:
+          only !== undefined
+            ? { case: "cluster", value: only }
+            : { case: "weightedClusters", value: { clusters: [...(cluster as readonly WeightedCluster[])] } },
+      }),
     },
   });
 }
@@ -25,7 +38,7 @@ export function httpRdsFilter(statPrefix: string, routeConfigName: string): Filt
   return httpConnectionManagerFilter({
     statPrefix,
     routeSpecifier: { case: "rds", value: { routeConfigName, configSource: ADS } },
-    httpFilters: [faultHttpFilter(), routerHttpFilter()],
+    httpFilters: [corsHttpFilter(), faultHttpFilter(), routerHttpFilter()],
   });
 }
 

@@ -1,10 +1,10 @@
-// Routes: the mesh's rules for a host turned into Envoy/gRPC routes, with the
-// semantics of the client kind where they differ (timeouts).
+// Routes: the mesh's rules for a host turned into Envoy/gRPC routes (first
+// match wins, as Istio's), virtual hosts with the names clients use, and the
+// virtual host for hosts the mesh does not know.
 import { createHash } from "node:crypto";
 import { type MessageInitShape, create, toBinary } from "@bufbuild/protobuf";
-import { packAny } from "@xdskit/xds-types";
 import {
-  type RouteActionSchema,
+  type Route,
   RouteSchema,
   type VirtualHostSchema,
 } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_components_pb";
@@ -12,51 +12,15 @@ import {
   type RouteConfiguration,
   RouteConfigurationSchema,
 } from "@xdskit/xds-types/gen/envoy/config/route/v3/route_pb";
-import { HTTPFaultSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/fault/v3/fault_pb";
-import type { RouteFault, RouteRule, Service } from "../model.js";
+import type { RouteRule, Service } from "../model.js";
 import type { ProxyKind } from "../proxy.js";
 import type { PushContext } from "../push-context.js";
-import { FAULT_FILTER, PASSTHROUGH_CLUSTER, clusterName, duration, fraction, subsetClusterName } from "./common.js";
+import { PASSTHROUGH_CLUSTER, clusterName, duration } from "./common.js";
+import { forwardAction, hashPolicy, redirectAction, routeExtras } from "./route-actions.js";
+import { applicableMatches, envoyRouteMatch, matchesEverything } from "./route-match.js";
 
-type RouteInit = MessageInitShape<typeof RouteSchema>;
+type RouteInit = Exclude<MessageInitShape<typeof RouteSchema>, Route>;
 type VirtualHostInit = MessageInitShape<typeof VirtualHostSchema>;
-
-const GRPC_RETRY_ON = "unavailable,cancelled,deadline-exceeded";
-const HTTP_RETRY_ON = "5xx,reset,connect-failure";
-
-function faultConfig(fault: RouteFault) {
-  return packAny(HTTPFaultSchema, {
-    ...(fault.delay
-      ? {
-          delay: {
-            faultDelaySecifier: { case: "fixedDelay", value: duration(fault.delay.fixedMs) },
-            percentage: fraction(fault.delay.percent),
-          },
-        }
-      : {}),
-    ...(fault.abort
-      ? {
-          abort: {
-            errorType:
-              fault.abort.grpcStatus !== undefined
-                ? { case: "grpcStatus", value: fault.abort.grpcStatus }
-                : { case: "httpStatus", value: fault.abort.httpStatus ?? 503 },
-            percentage: fraction(fault.abort.percent),
-          },
-        }
-      : {}),
-  });
-}
-
-// Ring hash reads the hash from the route (gRFC A42): a route hashes on the
-// headers its first destination's load balancer names.
-function hashPolicy(service: Service | undefined): Pick<MessageInitShape<typeof RouteActionSchema>, "hashPolicy"> {
-  const headers = service?.loadBalancer?.policy === "ring-hash" ? (service.loadBalancer.hashHeaders ?? []) : [];
-  if (headers.length === 0) return {};
-  return {
-    hashPolicy: headers.map((headerName) => ({ policySpecifier: { case: "header" as const, value: { headerName } } })),
-  };
-}
 
 // Routes are named after their content. grpc-js-xds (1.14) compares a new
 // resource with the one it holds key by key of the old one only, so a fault
@@ -70,78 +34,67 @@ function contentName(prefix: string, route: RouteInit): string {
   return `${prefix}-${digest.slice(0, 10)}`;
 }
 
-/** One route from a rule: path prefix and header matches; weighted clusters, timeout, retries and faults. */
-export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
-  const dest = rule.split.flatMap((d) => {
-    const view = push.destinationOf(d, service);
-    return view ? [{ view, subset: d.subset, weight: d.weight }] : [];
-  });
-  const cluster = (s: Service, subset?: string) =>
-    subset === undefined ? clusterName(s, push) : subsetClusterName(s, subset, push);
-  const first = dest[0];
-  const action: MessageInitShape<typeof RouteActionSchema> = {
-    clusterSpecifier:
-      dest.length === 1 && first
-        ? { case: "cluster", value: cluster(first.view, first.subset) }
-        : {
-            case: "weightedClusters",
-            value: { clusters: dest.map((d) => ({ name: cluster(d.view, d.subset), weight: d.weight })) },
-          },
-    ...hashPolicy(first?.view),
-  };
-  if (rule.timeoutMs !== undefined) {
-    // Envoy enforces the route timeout; gRPC clients read only the max
-    // stream duration (gRFC A31).
-    if (kind !== "proxyless") action.timeout = duration(rule.timeoutMs);
-  } else if (kind !== "proxyless") {
-    // Envoy's default 15 s route timeout would cut long gRPC streams.
-    action.timeout = duration(0);
+/**
+ * The routes of one rule for requests that came in on `service` (a view) at
+ * `gateway` (on `port`: the service's, or the gateway server's): one per
+ * match that can hold there. A rule none of whose
+ * destinations is visible answers 503 on Envoy and is left out for gRPC
+ * clients; a redirect is Envoy's only.
+ */
+export function ruleRoutes(
+  rule: RouteRule,
+  service: Service,
+  push: PushContext,
+  kind: ProxyKind,
+  gateway = "mesh",
+  port = push.portOf(service),
+): RouteInit[] {
+  if (rule.redirect && kind === "proxyless") return [];
+  const out: RouteInit[] = [];
+  for (const m of applicableMatches(rule, { kind, port, gateway })) {
+    let action: RouteInit["action"];
+    if (rule.redirect) action = { case: "redirect", value: redirectAction(rule.redirect) };
+    else {
+      const forward = forwardAction(rule, service, m, push, kind);
+      if (forward) action = { case: "route", value: forward };
+      else if (kind === "proxyless") continue;
+      else action = { case: "directResponse", value: { status: 503 } };
+    }
+    const route: RouteInit = { match: envoyRouteMatch(m), action, ...routeExtras(rule, kind) };
+    out.push({ ...route, name: contentName(service.name, route) });
   }
-  if ((rule.timeoutMs !== undefined && kind === "proxyless") || rule.grpcTimeoutCapMs !== undefined) {
-    // gRPC clients take the cap over the duration when both are set (A31).
-    action.maxStreamDuration = {
-      ...(rule.timeoutMs !== undefined && kind === "proxyless" ? { maxStreamDuration: duration(rule.timeoutMs) } : {}),
-      ...(rule.grpcTimeoutCapMs !== undefined ? { grpcTimeoutHeaderMax: duration(rule.grpcTimeoutCapMs) } : {}),
-    };
-  }
-  if (rule.retries) {
-    const r = rule.retries;
-    action.retryPolicy = {
-      retryOn: r.on ?? (service.protocol === "http" ? HTTP_RETRY_ON : GRPC_RETRY_ON),
-      numRetries: r.attempts,
-      ...(r.backoffBaseMs !== undefined
-        ? {
-            retryBackOff: {
-              baseInterval: duration(r.backoffBaseMs),
-              maxInterval: duration(r.backoffMaxMs ?? r.backoffBaseMs * 10),
-            },
-          }
-        : {}),
-    };
-  }
-  const route: RouteInit = {
-    match: {
-      pathSpecifier: { case: "prefix", value: rule.pathPrefix ?? "" },
-      headers: Object.entries(rule.headers ?? {}).map(([name, value]) => ({
-        name,
-        headerMatchSpecifier: { case: "stringMatch", value: { matchPattern: { case: "exact", value } } },
-      })),
-    },
-    action: { case: "route", value: action },
-    typedPerFilterConfig: rule.fault ? { [FAULT_FILTER]: faultConfig(rule.fault) } : {},
-  };
-  return { ...route, name: contentName(service.name, route) };
+  return out;
 }
 
-/** The routes of one host: its rules, most specific first, then a catch-all to the service itself. */
-export function serviceRoutes(service: Service, push: PushContext, kind: ProxyKind): RouteInit[] {
+/** One route from a rule: its first applicable match (see {@link ruleRoutes}). */
+export function ruleRoute(rule: RouteRule, service: Service, push: PushContext, kind: ProxyKind): RouteInit {
+  const [first] = ruleRoutes(rule, service, push, kind);
+  if (!first) throw new Error(`rule for ${rule.host} has no route for ${kind} clients on port ${push.portOf(service)}`);
+  return first;
+}
+
+/**
+ * The routes of one host: its rules in order (first match wins), then,
+ * unless a rule already matches everything, a catch-all to the service
+ * itself (none for a host that is not a service: a gateway's own host).
+ */
+export function serviceRoutes(
+  service: Service | undefined,
+  push: PushContext,
+  kind: ProxyKind,
+  host = service?.name ?? "",
+  gateway = "mesh",
+): RouteInit[] {
   const routes: RouteInit[] = [];
   let catchAll = false;
-  for (const rule of push.routesFor(service.name)) {
-    routes.push(ruleRoute(rule, service, push, kind));
-    if (!rule.pathPrefix && !rule.headers) catchAll = true;
+  const at = service ?? { name: host, endpoints: [] };
+  for (const rule of push.routesFor(host, gateway)) {
+    if (catchAll) break;
+    const built = ruleRoutes(rule, at, push, kind, gateway);
+    routes.push(...built);
+    if (applicableMatches(rule, { kind, port: push.portOf(at), gateway }).some(matchesEverything)) catchAll = true;
   }
-  if (!catchAll) {
+  if (!catchAll && service) {
     const route: RouteInit = {
       match: { pathSpecifier: { case: "prefix", value: "" } },
       action: {
@@ -149,7 +102,7 @@ export function serviceRoutes(service: Service, push: PushContext, kind: ProxyKi
         value: {
           clusterSpecifier: { case: "cluster", value: clusterName(service, push) },
           ...(kind === "proxyless" ? {} : { timeout: duration(0) }),
-          ...hashPolicy(service),
+          ...hashPolicy(service, kind),
         },
       },
     };
@@ -158,12 +111,32 @@ export function serviceRoutes(service: Service, push: PushContext, kind: ProxyKi
   return routes;
 }
 
+/**
+ * The names a sidecar's request may carry for a service: its name, and for
+ * a Kubernetes name (`name.ns.svc.<domain>`) its shorter forms; the bare
+ * name only for clients of its own namespace (a scoped push). Each also with
+ * the port, and the service's addresses with the port.
+ */
+export function serviceDomains(service: Service, push: PushContext): string[] {
+  const port = push.portOf(service);
+  const names = [service.name];
+  const k8s = /^([^.]+)\.([^.]+)\.svc\.(.+)$/.exec(service.name);
+  if (k8s) {
+    const [, name, ns] = k8s as unknown as [string, string, string];
+    names.push(`${name}.${ns}.svc`, `${name}.${ns}`);
+    if (push.clientNamespace === ns) names.push(name);
+  }
+  const out = names.flatMap((n) => [n, `${n}:${port}`]);
+  for (const a of service.addresses ?? []) if (!a.includes("/")) out.push(a, `${a}:${port}`);
+  return out;
+}
+
 /** A virtual host for a service, matched by its name with or without a port. */
 export function serviceVirtualHost(
   service: Service,
   push: PushContext,
   kind: ProxyKind,
-  domains: readonly string[] = [service.name, `${service.name}:${push.portOf(service)}`],
+  domains: readonly string[] = serviceDomains(service, push),
 ): VirtualHostInit {
   return {
     name: `${service.name}:${push.portOf(service)}`,
@@ -187,6 +160,25 @@ export function allowAnyVirtualHost(): VirtualHostInit {
       },
     ],
   };
+}
+
+/** Istio's `block_all` (REGISTRY_ONLY): requests for hosts the mesh does not know fail with 502. */
+export function blockAllVirtualHost(): VirtualHostInit {
+  return {
+    name: "block_all",
+    domains: ["*"],
+    routes: [
+      {
+        match: { pathSpecifier: { case: "prefix", value: "/" } },
+        action: { case: "directResponse", value: { status: 502 } },
+      },
+    ],
+  };
+}
+
+/** The virtual host for unknown hosts: passthrough, or refused when the scope is registry-only. */
+export function unknownHostVirtualHost(push: PushContext): VirtualHostInit {
+  return push.outboundTrafficPolicy === "registry-only" ? blockAllVirtualHost() : allowAnyVirtualHost();
 }
 
 /** A route configuration. */
