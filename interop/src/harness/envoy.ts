@@ -50,6 +50,8 @@ export interface EnvoyOptions {
   readonly metadata?: Record<string, unknown>;
   /** Run Envoy as this user id (needs root; the capture test's iptables rules skip it). */
   readonly uid?: number;
+  /** mTLS to the pilot: Envoy's certificate and key, and the CA of the pilot's certificate (files). */
+  readonly xdsTls?: { readonly cert: string; readonly key: string; readonly ca: string };
 }
 
 /** A running Envoy. */
@@ -118,6 +120,26 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
           name: "xds",
           type: "STATIC",
           connect_timeout: "1s",
+          ...(options.xdsTls
+            ? {
+                transport_socket: {
+                  name: "envoy.transport_sockets.tls",
+                  typed_config: {
+                    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                    common_tls_context: {
+                      tls_certificates: [
+                        {
+                          certificate_chain: { filename: options.xdsTls.cert },
+                          private_key: { filename: options.xdsTls.key },
+                        },
+                      ],
+                      validation_context: { trusted_ca: { filename: options.xdsTls.ca } },
+                      alpn_protocols: ["h2"],
+                    },
+                  },
+                },
+              }
+            : {}),
           typed_extension_protocol_options: {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
               "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",

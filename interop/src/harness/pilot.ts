@@ -90,6 +90,40 @@ export async function startPilot(mesh: string, extraArgs: readonly string[] = []
   };
 }
 
+/** A running pilot reading Istio resources from a folder the test writes. */
+export interface IstioPilot extends PilotBase {
+  readonly dir: string;
+  /** Writes (or replaces) one file of the folder; the pilot picks it up by itself. */
+  write(file: string, yaml: string): void;
+  stop(): Promise<void>;
+}
+
+/** Starts minimal-pilot on free ports with an Istio config folder holding `files`. */
+export async function startIstioPilot(
+  files: Record<string, string>,
+  extraArgs: readonly string[] = [],
+): Promise<IstioPilot> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-istio-"));
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  const { child, base, gone, exited } = await launch(["--istio-config", dir, ...extraArgs]);
+  return {
+    ...base,
+    dir,
+    // Written aside and renamed: the pilot never reads half a file.
+    write: (file, yaml) => {
+      const tmp = path.join(dir, `.${file}.tmp`);
+      fs.writeFileSync(tmp, yaml);
+      fs.renameSync(tmp, path.join(dir, file));
+    },
+    stop: async () => {
+      if (!gone()) child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (!gone()) child.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** A pilot reading Services from a Kubernetes API server. */
 export interface KubePilot extends EtcdPilot {
   /** SIGTERM, then SIGKILL if it lingers. */

@@ -247,7 +247,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     const scopePart = this.#parts.get(scope);
     if (scopePart && !this.registry.getSnapshot(scope) && !attempted.has(scope)) {
       attempted.add(scope);
-      built?.(this.#buildPart(scopePart, push, undefined));
+      // Built whether or not anyone counts it (`built?.(…)` would skip the build without a counter).
+      const n = this.#buildPart(scopePart, push, undefined);
+      built?.(n);
     }
     const name = this.#workloadPart(scope, state, push);
     const part = this.#parts.ensure(name, false, state.proxy);

@@ -1,6 +1,8 @@
 // Secrets from a folder, for SDS: `<dir>/<namespace>/<name>/tls.crt` and
-// `tls.key` become the TLS certificate secret `<namespace>/<name>`; a folder
-// with only `ca.crt` becomes a validation context. Files are watched, and a
+// `tls.key` become the TLS certificate secret `<namespace>/<name>` (and a
+// `ca.crt` beside them the validation context `<namespace>/<name>-cacert`, as
+// Istio serves a gateway's credential for mutual TLS); a folder with only
+// `ca.crt` becomes a validation context. Files are watched, and a
 // rotation pushes a new version. Which client may receive which secret is the
 // ADS server's per-resource authorization (`secretsByNamespace`).
 import fs from "node:fs";
@@ -60,7 +62,7 @@ function subdirs(dir: string): string[] {
 }
 
 class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource {
-  #secrets = new Map<string, { stamp: string; secret: Secret }>();
+  #secrets = new Map<string, { stamp: string; secret: Secret; ca?: Secret }>();
   #problems: string[] = [];
   readonly #timer: NodeJS.Timeout;
 
@@ -82,7 +84,7 @@ class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource 
   }
 
   secrets(): readonly Secret[] {
-    return [...this.#secrets.values()].map((e) => e.secret);
+    return [...this.#secrets.values()].flatMap((e) => (e.ca ? [e.secret, e.ca] : [e.secret]));
   }
 
   rescan(): void {
@@ -90,7 +92,7 @@ class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource 
   }
 
   #scan(notify: boolean): void {
-    const next = new Map<string, { stamp: string; secret: Secret }>();
+    const next = new Map<string, { stamp: string; secret: Secret; ca?: Secret }>();
     const problems: string[] = [];
     for (const ns of subdirs(this.dir)) {
       for (const name of subdirs(path.join(this.dir, ns))) {
@@ -115,6 +117,7 @@ class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource 
         try {
           const [crt, key, ca] = files.map(readPem);
           let secret: Secret;
+          let caSecret: Secret | undefined;
           if (crt && key) {
             secret = create(SecretSchema, {
               name: id,
@@ -126,6 +129,14 @@ class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource 
                 },
               },
             });
+            if (ca)
+              caSecret = create(SecretSchema, {
+                name: `${id}-cacert`,
+                type: {
+                  case: "validationContext",
+                  value: { trustedCa: { specifier: { case: "inlineBytes", value: ca } } },
+                },
+              });
           } else if (ca && !crt && !key) {
             secret = create(SecretSchema, {
               name: id,
@@ -140,7 +151,7 @@ class SecretsDir extends EventEmitter<SourceEvents> implements SecretsDirSource 
               `${folder}: expected tls.crt with tls.key (a certificate), or ca.crt alone (a validation context)`,
             );
           }
-          next.set(id, { stamp, secret });
+          next.set(id, caSecret ? { stamp, secret, ca: caSecret } : { stamp, secret });
         } catch (err) {
           problems.push(err instanceof Error ? err.message : String(err));
           // A broken folder keeps its last good content.

@@ -4,7 +4,7 @@
 // ready until every kind was listed once; losing the API server keeps the
 // last good objects.
 import { type KubeConfig, KubernetesObjectApi, type KubernetesObject, Watch } from "@kubernetes/client-node";
-import { Reflector, type ReflectorStatus, loadKubeConfig } from "@xdskit/source-kubernetes";
+import { Reflector, type ReflectorStatus, loadKubeConfig, rawLister } from "@xdskit/source-kubernetes";
 import { type IstioKind, KINDS } from "./objects.js";
 import { type IstioStoreOptions, IstioStore, type ObjectUpdate } from "./store.js";
 
@@ -57,6 +57,7 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
     const api = KubernetesObjectApi.makeApiClient(this.kubeConfig);
     const watch = new Watch(this.kubeConfig);
     const version = options.version ?? "v1";
+    const rawList = rawLister(this.kubeConfig);
     const group = `/apis/networking.istio.io/${version}`;
     const timing = {
       pageSize: 500,
@@ -75,6 +76,7 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
             kind,
             path: ns ? `${group}/namespaces/${ns}/${PLURALS[kind]}` : `${group}/${PLURALS[kind]}`,
             ...(ns ? { namespace: ns } : {}),
+            rawList,
           },
           api,
           watch,

@@ -202,6 +202,29 @@ describe("gateways, sidecar scopes and TCP routes from Istio objects", () => {
     assert.equal(other[0].route.cluster, "outbound|8080|v1|web.shop.svc.cluster.local");
   });
 
+  it("a live client moves to its new scope when the Sidecar that restricted it goes (and its watch fires)", async () => {
+    const local = new IstioStore();
+    const docs = parseAllDocuments(world).map((d, i) => ({ doc: d.toJS(), origin: { source: "world.yaml", document: i } }));
+    local.replaceSource("world.yaml", docs);
+    const c = controllerOf(local);
+    try {
+      const node = NODES.sidecar("restricted", "10.9.0.20");
+      const before = [...resourcesOf(c, node, TypeUrl.Cluster).keys()];
+      assert.ok(!before.some((n) => n.includes("shop.svc")));
+      const group = [...c.nodeGroups().keys()].find((g) => g.includes("10.9.0.20")) as string;
+      // A stream holds the group: the push must move it, not wait for it to reconnect.
+      c.registry.retainNodeGroup(group);
+      const pushed = new Promise((r) => c.once("push", r));
+      local.replaceSource("world.yaml", docs.filter((d) => (d.doc as { kind: string }).kind !== "Sidecar"));
+      await pushed;
+      const snap = c.registry.getSnapshot(group)?.get(TypeUrl.Cluster)?.resources;
+      assert.ok(snap?.has("outbound|8080||web.shop.svc.cluster.local"), "the whole mesh after the Sidecar went");
+      c.registry.releaseNodeGroup(group);
+    } finally {
+      c.close();
+    }
+  });
+
   it("a DNS ServiceEntry with several ports resolves its host on each", () => {
     const clusters = resourcesOf(controller, NODES.sidecar("shop", "10.9.0.4"), TypeUrl.Cluster);
     const tls = clusters.get("outbound|443||httpbin.org");

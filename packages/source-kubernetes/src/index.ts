@@ -10,6 +10,8 @@ export type {
 } from "./source.js";
 export type { RejectedService } from "./cluster-model.js";
 export { Reflector } from "./reflector.js";
+export { rawLister } from "./raw-list.js";
+export type { RawLister, RawListPage } from "./raw-list.js";
 export type { KindSpec, ReflectorChange, ReflectorOptions, ReflectorStatus } from "./reflector.js";
 export { hostOf, protocolOf, servicesFromCluster, spiffeIdOf } from "./mapping.js";
 export type { ClusterObjects, MappingOptions } from "./mapping.js";

@@ -5,6 +5,7 @@
 // differs from what is held; any other failure reconnects after a jittered,
 // growing pause. The objects are kept as the API server sends them.
 import type { KubernetesObject, KubernetesObjectApi, Watch } from "@kubernetes/client-node";
+import type { RawLister } from "./raw-list.js";
 
 /** Where a kind is listed and watched. */
 export interface KindSpec {
@@ -20,6 +21,8 @@ export interface KindSpec {
   readonly labelSelector?: string;
   /** Keeps only what is read of each object (a Pod is kilobytes; its labels and IPs are what matter). */
   readonly transform?: (o: KubernetesObject) => KubernetesObject;
+  /** Lists as plain JSON (custom resources: the typed client drops what its models do not know). */
+  readonly rawList?: RawLister;
 }
 
 /** What a reflector reports about itself. */
@@ -127,18 +130,22 @@ export class Reflector<T extends KubernetesObject = KubernetesObject> {
     let token: string | undefined;
     let version = "";
     do {
-      const page = await this.api.list<T>(
-        spec.apiVersion,
-        spec.kind,
-        spec.namespace,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        spec.labelSelector,
-        options.pageSize,
-        token,
-      );
+      const page = spec.rawList
+        ? await spec
+            .rawList(spec.path, { limit: options.pageSize, continue: token, labelSelector: spec.labelSelector })
+            .then((p) => ({ items: p.items as T[], metadata: { resourceVersion: p.metadata?.resourceVersion, _continue: p.metadata?.continue } }))
+        : await this.api.list<T>(
+            spec.apiVersion,
+            spec.kind,
+            spec.namespace,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            spec.labelSelector,
+            options.pageSize,
+            token,
+          );
       for (const o of page.items) fresh.set(keyOf(o), this.#transform(o));
       if (fresh.size > options.maxObjects) {
         throw new Error(

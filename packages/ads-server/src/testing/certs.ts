@@ -20,8 +20,8 @@ export interface TestPki {
   readonly dir: string;
   /** A self-signed CA. */
   ca(name: string): CertFiles;
-  /** A server certificate for 127.0.0.1 and localhost, signed by `ca`. */
-  server(ca: CertFiles, name: string): CertFiles;
+  /** A server certificate for 127.0.0.1, localhost and any further DNS names, signed by `ca`. */
+  server(ca: CertFiles, name: string, dnsNames?: readonly string[]): CertFiles;
   /** A client certificate with the given URI SANs (SPIFFE IDs), signed by `ca`. */
   client(ca: CertFiles, name: string, uris: readonly string[]): CertFiles;
   /** A workload certificate for both sides of a call (mesh mTLS): URI SANs and IP 127.0.0.1. */
@@ -106,7 +106,12 @@ export function createTestPki(): TestPki {
       );
       return files(name);
     },
-    server: (ca, name) => leaf(ca, name, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+    server: (ca, name, dnsNames = []) =>
+      leaf(
+        ca,
+        name,
+        `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((d) => `,DNS:${d}`).join("")}\nextendedKeyUsage=serverAuth`,
+      ),
     client: (ca, name, uris) =>
       leaf(
         ca,
