@@ -20,6 +20,7 @@ const packages = [
   "admin",
   "source-etcd",
   "source-kubernetes",
+  "source-istio",
 ];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-pack-"));
 const tarballs = path.join(work, "tarballs");
@@ -100,6 +101,7 @@ import { startAdminServer } from "@xdskit/admin";
 import { TypeUrl } from "@xdskit/xds-types";
 import { type EtcdSource, createEtcdSource } from "@xdskit/source-etcd";
 import { type KubernetesSource, createKubernetesSource, podNodePolicy } from "@xdskit/source-kubernetes";
+import { type IstioFolderSource, createIstioFolderSource } from "@xdskit/source-istio";
 import type { Cluster } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
 export const loaded = [${entries.map((_, i) => `m${i}`).join(", ")}].length;
 const source = createMemorySource();
@@ -117,7 +119,13 @@ const makeKube = (kubeconfig: string): { source: KubernetesSource; ads: ReturnTy
   const c = createDiscoveryController({ services: cluster });
   return { source: cluster, ads: createAdsServer({ registry: c.registry, authorize: podNodePolicy(cluster) }) };
 };
-export { port, admin, first, makeEtcd, makeKube, TypeUrl };
+// Typed only: no folder is read here.
+const makeIstio = (dir: string): IstioFolderSource => {
+  const istio = createIstioFolderSource({ dir });
+  createDiscoveryController({ services: istio, config: istio });
+  return istio;
+};
+export { port, admin, first, makeEtcd, makeKube, makeIstio, TypeUrl };
 `,
   );
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], outside);

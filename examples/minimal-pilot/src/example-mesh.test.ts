@@ -10,12 +10,15 @@ import { type PilotProcess, startPilot } from "./pilot-process.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const EXAMPLE = path.resolve(here, "../mesh.yaml");
+const ISTIO_EXAMPLE = path.resolve(here, "../istio");
 const MESH_BIN = path.resolve(here, "../../../packages/source-etcd/bin/xdskit-mesh.js");
 
 interface MeshPage {
   services: { name: string }[];
   routes: { host: string }[];
   lastError: string | null;
+  source?: { istioConfig?: { objects: Record<string, number>; refused: unknown[] } };
+  refused: string[];
 }
 
 describe("the example mesh file", () => {
@@ -53,5 +56,24 @@ describe("the example mesh file", () => {
     const stored = await served(fromEtcd);
     assert.deepEqual(stored.services, file.services, "the same services, field for field");
     assert.deepEqual(stored.routes, file.routes);
+  });
+
+  it("the example Istio folder is served without a refusal", async () => {
+    const p = await startPilot(["--istio-config", ISTIO_EXAMPLE]);
+    pilots.push(p);
+    const page = await served(p);
+    assert.deepEqual(page.refused, []);
+    assert.deepEqual(page.source?.istioConfig, {
+      objects: { ServiceEntry: 1, DestinationRule: 1, VirtualService: 1 },
+      refused: [],
+    });
+    assert.deepEqual(
+      page.services.map((s) => s.name),
+      ["echo.default.svc.cluster.local"],
+    );
+    assert.deepEqual(
+      page.routes.map((r) => r.host),
+      ["echo.default.svc.cluster.local", "echo.default.svc.cluster.local"],
+    );
   });
 });

@@ -106,7 +106,11 @@ function tcpRead(ip: string, port: number): Promise<string> {
   });
 }
 
-const count = (xs: string[]) => xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {});
+function count(xs: readonly string[]): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const x of xs) m[x] = (m[x] ?? 0) + 1;
+  return m;
+}
 
 async function main(): Promise<void> {
   const inNs = (...args: string[]) => execFileSync(args[0] as string, args.slice(1));

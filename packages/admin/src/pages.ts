@@ -43,9 +43,13 @@ export function meshPage(controller: DiscoveryController, source: SourceInfo | u
     ...(source?.status !== undefined ? { source: source.status } : {}),
     lastError: source?.lastError ?? controller.lastRejection()?.error.message ?? null,
     ready: controller.ready(),
+    refused: controller.refusedObjects(),
     services: [...push.services.values()],
     routes: [...push.routes.values()].flat(),
-    gateways: [...push.gateways.values()],
+    gateways: push.gatewayList,
+    tcpRoutes: push.tcpRoutes,
+    policies: push.policies,
+    sidecars: push.sidecars,
     nodeGroups: [...controller.nodeGroups().keys()],
   };
 }

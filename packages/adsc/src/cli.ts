@@ -125,6 +125,10 @@ export function buildProgram(io: CliIo = processIo): Command {
         timeoutMs: o.timeout,
       });
       io.out(`${JSON.stringify(dump, null, 2)}\n`);
+      if (dump.unknownTypes.length > 0)
+        io.err(
+          `note: ${dump.unknownTypes.length} type(s) this client cannot decode are shown as type URL and base64 bytes: ${dump.unknownTypes.join(", ")}\n`,
+        );
     });
 
   withCommon(program.command("status"))

@@ -1,7 +1,7 @@
 import type { JsonValue, MessageInitShape } from "@bufbuild/protobuf";
 import { TypeUrl, referencesOf } from "@xdskit/xds-types";
 import type { NodeSchema } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
-import { findMessageSchema, messageToJson } from "@xdskit/xds-types/registry";
+import { findMessageSchema, messageToJsonTolerant } from "@xdskit/xds-types/registry";
 import { type AdsClient, createAdsClient } from "./client.js";
 import type { ConnectionSecurity } from "./credentials.js";
 import type { ResourceStore } from "./store.js";
@@ -19,6 +19,12 @@ export interface DumpOptions {
 /** A node's configuration as a control plane serves it, in proto3 JSON (like Envoy's config dump). */
 export interface ConfigDump {
   readonly node: string;
+  /**
+   * Type URLs of `Any` values this client cannot decode (another control
+   * plane's extensions): shown in place as `{ "@type", "@unknownType", "value" }`
+   * with the bytes in base64.
+   */
+  readonly unknownTypes: readonly string[];
   readonly configs: readonly {
     readonly typeUrl: string;
     readonly resources: readonly { readonly name: string; readonly version: string; readonly resource: JsonValue }[];
@@ -36,27 +42,34 @@ function namesUsed(store: ResourceStore, fromType: string, toType: string): stri
 }
 
 function toDump(node: string, store: ResourceStore): ConfigDump {
+  const unknown = new Set<string>();
+  const json = (typeUrl: string, r: { message?: unknown; bytes: Uint8Array }): JsonValue => {
+    const schema = findMessageSchema(typeUrl);
+    if (!schema || !r.message) {
+      unknown.add(typeUrl);
+      return {
+        "@type": typeUrl,
+        "@unknownType": "not in this client's type registry: raw bytes",
+        value: Buffer.from(r.bytes).toString("base64"),
+      };
+    }
+    const out = messageToJsonTolerant(schema, r.message as Parameters<typeof messageToJsonTolerant>[1]);
+    for (const t of out.unknownTypes) unknown.add(t);
+    return out.json;
+  };
   const order = [TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment];
   const types = [...order, ...store.typeUrls().filter((t) => !order.includes(t as (typeof order)[number]))];
-  return {
-    node,
-    configs: types
-      .filter((t) => store.all(t).size > 0)
-      .map((typeUrl) => {
-        const schema = findMessageSchema(typeUrl);
-        return {
-          typeUrl,
-          resources: [...store.all(typeUrl).values()]
-            .sort((a, b) => (a.name < b.name ? -1 : 1))
-            .map((r) => ({
-              name: r.name,
-              version: r.version,
-              resource:
-                schema && r.message ? messageToJson(schema, r.message) : Buffer.from(r.bytes).toString("base64"),
-            })),
-        };
-      }),
-  };
+  const configs = types
+    .filter((t) => store.all(t).size > 0)
+    .map((typeUrl) => {
+      return {
+        typeUrl,
+        resources: [...store.all(typeUrl).values()]
+          .sort((a, b) => (a.name < b.name ? -1 : 1))
+          .map((r) => ({ name: r.name, version: r.version, resource: json(typeUrl, r) })),
+      };
+    });
+  return { node, configs, unknownTypes: [...unknown].sort() };
 }
 
 /**

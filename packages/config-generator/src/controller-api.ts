@@ -110,6 +110,11 @@ export interface DiscoveryController extends Pick<EventEmitter<ControllerEvents>
   recentPushes(): readonly PushRecord[];
   /** The controller's last refusal of the sources' output, while that output is still refused. */
   lastRejection(): { reason: string; error: Error; at: Date } | undefined;
+  /**
+   * Config objects refused one by one in the model now served (`what: reason`;
+   * a refused object's last good version may be served in its place).
+   */
+  refusedObjects(): readonly string[];
   /** Runs any queued push now and waits for it. */
   flush(): Promise<void>;
   /** Stops listening to sources and drops queued pushes. */

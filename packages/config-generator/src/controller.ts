@@ -385,6 +385,10 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     return this.#lastRejection;
   }
 
+  refusedObjects(): readonly string[] {
+    return this.#model?.refused ?? [];
+  }
+
   pushContext(): PushContext {
     return this.#push;
   }

@@ -2,7 +2,9 @@
 // matches, redirects, rewrites, mirrors, header operations and CORS on HTTP
 // routes, and TCP/TLS routes. Every field is optional: the mesh file's short
 // routes (a path prefix, exact headers, a split) are still the common case.
-import type { Labels } from "./model.js";
+
+/** Labels as the model has them (see `Labels` in model.ts; declared here to keep the two files acyclic). */
+type Labels = Readonly<Record<string, string>>;
 
 /** How a string is matched: exactly, by prefix, or by an RE2 regular expression (the whole string). */
 export type StringMatch = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string };

@@ -204,7 +204,10 @@ describe("gateways, sidecar scopes and TCP routes from Istio objects", () => {
 
   it("a live client moves to its new scope when the Sidecar that restricted it goes (and its watch fires)", async () => {
     const local = new IstioStore();
-    const docs = parseAllDocuments(world).map((d, i) => ({ doc: d.toJS(), origin: { source: "world.yaml", document: i } }));
+    const docs = parseAllDocuments(world).map((d, i) => ({
+      doc: d.toJS(),
+      origin: { source: "world.yaml", document: i },
+    }));
     local.replaceSource("world.yaml", docs);
     const c = controllerOf(local);
     try {
@@ -215,7 +218,10 @@ describe("gateways, sidecar scopes and TCP routes from Istio objects", () => {
       // A stream holds the group: the push must move it, not wait for it to reconnect.
       c.registry.retainNodeGroup(group);
       const pushed = new Promise((r) => c.once("push", r));
-      local.replaceSource("world.yaml", docs.filter((d) => (d.doc as { kind: string }).kind !== "Sidecar"));
+      local.replaceSource(
+        "world.yaml",
+        docs.filter((d) => (d.doc as { kind: string }).kind !== "Sidecar"),
+      );
       await pushed;
       const snap = c.registry.getSnapshot(group)?.get(TypeUrl.Cluster)?.resources;
       assert.ok(snap?.has("outbound|8080||web.shop.svc.cluster.local"), "the whole mesh after the Sidecar went");

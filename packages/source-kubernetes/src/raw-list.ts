@@ -32,7 +32,11 @@ export function rawLister(kc: KubeConfig): RawLister {
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           if ((res.statusCode ?? 0) >= 300) {
-            reject(Object.assign(new Error(`GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`), { code: res.statusCode ?? 0 }));
+            reject(
+              Object.assign(new Error(`GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`), {
+                code: res.statusCode ?? 0,
+              }),
+            );
             return;
           }
           try {

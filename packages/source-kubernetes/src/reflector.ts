@@ -133,7 +133,10 @@ export class Reflector<T extends KubernetesObject = KubernetesObject> {
       const page = spec.rawList
         ? await spec
             .rawList(spec.path, { limit: options.pageSize, continue: token, labelSelector: spec.labelSelector })
-            .then((p) => ({ items: p.items as T[], metadata: { resourceVersion: p.metadata?.resourceVersion, _continue: p.metadata?.continue } }))
+            .then((p) => ({
+              items: p.items as T[],
+              metadata: { resourceVersion: p.metadata?.resourceVersion, _continue: p.metadata?.continue },
+            }))
         : await this.api.list<T>(
             spec.apiVersion,
             spec.kind,

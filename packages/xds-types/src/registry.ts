@@ -3,11 +3,13 @@ import {
   type JsonValue,
   type Message,
   type Registry,
+  clone,
+  create,
   createRegistry,
   fromJson,
   toJson,
 } from "@bufbuild/protobuf";
-import { type Any, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { type Any, StringValueSchema, anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { XdsError } from "./errors.js";
 import { allFiles } from "./gen/all_files.js";
 import { typeNameOf } from "./type-url.js";
@@ -50,5 +52,77 @@ export function messageFromJson<Desc extends DescMessage>(schema: Desc, json: Js
     return fromJson(schema, json, { registry: xdsRegistry });
   } catch (cause) {
     throw new XdsError("decode_failed", `invalid JSON for ${schema.typeName}: ${String(cause)}`, { cause });
+  }
+}
+
+const UNKNOWN_MARK = "xdskit:unknown-any:";
+// The placeholders are StringValues, which the xDS files may not define.
+let withPlaceholder: Registry | undefined;
+
+// Replaces, in place, every Any (at any depth, inside other Anys too) whose
+// type the registry lacks by a placeholder naming it; returns the value.
+function hideUnknown(value: unknown, hidden: Any[]): unknown {
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = hideUnknown(value[i], hidden);
+    return value;
+  }
+  const o = value as Record<string, unknown>;
+  if (o.$typeName === "google.protobuf.Any") {
+    const any = o as unknown as Any;
+    const schema = xdsRegistry.getMessage(typeNameOf(any.typeUrl));
+    if (!schema) {
+      hidden.push(any);
+      return anyPack(StringValueSchema, create(StringValueSchema, { value: `${UNKNOWN_MARK}${hidden.length - 1}` }));
+    }
+    const inner = anyUnpack(any, xdsRegistry);
+    if (!inner) return value;
+    const before = hidden.length;
+    hideUnknown(inner, hidden);
+    return hidden.length === before ? value : anyPack(schema, inner);
+  }
+  for (const k of Object.keys(o)) if (k !== "$typeName" && k !== "$unknown") o[k] = hideUnknown(o[k], hidden);
+  return value;
+}
+
+function showUnknown(json: JsonValue, hidden: readonly Any[]): JsonValue {
+  if (Array.isArray(json)) return json.map((j) => showUnknown(j, hidden));
+  if (json === null || typeof json !== "object") return json;
+  const mark = json.value;
+  if (
+    json["@type"] === "type.googleapis.com/google.protobuf.StringValue" &&
+    typeof mark === "string" &&
+    mark.startsWith(UNKNOWN_MARK)
+  ) {
+    const any = hidden[Number(mark.slice(UNKNOWN_MARK.length))];
+    if (any)
+      return {
+        "@type": any.typeUrl,
+        "@unknownType": "not in this client's type registry: raw bytes",
+        value: Buffer.from(any.value).toString("base64"),
+      };
+  }
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(json)) out[k] = showUnknown(v as JsonValue, hidden);
+  return out;
+}
+
+/**
+ * Converts a message to proto3 JSON like {@link messageToJson}, but shows an
+ * `Any` of a type the registry lacks (another control plane's extension) as
+ * its type URL and base64 bytes instead of failing; `unknownTypes` lists them.
+ */
+export function messageToJsonTolerant(
+  schema: DescMessage,
+  message: Message,
+): { json: JsonValue; unknownTypes: string[] } {
+  try {
+    return { json: toJson(schema, message, { registry: xdsRegistry }), unknownTypes: [] };
+  } catch {
+    const hidden: Any[] = [];
+    const copy = hideUnknown(clone(schema, message), hidden) as Message;
+    withPlaceholder ??= createRegistry(xdsRegistry, StringValueSchema);
+    const json = showUnknown(toJson(schema, copy, { registry: withPlaceholder }), hidden);
+    return { json, unknownTypes: [...new Set(hidden.map((a) => a.typeUrl))].sort() };
   }
 }
