@@ -30,6 +30,7 @@ type Result = Record<string, unknown> & {
   routeConfigs: string[];
   clusters: string[];
   rejections: string[];
+  ingress: { status: number; body: string };
 };
 
 describe("Istio's traffic tasks with a real Envoy sidecar (network namespace + iptables)", () => {
@@ -66,6 +67,10 @@ describe("Istio's traffic tasks with a real Envoy sidecar (network namespace + i
       "outbound|80||httpbin.example.org",
     ])
       assert.ok(r.clusters.includes(c), `${c} in Envoy's clusters`);
+  });
+
+  it("a Sidecar's ingress: a connection to the workload's port 9080 reaches the application on 127.0.0.1:8080", () => {
+    assert.deepEqual(r.ingress, { status: 200, body: "productpage-app /inbound" });
   });
 
   it("weighted routing across subsets: 75/25 over v1 and v3", () => {

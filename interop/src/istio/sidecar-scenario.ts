@@ -128,6 +128,8 @@ async function main(): Promise<void> {
   servers.push(await httpServer("httpbin", IPS.httpbin, 80, seen));
   servers.push(await httpServer("outside", IPS.outside, 80, seen));
   for (const [i, ip] of IPS.db.entries()) servers.push(await tcpServer(`db-v${i + 1}`, ip, 5432));
+  // The workload itself, behind its sidecar's ingress.
+  servers.push(await httpServer("productpage-app", "127.0.0.1", 8080, seen));
 
   const files = Object.fromEntries(
     fs.readdirSync(path.join(HERE, "config")).map((f) => [f, fs.readFileSync(path.join(HERE, "config", f), "utf8")]),
@@ -149,9 +151,13 @@ async function main(): Promise<void> {
     // Istio's capture: the proxy's own traffic and loopback pass; every other outbound TCP connection goes to 15001.
     const ipt = (...a: string[]) => inNs("iptables", "-t", "nat", ...a);
     ipt("-A", "OUTPUT", "-p", "tcp", "-m", "owner", "--uid-owner", String(PROXY_UID), "-j", "RETURN");
+    // Inbound, as Istio captures it (here from the same namespace): to the workload's own address → 15006.
+    ipt("-A", "OUTPUT", "-p", "tcp", "-d", "10.210.0.9", "-j", "REDIRECT", "--to-ports", "15006");
     ipt("-A", "OUTPUT", "-p", "tcp", "-d", "127.0.0.0/8", "-j", "RETURN");
     ipt("-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15001");
 
+    const inbound = await get("productpage", "/inbound", {}, "10.210.0.9", 9080);
+    result.ingress = { status: inbound.status, body: inbound.body };
     const names = async (n: number, host: string, p: string, headers: Record<string, string> = {}) =>
       count(
         await Promise.all(

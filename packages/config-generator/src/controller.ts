@@ -320,9 +320,14 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
         changedParts.add(part.name);
       }
     };
-    // Shared parts first, once each; then every group onto its workload part.
-    for (const part of [...this.#parts.all()]) if (part.shared) build(part);
+    // Shared parts first, once each; then every group onto its workload part
+    // (a part tried here is not tried again for a group in the same push).
     const attempted = new Set<string>();
+    for (const part of [...this.#parts.all()])
+      if (part.shared) {
+        attempted.add(part.name);
+        build(part);
+      }
     for (const [group, state] of this.#groups) {
       const name = this.#workloadPart(state.scope, state, push);
       const part = this.#parts.get(name);

@@ -208,8 +208,10 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   /** A sidecar's clusters for its own ports (the workload on the loopback). */
   buildInboundClusters(proxy: Proxy, push: PushContext): Cluster[] {
     if (proxy.kind !== "sidecar") return [];
-    return this.inboundPorts(proxy, push).map((port) =>
-      this.memo(TypeUrl.Cluster, `inbound|${port}`, "", () => inboundCluster(port)),
+    return this.inboundTargets(proxy, push).map((t) =>
+      this.memo(TypeUrl.Cluster, `inbound|${t.port}|${t.address}:${t.targetPort}`, "", () =>
+        inboundCluster(t.port, { address: t.address, port: t.targetPort }),
+      ),
     );
   }
 
@@ -255,7 +257,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   /** A sidecar's own listener: virtualInbound. */
   buildInboundListeners(proxy: Proxy, push: PushContext): Listener[] {
     if (proxy.kind !== "sidecar") return [];
-    const ports = this.inboundPorts(proxy, push);
+    const ports = this.inboundTargets(proxy, push).map((t) => t.port);
     return [this.memo(TypeUrl.Listener, "virtualInbound", ports.join(","), () => virtualInbound(ports))];
   }
 
@@ -299,7 +301,12 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     // A per-workload builder of the host's may read anything of the proxy:
     // then only the proxy's own group shares its workload part.
     if ([...this.#builders.values()].some((b) => !b.shared)) return `${proxy.kind}:${proxy.id}`;
-    if (proxy.kind === "sidecar") return `sidecar:${this.inboundPorts(proxy, push).join(",")}`;
+    if (proxy.kind === "sidecar")
+      return `sidecar:${this.inboundTargets(proxy, push)
+        .map((t) =>
+          t.address === "127.0.0.1" && t.targetPort === t.port ? `${t.port}` : `${t.port}>${t.address}:${t.targetPort}`,
+        )
+        .join(",")}`;
     // A proxyless node serving on its IP gets server listeners named after
     // it; the key names what they are built from, so an endpoint change that
     // moves a service onto or off the IP builds a new part.
@@ -334,6 +341,28 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       ];
     }
     return out;
+  }
+
+  /**
+   * Where a sidecar's inbound connections go: its Sidecar scope's `ingress`
+   * when it has one, else each port of a service with an endpoint on its IP,
+   * to the workload on the loopback.
+   */
+  protected inboundTargets(proxy: Proxy, push: PushContext): { port: number; address: string; targetPort: number }[] {
+    const ingress = proxy.kind === "sidecar" ? push.scopeOf(proxy).sidecar?.ingress : undefined;
+    if (ingress && ingress.length > 0) {
+      return [...ingress]
+        .sort((a, b) => a.port - b.port)
+        .map((g) => {
+          const [host, port] = g.target.split(":") as [string, string];
+          return {
+            port: g.port,
+            address: host === "0.0.0.0" ? (proxy.ip ?? "127.0.0.1") : host,
+            targetPort: Number(port),
+          };
+        });
+    }
+    return this.inboundPorts(proxy, push).map((port) => ({ port, address: "127.0.0.1", targetPort: port }));
   }
 
   /** Ports of services that have an endpoint on this sidecar's IP. */

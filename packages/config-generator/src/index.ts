@@ -26,6 +26,7 @@ export type {
   RouteMirror,
   RouteRedirect,
   RouteRewrite,
+  SidecarIngress,
   SidecarScope,
   StringMatch,
   TcpRoute,

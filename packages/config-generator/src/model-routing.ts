@@ -147,4 +147,18 @@ export interface SidecarScope {
   readonly egressHosts: readonly string[];
   /** `allow-any` (default): unknown destinations pass through; `registry-only`: they are refused. */
   readonly outboundTrafficPolicy?: "allow-any" | "registry-only";
+  /**
+   * The ports the sidecars take inbound connections on, each handed to the
+   * workload at `target` (instead of the ports of the services the workload
+   * serves, each to itself on the loopback).
+   */
+  readonly ingress?: readonly SidecarIngress[];
+}
+
+/** One inbound port of a sidecar scope (a Sidecar's `ingress`). */
+export interface SidecarIngress {
+  /** The port connections arrive on. */
+  readonly port: number;
+  /** Where they go: `127.0.0.1:<port>`, or `0.0.0.0:<port>` for the workload's own address. */
+  readonly target: string;
 }

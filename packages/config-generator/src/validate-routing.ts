@@ -313,6 +313,21 @@ export function validateSidecarScope(s: SidecarScope, where: string): void {
   });
   if (s.outboundTrafficPolicy !== undefined && !["allow-any", "registry-only"].includes(s.outboundTrafficPolicy))
     fail(`${where}.outboundTrafficPolicy`, "must be allow-any or registry-only");
+  if (s.ingress !== undefined) {
+    list(`${where}.ingress`, s.ingress);
+    const seen = new Set<number>();
+    s.ingress.forEach((g, i) => {
+      port(`${where}.ingress[${i}].port`, g?.port);
+      if (seen.has(g.port)) fail(`${where}.ingress[${i}].port`, `port ${g.port} is listed twice`);
+      seen.add(g.port);
+      const m = /^(127\.0\.0\.1|0\.0\.0\.0):(\d{1,5})$/.exec(String(g.target));
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+        fail(
+          `${where}.ingress[${i}].target`,
+          `must be 127.0.0.1:<port> or 0.0.0.0:<port>, got ${JSON.stringify(g.target)}`,
+        );
+    });
+  }
 }
 
 /** Checks the parts of a gateway beyond the mesh file's short form. */

@@ -61,8 +61,20 @@ export function convertGateway(spec: Obj, ctx: NameContext, name: string): Gatew
 
 /** Converts a Sidecar's spec into a sidecar scope. */
 export function convertSidecar(spec: Obj, ctx: NameContext, name: string): SidecarScope {
-  if (arr(spec.ingress).length > 0)
-    fieldFail("spec.ingress", "is not supported by xdskit (inbound ports come from the workload's services)");
+  const ingress = arr<Obj>(spec.ingress).map((g, i) => {
+    const path = `spec.ingress[${i}]`;
+    const port = (g.port as Obj | undefined)?.number;
+    if (typeof port !== "number") fieldFail(`${path}.port.number`, "is required");
+    for (const f of ["bind", "captureMode", "tls", "connectionPool"])
+      if (g[f] !== undefined) fieldFail(`${path}.${f}`, "is not supported by xdskit");
+    const target = typeof g.defaultEndpoint === "string" ? g.defaultEndpoint : `127.0.0.1:${port}`;
+    if (!/^(127\.0\.0\.1|0\.0\.0\.0):\d{1,5}$/.test(target))
+      fieldFail(
+        `${path}.defaultEndpoint`,
+        `must be 127.0.0.1:<port> or 0.0.0.0:<port> (unix sockets are not supported), got ${JSON.stringify(target)}`,
+      );
+    return { port, target };
+  });
   const egress = arr<Obj>(spec.egress);
   const hosts: string[] = [];
   egress.forEach((e, i) => {
@@ -89,5 +101,6 @@ export function convertSidecar(spec: Obj, ctx: NameContext, name: string): Sidec
     egressHosts: hosts.length > 0 ? hosts : ["*/*"],
     ...(selector ? { workloadSelector: selector } : {}),
     ...(mode ? { outboundTrafficPolicy: mode === "REGISTRY_ONLY" ? "registry-only" : "allow-any" } : {}),
+    ...(ingress.length > 0 ? { ingress } : {}),
   };
 }

@@ -145,6 +145,30 @@ describe("refusing bad Istio objects one by one", () => {
     }
   });
 
+  it("a Sidecar's ingress to a unix socket is refused with its path", () => {
+    const store = new IstioStore();
+    store.replaceSource("mesh.yaml", [
+      {
+        doc: {
+          apiVersion: "networking.istio.io/v1",
+          kind: "Sidecar",
+          metadata: { name: "web", namespace: "default" },
+          spec: {
+            ingress: [
+              { port: { number: 9080, protocol: "HTTP", name: "http" }, defaultEndpoint: "unix:///var/run/app.sock" },
+            ],
+          },
+        },
+        origin: origin(0),
+      },
+    ]);
+    assert.equal(store.refused()[0]?.object, "mesh.yaml document 1: Sidecar default/web");
+    assert.match(
+      store.refused()[0]?.reason ?? "",
+      /^spec\.ingress\[0\]\.defaultEndpoint: must be 127\.0\.0\.1:<port> or 0\.0\.0\.0:<port>/,
+    );
+  });
+
   it("a folder: several documents a file, edits picked up, bad YAML refused with its file while its objects stay", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-istio-"));
     dirs.push(dir);

@@ -140,8 +140,11 @@ export function outboundCluster(service: Service, push: PushContext, kind: Proxy
   });
 }
 
-/** A sidecar's cluster for one of its own ports: the workload on the loopback. */
-export function inboundCluster(port: number): Cluster {
+/** A sidecar's cluster for one of its own ports: the workload on the loopback (or at `target`). */
+export function inboundCluster(
+  port: number,
+  target: { address: string; port: number } = { address: "127.0.0.1", port },
+): Cluster {
   const name = inboundClusterName(port);
   return create(ClusterSchema, {
     name,
@@ -151,7 +154,9 @@ export function inboundCluster(port: number): Cluster {
       clusterName: name,
       endpoints: [
         {
-          lbEndpoints: [{ hostIdentifier: { case: "endpoint", value: { address: socketAddress("127.0.0.1", port) } } }],
+          lbEndpoints: [
+            { hostIdentifier: { case: "endpoint", value: { address: socketAddress(target.address, target.port) } } },
+          ],
         },
       ],
     },
