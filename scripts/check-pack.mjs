@@ -21,6 +21,7 @@ const packages = [
   "source-etcd",
   "source-kubernetes",
   "source-istio",
+  "mesh-ca",
 ];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-pack-"));
 const tarballs = path.join(work, "tarballs");

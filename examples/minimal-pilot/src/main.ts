@@ -5,7 +5,6 @@ import { assertSafeBind, startAdminServer } from "@xdskit/admin";
 import {
   type Authorizer,
   createAdsServer,
-  secretsByNamespace,
   spiffeNodePolicy,
   tlsServerCredentials,
 } from "@xdskit/ads-server";
@@ -17,11 +16,12 @@ import {
   createSecretsDirSource,
 } from "@xdskit/config-generator";
 import { createControllerMetrics } from "@xdskit/config-generator/prom";
-import { podNodePolicy } from "@xdskit/source-kubernetes";
+import { podNodePolicy, serviceAccountTokenPolicy } from "@xdskit/source-kubernetes";
 import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
 import { startEchoBackend } from "./echo.js";
 import { type PilotOptions, USAGE, UsageError, parseOptions } from "./options.js";
+import { openMeshSecurity } from "./mesh-security.js";
 import { type PilotSources, openSources } from "./sources.js";
 
 function fail(message: string, code = 1): never {
@@ -29,10 +29,20 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-/** The authorization hook: mTLS identities (with --client-ca) and, with Kubernetes, the pod at a node's IP. */
+/**
+ * The authorization hook: mTLS identities (with --client-ca) and, with
+ * Kubernetes, the pod at a node's IP — and with --mesh-ca, a service-account
+ * token proves a sidecar's identity (TokenReview) when it shows no certificate.
+ */
 function authorizer(o: PilotOptions, sources: PilotSources): { authorize?: Authorizer } {
   const mtls = o.tls?.clientCaFile !== undefined ? spiffeNodePolicy({ trustDomain: o.trustDomain }) : undefined;
-  if (sources.kube) return { authorize: podNodePolicy(sources.kube, mtls) };
+  if (sources.kube) {
+    const kube = sources.kube;
+    const pods = podNodePolicy(kube, mtls);
+    if (!o.meshCa) return { authorize: pods };
+    const tokens = serviceAccountTokenPolicy({ kubeConfig: kube.kubeConfig, trustDomain: o.trustDomain, next: pods });
+    return { authorize: tokens as Authorizer };
+  }
   return mtls ? { authorize: mtls } : {};
 }
 
@@ -115,13 +125,17 @@ async function main(): Promise<void> {
     );
   }
 
+  const security = openMeshSecurity(o, generator);
+  stops.push(() => security.close());
+  const extraSources = [...(secrets ? [secrets] : []), ...(security.certificates ? [security.certificates] : [])];
   const controller = createDiscoveryController({
     services: sources.services,
     ...(sources.config ? { config: sources.config } : {}),
     generator,
     debounceMs: o.debounceMs,
     ...(o.groupByLocality ? { groupBy: { locality: true } } : {}),
-    ...(secrets ? { sources: [secrets] } : {}),
+    ...(security.mtls ? { mtls: security.mtls } : {}),
+    ...(extraSources.length > 0 ? { sources: extraSources } : {}),
     ...(log ? { logger: log } : {}),
   });
   stops.push(() => controller.close());
@@ -142,8 +156,8 @@ async function main(): Promise<void> {
     metrics: createPromMetrics({ registry: metrics }),
     controlPlaneId: "xdskit-minimal-pilot",
     ...authorizer(o, sources),
-    // Secrets go only to clients that proved their namespace.
-    authorizeResource: secretsByNamespace,
+    // Secrets go only to clients that proved their namespace (workload certificates: their identity).
+    authorizeResource: security.authorizeResource,
     ...(log ? { logger: log } : {}),
   });
   ads.on("connect", (e) =>
@@ -181,6 +195,7 @@ async function main(): Promise<void> {
     controller,
     metrics,
     source: () => sources.describe(),
+    ...(security.certificates ? { certificates: () => security.certificates?.certificates() ?? [] } : {}),
     ready: () => ready,
     host: o.adminHost,
     port: o.adminPort,

@@ -38,6 +38,11 @@ security (docs/security.md):
                         SPIFFE ID (spiffe://<trust domain>/ns/<ns>/sa/<sa>) must match the node's
                         namespace (metadata NAMESPACE, or the id's) and SERVICE_ACCOUNT
   --trust-domain NAME   SPIFFE trust domain of client certificates (default cluster.local)
+  --mesh-ca DIR         be the mesh's certificate authority: DIR/root-cert.pem and root-key.pem (an EC
+                        root, created there when absent); sidecars get workload certificates over
+                        SDS (default, ROOTCA) for the identity they prove (mTLS client certificate,
+                        or a Kubernetes service-account token) and speak mutual TLS to each other
+  --cert-ttl SECONDS    workload certificate lifetime (default 86400; rotated at half)
   --secrets-dir DIR     SDS: DIR/<namespace>/<name>/tls.crt+tls.key is secret <namespace>/<name>,
                         ca.crt alone a validation context; served over mTLS to that namespace only
 
@@ -83,6 +88,8 @@ export interface PilotOptions {
     | undefined;
   readonly trustDomain: string;
   readonly secretsDir: string | undefined;
+  /** The mesh CA's folder, when the pilot issues workload certificates. */
+  readonly meshCa: { readonly dir: string; readonly ttlMs: number } | undefined;
   readonly adminHost: string;
   readonly adminPort: number;
   readonly adminToken: string | undefined;
@@ -152,6 +159,8 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         "client-ca": { type: "string" },
         "trust-domain": { type: "string" },
         "secrets-dir": { type: "string" },
+        "mesh-ca": { type: "string" },
+        "cert-ttl": { type: "string" },
         verbose: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
@@ -179,6 +188,8 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
   if (secretsDir !== undefined && !(fs.existsSync(secretsDir) && fs.statSync(secretsDir).isDirectory())) {
     throw new UsageError(`--secrets-dir ${secretsDir}: no such folder`);
   }
+  const meshCaDir = str("mesh-ca");
+  if (str("cert-ttl") !== undefined && meshCaDir === undefined) throw new UsageError("--cert-ttl needs --mesh-ca");
   const config = str("config");
   const etcd = str("etcd")
     ?.split(",")
@@ -245,6 +256,10 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,
     trustDomain: str("trust-domain") ?? "cluster.local",
     secretsDir,
+    meshCa:
+      meshCaDir !== undefined
+        ? { dir: meshCaDir, ttlMs: (whole(str("cert-ttl"), "--cert-ttl", 10) ?? 86_400) * 1000 }
+        : undefined,
     adminHost: str("admin-host") ?? "127.0.0.1",
     adminPort: port(str("admin-port"), 15014, "--admin-port"),
     adminToken,

@@ -10,6 +10,7 @@ import { envoyConfigDump } from "./envoy-dump.js";
 import { syncz, synczText } from "./syncz.js";
 import { DASHBOARD_HTML } from "./ui.js";
 import { type SourceInfo, configDump, meshPage, nodeGroupsPage } from "./pages.js";
+import { authzPage, certsPage } from "./security-pages.js";
 
 /** A metrics registry as prom-client's `Registry` has it. */
 export interface MetricsSource {
@@ -31,6 +32,16 @@ export interface AdminOptions {
   readonly source?: () => SourceInfo;
   /** True once the host is serving; /healthz and /readyz answer 503 before. Default: always. */
   readonly ready?: () => boolean;
+  /**
+   * The workload certificates the pilot issued (identities, serials,
+   * lifetimes — never keys), for /debug/certs: e.g. `@xdskit/mesh-ca`'s
+   * `WorkloadCertificates.certificates`.
+   */
+  readonly certificates?: () => readonly {
+    readonly spiffeId: string;
+    readonly serial: string;
+    readonly notAfter: string;
+  }[];
   /** A bearer token every page but /healthz and /readyz requires (/readyz then says why it is not ready only with it). */
   readonly token?: string;
 }
@@ -47,6 +58,8 @@ const PAGES = [
   "/debug/config_dump?node=ID[&format=envoy]",
   "/debug/mesh",
   "/debug/node_groups",
+  "/debug/certs",
+  "/debug/authz?node=ID",
 ];
 
 /** The admin request handler; `close()` stops what it records. */
@@ -166,6 +179,17 @@ export function createAdminHandler(options: AdminOptions): AdminHandler {
         case "/debug/node_groups":
           if (!options.controller) return json(res, 404, { error: "no discovery controller was given" });
           return json(res, 200, nodeGroupsPage(options.controller));
+        case "/debug/certs":
+          if (!options.certificates)
+            return json(res, 404, { error: "this control plane issues no workload certificates" });
+          return json(res, 200, certsPage(options.ads, options.certificates()));
+        case "/debug/authz": {
+          if (!options.controller) return json(res, 404, { error: "no discovery controller was given" });
+          const node = url.searchParams.get("node");
+          if (!node) return json(res, 400, { error: "missing ?node=ID (a connected client's node id)" });
+          const page = authzPage(options.ads, options.controller, node);
+          return page ? json(res, 200, page) : json(res, 404, { error: `no connected client with node id "${node}"` });
+        }
         default:
           return json(res, 404, { error: `no page ${url.pathname}`, pages: PAGES });
       }

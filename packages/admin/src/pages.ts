@@ -2,6 +2,7 @@
 import type { AdsServer } from "@xdskit/ads-server";
 import type { DiscoveryController } from "@xdskit/config-generator";
 import type { MemorySnapshotRegistry } from "@xdskit/snapshot";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { messageToJson } from "@xdskit/xds-types/registry";
 
 /** What /debug/mesh says of the mesh's source. */
@@ -12,6 +13,16 @@ export interface SourceInfo {
   readonly lastError: string | null;
   /** Anything else the source reports (an etcd source: connection, revision, lag, refused keys). */
   readonly status?: unknown;
+}
+
+const SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+
+// A secret's private key never leaves the process: the debug pages show that one is there.
+function redacted(typeUrl: string, json: JsonValue): JsonValue {
+  if (typeUrl !== SECRET || json === null || typeof json !== "object" || Array.isArray(json)) return json;
+  const cert = json.tlsCertificate;
+  if (cert === null || typeof cert !== "object" || Array.isArray(cert) || cert.privateKey === undefined) return json;
+  return { ...json, tlsCertificate: { ...cert, privateKey: "[redacted]" } };
 }
 
 /** What a connected client's node group holds, per type, as JSON. */
@@ -28,7 +39,7 @@ export function configDump(ads: AdsServer, registry: MemorySnapshotRegistry, nod
       resources: [...ts.resources.values()].map((r) => ({
         name: r.name,
         version: r.version,
-        resource: schema ? messageToJson(schema, r.message) : null,
+        resource: schema ? redacted(typeUrl, messageToJson(schema, r.message)) : null,
       })),
     };
   }

@@ -14,6 +14,11 @@ export interface AuthorizeRequest {
   readonly peer: string;
   /** The gRPC service of the stream (ADS or a per-type service). */
   readonly service: string;
+  /**
+   * The stream's request metadata (gRPC headers, lower-case names; binary
+   * ones left out): where a client sends a token (Envoy's `initial_metadata`).
+   */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /**
@@ -22,7 +27,16 @@ export interface AuthorizeRequest {
  * reason the client is told.
  */
 export type AuthorizeResult =
-  | { readonly allow: true; readonly node?: Node }
+  | {
+      readonly allow: true;
+      readonly node?: Node;
+      /**
+       * An identity the hook proved another way than the client certificate
+       * (a Kubernetes service-account token, say): the stream carries it from
+       * then on, for `authorizeResource` and the debug pages.
+       */
+      readonly identity?: PeerIdentity;
+    }
   | { readonly allow: false; readonly reason: string };
 
 /** Decides whether a stream may be served. Sync or async; throwing counts as a denial by an internal error. */

@@ -17,6 +17,8 @@ import type { Connection } from "./connection.js";
 import { compileStringMatcher } from "./string-match.js";
 import type { StreamEnv } from "./stream.js";
 
+const SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+
 // Bounds the work one request can ask for.
 const MAX_NODE_MATCHERS = 64;
 
@@ -82,7 +84,8 @@ export function clientStatus(env: StreamEnv, req: ClientStatusRequest): Uint8Arr
               }
             : {}),
         });
-        if (!req.excludeResourceContents && current && version === current.version) {
+        // Secrets hold private keys: their status is reported, never their contents.
+        if (!req.excludeResourceContents && current && version === current.version && s.typeUrl !== SECRET) {
           entry.xdsConfig = fromBinary(AnySchema, current.anyBytes);
         }
         generic.push(entry);

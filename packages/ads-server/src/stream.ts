@@ -246,6 +246,13 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
     return true;
   }
 
+  // The call's text metadata, for the authorization hook.
+  #metadata(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.call.metadata?.getMap() ?? {})) if (typeof v === "string") out[k] = v;
+    return out;
+  }
+
   /**
    * Asks the authorization hook about the first request, then registers the
    * stream and handles that request and whatever arrived meanwhile.
@@ -262,7 +269,9 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
       );
     });
     Promise.race([
-      Promise.resolve().then(() => hook({ node, identity: conn.identity, peer: conn.peer, service: this.service })),
+      Promise.resolve().then(() =>
+        hook({ node, identity: conn.identity, peer: conn.peer, service: this.service, metadata: this.#metadata() }),
+      ),
       timeout,
     ])
       .then(
@@ -275,6 +284,7 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
             this.reject(status.PERMISSION_DENIED, reason);
             return;
           }
+          if (result.identity) conn.identity = result.identity;
           if (!this.#register(result.node ?? node)) return;
           resume();
           for (const chunk of this.#backlog.splice(0)) {

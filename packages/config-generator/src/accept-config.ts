@@ -11,6 +11,8 @@ import type { SidecarScope, TcpRoute } from "./model-routing.js";
 import type { DestinationPolicy } from "./policy.js";
 import { validateGateway, validateRoute } from "./validate-model.js";
 import { validateDestinationPolicy, validateSidecarScope, validateTcpRoute } from "./validate-routing.js";
+import type { AccessPolicy, PeerAuthenticationPolicy } from "./model-security.js";
+import { validateAccessPolicy, validatePeerAuthentication } from "./validate-security.js";
 
 /** Config that passed its checks, and what was refused. */
 export interface AcceptedConfig {
@@ -19,6 +21,8 @@ export interface AcceptedConfig {
   readonly policies: readonly DestinationPolicy[];
   readonly tcpRoutes: readonly TcpRoute[];
   readonly sidecars: readonly SidecarScope[];
+  readonly peerAuthentications: readonly PeerAuthenticationPolicy[];
+  readonly accessPolicies: readonly AccessPolicy[];
   /** Objects refused, each as `what: reason` (the rest is served). */
   readonly refused: readonly string[];
 }
@@ -145,7 +149,28 @@ export function acceptConfig(
     validateSidecarScope,
     previous?.sidecars,
   );
-  return { routes, gateways: uniqueGateways, policies, tcpRoutes, sidecars, refused };
+  const peerAuthentications = keep(
+    listOf("peerAuthentications", store?.peerAuthentications?.bind(store)),
+    (p, i) => label("peerAuthentications", i, p?.name),
+    validatePeerAuthentication,
+    previous?.peerAuthentications,
+  );
+  const accessPolicies = keep(
+    listOf("accessPolicies", store?.accessPolicies?.bind(store)),
+    (p, i) => label("accessPolicies", i, p?.name),
+    validateAccessPolicy,
+    previous?.accessPolicies,
+  );
+  return {
+    routes,
+    gateways: uniqueGateways,
+    policies,
+    tcpRoutes,
+    sidecars,
+    peerAuthentications,
+    accessPolicies,
+    refused,
+  };
 }
 
 function routeReferences(

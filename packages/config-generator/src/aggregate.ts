@@ -76,6 +76,8 @@ export function createAggregateConfig(stores: readonly ConfigStore[]): Aggregate
     policies: () => all((s) => s.policies?.()),
     tcpRoutes: () => all((s) => s.tcpRoutes?.()),
     sidecars: () => all((s) => s.sidecars?.()),
+    peerAuthentications: () => all((s) => s.peerAuthentications?.()),
+    accessPolicies: () => all((s) => s.accessPolicies?.()),
     ready: () => stores.every((s) => s.ready?.() ?? true),
     on: emitter.on.bind(emitter) as ConfigStore["on"],
     off: emitter.off.bind(emitter) as ConfigStore["off"],

@@ -77,6 +77,12 @@ export interface DiscoveryControllerOptions {
   scope?: (proxy: Proxy) => string;
   /** The host's configuration of the whole mesh, handed to every builder as `push.meshConfig`. */
   meshConfig?: MeshConfig;
+  /**
+   * The mesh issues workload certificates in this trust domain (see
+   * `@xdskit/mesh-ca`): sidecars then speak mutual TLS to each other, as
+   * PeerAuthentications and DestinationRules say. Default: plaintext.
+   */
+  mtls?: { readonly trustDomain: string };
   /** More sources whose changes trigger pushes (e.g. a secrets folder feeding a registered builder). */
   sources?: readonly SourceEmitter[];
   /** Debounce quiet period in ms. Default 100. */

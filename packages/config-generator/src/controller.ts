@@ -106,6 +106,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
         policies: model?.policies ?? [],
         tcpRoutes: model?.tcpRoutes ?? [],
         sidecars: model?.sidecars ?? [],
+        peerAuthentications: model?.peerAuthentications ?? [],
+        accessPolicies: model?.accessPolicies ?? [],
+        ...(this.#options.mtls ? { mtls: this.#options.mtls } : {}),
       },
     );
   }

@@ -14,6 +14,8 @@ import { gatewayPortInputs, gatewayPortListener, gatewayPortRoutes, namedGateway
 import { routeConfiguration, serviceVirtualHost, unknownHostVirtualHost } from "./builders/routes.js";
 import { portsByIp, servicesByIp, servingPorts } from "./builders/indexes.js";
 import { serverListeners } from "./builders/servers.js";
+import { secureInboundCluster, secureVirtualInbound } from "./builders/inbound.js";
+import { type InboundPlan, inboundPlan } from "./builders/workload-inbound.js";
 import {
   isTcpPort,
   outboundPortListener,
@@ -21,88 +23,23 @@ import {
   virtualInbound,
   virtualOutbound,
 } from "./builders/sidecar.js";
-import type { ChangeKind, Service, Subset } from "./model.js";
+import type { BuilderOptions, ClusterOrigin, ConfigGenerator, ResourceBuilder } from "./generator-api.js";
+import type { Subset } from "./model.js";
 import type { Proxy } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import { accessPoliciesOf } from "./push-security.js";
 import { withTraffic } from "./push-policies.js";
 
 export { clusterName, parseClusterName, subsetClusterName } from "./builders/common.js";
 
-/** What an outbound cluster was built from: handed to {@link DefaultConfigGenerator.decorateCluster}. */
-export interface ClusterOrigin {
-  /** The service the cluster reaches. */
-  readonly service: Service;
-  /** The subset, for a subset's cluster (`outbound|port|subset|host`); undefined for the service's own. */
-  readonly subset: Subset | undefined;
-  /** The scope's view of a proxy: its `kind` (clusters are shared by every proxy of a scope). */
-  readonly proxy: Proxy;
-  readonly push: PushContext;
-}
-
-/** What a builder of any type gets. */
-export interface BuildContext {
-  /** The group's proxy for workload builders; the scope's view of a proxy for shared ones. */
-  readonly proxy: Proxy;
-  readonly push: PushContext;
-}
-
-/** Builds the resources of one type URL for a proxy. */
-export type ResourceBuilder = (ctx: BuildContext) => readonly Message[];
-
-/** Options of {@link DefaultConfigGenerator.registerBuilder}. */
-export interface BuilderOptions {
-  /**
-   * True: the builder's resources are the same for every proxy of a scope and
-   * are built once per scope (it sees only the scope's view: `proxy.kind`).
-   * False (default): built per workload with the group's own proxy.
-   */
-  readonly shared?: boolean;
-}
-
-/**
- * What the discovery controller asks of a generator (pilot's
- * ConfigGenerator): config in two parts, so what many proxies share is built
- * once. {@link DefaultConfigGenerator} implements it; extend that to change
- * one builder and keep the rest.
- */
-export interface ConfigGenerator {
-  /**
-   * Resources every proxy of a scope shares (outbound clusters, endpoints,
-   * listeners, routes), for the types in `types` (all when omitted). Called
-   * once per scope per push; `scope` is the scope's view of a proxy: its
-   * `kind`, and `id`/`cluster` naming the scope — nothing of one workload.
-   */
-  generateShared(scope: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput;
-  /** Resources of one workload (a sidecar's inbound listener and clusters); its names must not clash with shared ones. */
-  generateWorkload(proxy: Proxy, push: PushContext, types?: ReadonlySet<string>): SnapshotInput;
-  /** Proxies with equal keys get equal workload resources, built and held once. */
-  workloadKey(proxy: Proxy, push: PushContext): string;
-  /** Type URLs built beyond CDS, EDS, LDS and RDS (so pushes rebuild them). Default none. */
-  extraTypes?(): Iterable<string>;
-  /** A push starts (memoized generators count and keep their caches per push). */
-  beginPush?(): void;
-  /** A push ended, having built `types` (undefined: all). */
-  endPush?(types: ReadonlySet<string> | undefined): void;
-}
-
-/** Which types a change of a kind touches (and so which builders a push must run). */
-export function typesTouchedBy(kinds: Iterable<ChangeKind>): Set<string> {
-  const out = new Set<string>();
-  for (const k of kinds) {
-    if (k === "endpoints") out.add(TypeUrl.ClusterLoadAssignment);
-    if (k === "services") {
-      for (const t of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration])
-        out.add(t);
-    }
-    if (k === "routes") out.add(TypeUrl.RouteConfiguration);
-    if (k === "secrets") out.add(TypeUrl.Secret);
-    if (k === "gateways") {
-      out.add(TypeUrl.Listener);
-      out.add(TypeUrl.RouteConfiguration);
-    }
-  }
-  return out;
-}
+export type {
+  BuildContext,
+  BuilderOptions,
+  ClusterOrigin,
+  ConfigGenerator,
+  ResourceBuilder,
+} from "./generator-api.js";
+export { typesTouchedBy } from "./generator-api.js";
 
 /**
  * Default builders for three kinds of client:
@@ -123,22 +60,34 @@ export function typesTouchedBy(kinds: Iterable<ChangeKind>): Set<string> {
  * in an override, `clone()` it (protobuf-es) or build your own.
  */
 export class DefaultConfigGenerator implements ConfigGenerator {
-  readonly #builders = new Map<string, { build: ResourceBuilder; shared: boolean }>();
+  // By type URL and sharing: a type may have a shared builder and a per-workload one (gateway
+  // credentials for every proxy of a scope, and each workload's own certificate).
+  readonly #builders = new Map<
+    string,
+    { typeUrl: string; build: ResourceBuilder; shared: boolean; key: ((proxy: Proxy) => string) | undefined }
+  >();
   readonly #cache = new BuildCache();
 
-  /** Registers a builder for a type URL beyond CDS/EDS/LDS/RDS (or replaces one). Returns `this`. */
+  /**
+   * Registers a builder for a type URL beyond CDS/EDS/LDS/RDS (or replaces
+   * the one of the same sharing). A type may have one shared and one
+   * per-workload builder; their resources' names must differ. Returns `this`.
+   */
   registerBuilder(typeUrl: string, builder: ResourceBuilder, options: BuilderOptions = {}): this {
-    this.#builders.set(typeUrl, { build: builder, shared: options.shared ?? false });
+    const shared = options.shared ?? false;
+    this.#builders.set(`${typeUrl}\u0000${shared}`, { typeUrl, build: builder, shared, key: options.workloadKey });
     return this;
   }
 
-  /** The builders registered for other type URLs. */
+  /** The builders registered for other type URLs (the shared one of a type that has both). */
   builders(): ReadonlyMap<string, ResourceBuilder> {
-    return new Map([...this.#builders].map(([t, b]) => [t, b.build]));
+    const out = new Map<string, ResourceBuilder>();
+    for (const b of this.#builders.values()) if (b.shared || !out.has(b.typeUrl)) out.set(b.typeUrl, b.build);
+    return out;
   }
 
   extraTypes(): Iterable<string> {
-    return this.#builders.keys();
+    return new Set([...this.#builders.values()].map((b) => b.typeUrl));
   }
 
   beginPush(): void {
@@ -205,13 +154,16 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return out;
   }
 
-  /** A sidecar's clusters for its own ports (the workload on the loopback). */
+  /** A sidecar's clusters for its own ports (the workload on the loopback, or its Sidecar's ingress targets). */
   buildInboundClusters(proxy: Proxy, push: PushContext): Cluster[] {
     if (proxy.kind !== "sidecar") return [];
-    return this.inboundTargets(proxy, push).map((t) =>
-      this.memo(TypeUrl.Cluster, `inbound|${t.port}|${t.address}:${t.targetPort}`, "", () =>
-        inboundCluster(t.port, { address: t.address, port: t.targetPort }),
-      ),
+    const plan = this.inboundPlan(proxy, push);
+    return plan.targets.map((t) =>
+      plan.secure
+        ? this.memo(TypeUrl.Cluster, `inbound|${t.port}|secure`, JSON.stringify(t), () => secureInboundCluster(t))
+        : this.memo(TypeUrl.Cluster, `inbound|${t.port}|${t.address}:${t.targetPort}`, "", () =>
+            inboundCluster(t.port, { address: t.address, port: t.targetPort }),
+          ),
     );
   }
 
@@ -254,10 +206,17 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     }
   }
 
-  /** A sidecar's own listener: virtualInbound. */
+  /** A sidecar's own listener: virtualInbound (with mutual TLS and authorization when the mesh has them). */
   buildInboundListeners(proxy: Proxy, push: PushContext): Listener[] {
     if (proxy.kind !== "sidecar") return [];
-    const ports = this.inboundTargets(proxy, push).map((t) => t.port);
+    const plan = this.inboundPlan(proxy, push);
+    if (plan.secure)
+      return [
+        this.memo(TypeUrl.Listener, "virtualInbound|secure", plan.key, () =>
+          secureVirtualInbound(plan.targets, plan.policies, push.security.trustDomain),
+        ),
+      ];
+    const ports = plan.targets.map((t) => t.port);
     return [this.memo(TypeUrl.Listener, "virtualInbound", ports.join(","), () => virtualInbound(ports))];
   }
 
@@ -279,8 +238,8 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     if (want(TypeUrl.ClusterLoadAssignment)) out[TypeUrl.ClusterLoadAssignment] = this.buildEndpoints(scope, push);
     if (want(TypeUrl.Listener)) out[TypeUrl.Listener] = this.buildListeners(scope, push);
     if (want(TypeUrl.RouteConfiguration)) out[TypeUrl.RouteConfiguration] = this.buildRoutes(scope, push);
-    for (const [typeUrl, b] of this.#builders)
-      if (b.shared && want(typeUrl)) out[typeUrl] = b.build({ proxy: scope, push });
+    for (const b of this.#builders.values())
+      if (b.shared && want(b.typeUrl)) out[b.typeUrl] = b.build({ proxy: scope, push });
     return out;
   }
 
@@ -293,26 +252,33 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     }
     if (proxy.kind === "proxyless" && want(TypeUrl.Listener))
       out[TypeUrl.Listener] = this.buildServerListeners(proxy, push);
-    for (const [typeUrl, b] of this.#builders) if (!b.shared && want(typeUrl)) out[typeUrl] = b.build({ proxy, push });
+    for (const b of this.#builders.values())
+      if (!b.shared && want(b.typeUrl)) out[b.typeUrl] = b.build({ proxy, push });
     return out;
   }
 
   workloadKey(proxy: Proxy, push: PushContext): string {
-    // A per-workload builder of the host's may read anything of the proxy:
-    // then only the proxy's own group shares its workload part.
-    if ([...this.#builders.values()].some((b) => !b.shared)) return `${proxy.kind}:${proxy.id}`;
-    if (proxy.kind === "sidecar")
-      return `sidecar:${this.inboundTargets(proxy, push)
-        .map((t) =>
-          t.address === "127.0.0.1" && t.targetPort === t.port ? `${t.port}` : `${t.port}>${t.address}:${t.targetPort}`,
-        )
-        .join(",")}`;
+    const own = [...this.#builders.values()].filter((b) => !b.shared);
+    // A per-workload builder of the host's that does not say what it reads
+    // may read anything of the proxy: then only the proxy's own group shares
+    // its workload part.
+    if (own.some((b) => !b.key)) return `${proxy.kind}:${proxy.id}`;
+    const extra = own.map((b) => `|${b.key?.(proxy) ?? ""}`).join("");
+    return `${this.#defaultWorkloadKey(proxy, push)}${extra}`;
+  }
+
+  #defaultWorkloadKey(proxy: Proxy, push: PushContext): string {
+    if (proxy.kind === "sidecar") return `sidecar:${this.inboundPlan(proxy, push).key}`;
     // A proxyless node serving on its IP gets server listeners named after
     // it; the key names what they are built from, so an endpoint change that
     // moves a service onto or off the IP builds a new part.
     const ip = proxy.ip;
     const serving = proxy.kind === "proxyless" && ip ? servicesByIp(push).get(ip) : undefined;
-    if (serving && ip) return `proxyless:${ip}:${servingPorts(serving, ip)}`;
+    if (serving && ip) {
+      // The workload's AuthorizationPolicies go into its server listeners.
+      const policies = accessPoliciesOf(push.security, proxy).map((p) => p.name);
+      return `proxyless:${ip}:${servingPorts(serving, ip)}${policies.length ? `|${policies.join(",")}` : ""}`;
+    }
     return proxy.kind;
   }
 
@@ -325,8 +291,9 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     const services = proxy.ip ? servicesByIp(push).get(proxy.ip) : undefined;
     if (!proxy.ip || !services) return [];
     const ip = proxy.ip;
-    const inputs = `${servingPorts(services, ip)}|${JSON.stringify(services.map((s) => [s.tls, s.authorization]))}`;
-    return this.memo(TypeUrl.Listener, `server|${ip}`, inputs, () => serverListeners(services, ip));
+    const policies = accessPoliciesOf(push.security, proxy);
+    const inputs = `${servingPorts(services, ip)}|${JSON.stringify([services.map((s) => [s.tls, s.authorization]), policies])}`;
+    return this.memo(TypeUrl.Listener, `server|${ip}`, inputs, () => serverListeners(services, ip, policies));
   }
 
   /** Every resource of one proxy, shared and its own, for the types in `types` (all when omitted). */
@@ -343,26 +310,9 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return out;
   }
 
-  /**
-   * Where a sidecar's inbound connections go: its Sidecar scope's `ingress`
-   * when it has one, else each port of a service with an endpoint on its IP,
-   * to the workload on the loopback.
-   */
-  protected inboundTargets(proxy: Proxy, push: PushContext): { port: number; address: string; targetPort: number }[] {
-    const ingress = proxy.kind === "sidecar" ? push.scopeOf(proxy).sidecar?.ingress : undefined;
-    if (ingress && ingress.length > 0) {
-      return [...ingress]
-        .sort((a, b) => a.port - b.port)
-        .map((g) => {
-          const [host, port] = g.target.split(":") as [string, string];
-          return {
-            port: g.port,
-            address: host === "0.0.0.0" ? (proxy.ip ?? "127.0.0.1") : host,
-            targetPort: Number(port),
-          };
-        });
-    }
-    return this.inboundPorts(proxy, push).map((port) => ({ port, address: "127.0.0.1", targetPort: port }));
+  /** What a sidecar's inbound side is built from (see `builders/workload-inbound.ts`). */
+  protected inboundPlan(proxy: Proxy, push: PushContext): InboundPlan {
+    return inboundPlan(proxy, push, this.inboundPorts(proxy, push));
   }
 
   /** Ports of services that have an endpoint on this sidecar's IP. */

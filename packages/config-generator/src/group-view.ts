@@ -28,6 +28,8 @@ export function groupKeyOf(proxy: Proxy, by: GroupBy = {}): string {
   // What a client may see depends on its namespace (exportTo, Sidecar scopes):
   // clients of one cluster in two namespaces are two groups.
   if (!(proxy.kind !== "gateway" && proxy.ip) && proxy.namespace) key += `/ns:${proxy.namespace}`;
+  // Workload certificates are per service account.
+  if (!(proxy.kind !== "gateway" && proxy.ip) && proxy.serviceAccount) key += `/sa:${proxy.serviceAccount}`;
   // Gateways are chosen by their labels (a Gateway's selector), so are their groups.
   if (!(proxy.kind !== "gateway" && proxy.ip) && Object.keys(proxy.labels).length > 0)
     key += `/labels:${Object.entries(proxy.labels)

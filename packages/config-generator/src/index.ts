@@ -32,6 +32,17 @@ export type {
   TcpRoute,
 } from "./model-routing.js";
 export type {
+  AccessCondition,
+  AccessOperation,
+  AccessPolicy,
+  AccessRule,
+  AccessSource,
+  MtlsMode,
+  PeerAuthenticationPolicy,
+} from "./model-security.js";
+export { accessPoliciesOf, mtlsModeOf } from "./push-security.js";
+export type { SecurityPolicies } from "./push-security.js";
+export type {
   AuthorizationRule,
   CircuitBreaker,
   DnsTarget,

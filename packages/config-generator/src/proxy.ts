@@ -19,6 +19,8 @@ export interface Proxy {
   readonly namespace?: string;
   /** Its workload's labels: metadata `LABELS` (a map of strings, as Istio's agent sends them). */
   readonly labels: Labels;
+  /** The service account it claims: metadata `SERVICE_ACCOUNT` (a claim; the ADS server's authorization proves it). */
+  readonly serviceAccount?: string;
 }
 
 const IP = /^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-f:]+:[0-9a-f:]*$/i;
@@ -50,6 +52,10 @@ export function proxyFromNode(node: Node): Proxy {
   const raw = metadata.LABELS;
   if (raw && typeof raw === "object" && !Array.isArray(raw))
     for (const [k, v] of Object.entries(raw)) if (typeof v === "string") labels[k] = v;
+  const sa =
+    typeof metadata.SERVICE_ACCOUNT === "string" && metadata.SERVICE_ACCOUNT !== ""
+      ? metadata.SERVICE_ACCOUNT
+      : undefined;
   return {
     id: node.id,
     cluster: node.cluster,
@@ -60,6 +66,7 @@ export function proxyFromNode(node: Node): Proxy {
     userAgent: node.userAgentName,
     ...(ns ? { namespace: ns } : {}),
     labels,
+    ...(sa ? { serviceAccount: sa } : {}),
   };
 }
 

@@ -7,6 +7,8 @@ import type { Proxy } from "./proxy.js";
 import { withPolicy } from "./push-policies.js";
 import { type ScopeChoice, type ScopeInputs, restricts, scopeOf, sourceSelectorsOf, visibleIn } from "./push-scopes.js";
 import { servicePort } from "./source-model.js";
+import type { AccessPolicy, PeerAuthenticationPolicy } from "./model-security.js";
+import type { SecurityPolicies } from "./push-security.js";
 
 /** What a push holds beyond services, routes and gateways (Istio's traffic API). */
 export interface PushExtras {
@@ -23,6 +25,15 @@ export interface PushExtras {
   readonly clientNamespace?: string;
   /** The key of a scoped push's scope (set by {@link PushContext.forScope}). */
   readonly scopeKey?: string;
+  /** Mutual TLS modes of workloads (PeerAuthentications). */
+  readonly peerAuthentications?: readonly PeerAuthenticationPolicy[];
+  /** Who may call workloads (AuthorizationPolicies). */
+  readonly accessPolicies?: readonly AccessPolicy[];
+  /**
+   * The mesh issues workload certificates (SDS `default` and `ROOTCA`) in
+   * this trust domain: sidecars then speak mutual TLS to each other.
+   */
+  readonly mtls?: { readonly trustDomain: string };
 }
 
 /**
@@ -68,6 +79,8 @@ export class PushContext {
   readonly #extras: PushExtras;
   readonly #scoped = new Map<string, PushContext>();
   readonly #scopeInputs: ScopeInputs;
+  /** Security policies of workloads, and whether the mesh speaks mutual TLS. */
+  readonly security: SecurityPolicies & { readonly trustDomain: string | undefined };
 
   constructor(
     services: readonly Service[],
@@ -109,6 +122,13 @@ export class PushContext {
     this.outboundTrafficPolicy = extras.outboundTrafficPolicy ?? "allow-any";
     this.clientNamespace = extras.clientNamespace;
     this.scopeKey = extras.scopeKey ?? "mesh";
+    this.security = Object.freeze({
+      peerAuthentications: Object.freeze([...(extras.peerAuthentications ?? [])]),
+      accessPolicies: Object.freeze([...(extras.accessPolicies ?? [])]),
+      rootNamespace: extras.rootNamespace ?? "istio-system",
+      mtls: extras.mtls !== undefined,
+      trustDomain: extras.mtls?.trustDomain,
+    });
     this.reasons = Object.freeze([...reasons]);
     this.meshConfig = Object.freeze({ ...meshConfig });
     this.derivedPorts = derivedPorts;

@@ -16,6 +16,8 @@ const model = (services: Service[], routes: RouteRule[] = [], prev?: AcceptedMod
   policies: [],
   tcpRoutes: [],
   sidecars: [],
+  peerAuthentications: [],
+  accessPolicies: [],
   refused: [],
   derivedPorts: derivedPortsOf(services, prev?.derivedPorts),
 });

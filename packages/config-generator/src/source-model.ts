@@ -7,6 +7,7 @@ import { frozenService, knownValid, rememberValid } from "./frozen.js";
 import { type AcceptedConfig, acceptConfig } from "./accept-config.js";
 import type { ChangeKind, DestinationPolicy, Gateway, RouteRule, Service, SidecarScope, TcpRoute } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
+import type { AccessPolicy, PeerAuthenticationPolicy } from "./model-security.js";
 import { validateReferences, validateService } from "./validate-model.js";
 
 /** Services and routes that passed validation together. */
@@ -17,6 +18,8 @@ export interface AcceptedModel {
   readonly policies: readonly DestinationPolicy[];
   readonly tcpRoutes: readonly TcpRoute[];
   readonly sidecars: readonly SidecarScope[];
+  readonly peerAuthentications: readonly PeerAuthenticationPolicy[];
+  readonly accessPolicies: readonly AccessPolicy[];
   /** Config objects refused alone (`what: reason`); everything else is served. */
   readonly refused: readonly string[];
   /**
@@ -137,7 +140,12 @@ export function modelChanges(prev: AcceptedModel, next: AcceptedModel): Set<Chan
   }
   if (!sameJson(prev.gateways, next.gateways)) kinds.add("gateways");
   // Destination policies and sidecar scopes change clusters, listeners and routes.
-  if (!sameJson(prev.policies, next.policies) || !sameJson(prev.sidecars, next.sidecars)) {
+  if (
+    !sameJson(prev.policies, next.policies) ||
+    !sameJson(prev.sidecars, next.sidecars) ||
+    !sameJson(prev.peerAuthentications, next.peerAuthentications) ||
+    !sameJson(prev.accessPolicies, next.accessPolicies)
+  ) {
     kinds.add("services");
     kinds.add("endpoints");
   }

@@ -1,4 +1,5 @@
 import type { ChangeKind, DestinationPolicy, Gateway, RouteRule, Service, SidecarScope, TcpRoute } from "./model.js";
+import type { AccessPolicy, PeerAuthenticationPolicy } from "./model-security.js";
 
 /** A change reported by a source. */
 export interface SourceChange {
@@ -63,4 +64,8 @@ export interface ConfigStore extends SourceEmitter, SourceStatus {
   tcpRoutes?(): readonly TcpRoute[];
   /** Which services groups of sidecars see (Sidecar resources). Default: all. */
   sidecars?(): readonly SidecarScope[];
+  /** Mutual TLS modes of workloads (PeerAuthentications). Default: none. */
+  peerAuthentications?(): readonly PeerAuthenticationPolicy[];
+  /** Who may call workloads (AuthorizationPolicies). Default: none. */
+  accessPolicies?(): readonly AccessPolicy[];
 }

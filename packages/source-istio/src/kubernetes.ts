@@ -5,7 +5,7 @@
 // last good objects.
 import { type KubeConfig, KubernetesObjectApi, type KubernetesObject, Watch } from "@kubernetes/client-node";
 import { Reflector, type ReflectorStatus, loadKubeConfig, rawLister } from "@xdskit/source-kubernetes";
-import { type IstioKind, KINDS } from "./objects.js";
+import { type IstioKind, KINDS, groupOf } from "./objects.js";
 import { type IstioStoreOptions, IstioStore, type ObjectUpdate } from "./store.js";
 
 /** Options of {@link createIstioKubernetesSource}. */
@@ -18,6 +18,8 @@ export interface IstioKubernetesOptions extends IstioStoreOptions {
   readonly namespaces?: readonly string[];
   /** The API version read (`v1`, `v1beta1` or `v1alpha3` of networking.istio.io). Default `v1`. */
   readonly version?: "v1" | "v1beta1" | "v1alpha3";
+  /** The API version of security.istio.io read. Default `v1`. */
+  readonly securityVersion?: "v1" | "v1beta1";
   /** Most objects of one kind held. Default 20,000. */
   readonly maxObjects?: number;
   /** First retry after a failure, ms (doubling, jittered). Default 200. */
@@ -42,6 +44,8 @@ const PLURALS: Record<IstioKind, string> = {
   WorkloadEntry: "workloadentries",
   Gateway: "gateways",
   Sidecar: "sidecars",
+  PeerAuthentication: "peerauthentications",
+  AuthorizationPolicy: "authorizationpolicies",
 };
 
 class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
@@ -58,7 +62,11 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
     const watch = new Watch(this.kubeConfig);
     const version = options.version ?? "v1";
     const rawList = rawLister(this.kubeConfig);
-    const group = `/apis/networking.istio.io/${version}`;
+    // Security resources are read as v1 (AuthorizationPolicy and PeerAuthentication are v1 since Istio 1.22).
+    const apiVersionOf = (kind: IstioKind) =>
+      groupOf(kind) === "security.istio.io"
+        ? `security.istio.io/${options.securityVersion ?? "v1"}`
+        : `networking.istio.io/${version}`;
     const timing = {
       pageSize: 500,
       retryMs: options.retryMs ?? 200,
@@ -68,11 +76,13 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
     };
     for (const kind of KINDS) {
       const objects = new Map<string, KubernetesObject>();
+      const apiVersion = apiVersionOf(kind);
+      const group = `/apis/${apiVersion}`;
       for (const ns of options.namespaces ?? [undefined]) {
         const reflector = new Reflector(
           objects,
           {
-            apiVersion: `networking.istio.io/${version}`,
+            apiVersion,
             kind,
             path: ns ? `${group}/namespaces/${ns}/${PLURALS[kind]}` : `${group}/${PLURALS[kind]}`,
             ...(ns ? { namespace: ns } : {}),
@@ -87,14 +97,13 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
               const o = objects.get(key);
               // The API server's list items carry no kind: it is the list's.
               this.#pending.push(
-                o
-                  ? { kind, namespace, name, doc: { ...o, kind, apiVersion: `networking.istio.io/${version}` } }
-                  : { kind, namespace, name },
+                o ? { kind, namespace, name, doc: { ...o, kind, apiVersion } } : { kind, namespace, name },
               );
             }
             this.#schedule();
           },
-          () => undefined,
+          // A failed list settles a kind that is not served: readiness is looked at again.
+          () => this.#schedule(),
         );
         this.#reflectors.push({ kind, reflector });
       }
@@ -106,7 +115,10 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
   #schedule(): void {
     let first = false;
     if (!this.#ready) {
-      if (!this.#reflectors.every((r) => r.reflector.status().synced)) return;
+      // A kind the API server does not serve (its CRD not installed) counts as
+      // empty; its reflector keeps trying and picks it up once it is.
+      const settled = (r: Reflector) => r.status().synced || /HTTP 404/.test(r.status().lastError ?? "");
+      if (!this.#reflectors.every((r) => settled(r.reflector))) return;
       this.#ready = true;
       first = true;
     }
@@ -143,7 +155,7 @@ class IstioKubernetes extends IstioStore implements IstioKubernetesSource {
   }
 }
 
-/** Lists and watches Istio's networking resources in a cluster (see the module comment). */
+/** Lists and watches Istio's networking and security resources in a cluster (see the module comment). */
 export function createIstioKubernetesSource(options: IstioKubernetesOptions = {}): IstioKubernetesSource {
   return new IstioKubernetes(options);
 }

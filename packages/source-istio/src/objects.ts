@@ -5,6 +5,8 @@
 // checked with the v1beta1 schema.
 import * as v1alpha3 from "@kubernetes-models/istio/networking.istio.io/v1alpha3";
 import * as v1beta1 from "@kubernetes-models/istio/networking.istio.io/v1beta1";
+import * as securityV1 from "@kubernetes-models/istio/security.istio.io/v1";
+import * as securityV1beta1 from "@kubernetes-models/istio/security.istio.io/v1beta1";
 
 /** The kinds this source reads. */
 export const KINDS = [
@@ -14,15 +16,24 @@ export const KINDS = [
   "WorkloadEntry",
   "Gateway",
   "Sidecar",
+  "PeerAuthentication",
+  "AuthorizationPolicy",
 ] as const;
 /** One of {@link KINDS}. */
 export type IstioKind = (typeof KINDS)[number];
+
+/** The API group of a kind. */
+export function groupOf(kind: IstioKind): "networking.istio.io" | "security.istio.io" {
+  return kind === "PeerAuthentication" || kind === "AuthorizationPolicy" ? "security.istio.io" : "networking.istio.io";
+}
 
 /** The API versions accepted, newest first. */
 export const VERSIONS = [
   "networking.istio.io/v1",
   "networking.istio.io/v1beta1",
   "networking.istio.io/v1alpha3",
+  "security.istio.io/v1",
+  "security.istio.io/v1beta1",
 ] as const;
 
 /** An Istio object as read from a file or the API server. */
@@ -73,10 +84,20 @@ export function keyOf(kind: string, namespace: string, name: string): string {
 
 type ModelClass = new (data: Record<string, unknown>) => { validate(): void };
 
+// v1 is v1beta1 under a new name (the models know v1 of security.istio.io for AuthorizationPolicy only).
 const SCHEMAS: Record<string, Record<string, ModelClass>> = {
   "networking.istio.io/v1beta1": v1beta1 as unknown as Record<string, ModelClass>,
   "networking.istio.io/v1": v1beta1 as unknown as Record<string, ModelClass>,
   "networking.istio.io/v1alpha3": v1alpha3 as unknown as Record<string, ModelClass>,
+  "security.istio.io/v1beta1": securityV1beta1 as unknown as Record<string, ModelClass>,
+  "security.istio.io/v1": {
+    ...(securityV1beta1 as unknown as Record<string, ModelClass>),
+    ...(securityV1 as unknown as Record<string, ModelClass>),
+  },
+};
+const CHECKED_AS: Record<string, string> = {
+  "networking.istio.io/v1": "networking.istio.io/v1beta1",
+  "security.istio.io/v1/PeerAuthentication": "security.istio.io/v1beta1",
 };
 
 /** A schema error: the field path (`spec.http[0].route[1].weight`) and what is wrong. */
@@ -113,12 +134,16 @@ export function checkObject(doc: unknown): { object?: IstioObject; problems: Sch
     };
   if (typeof kind !== "string" || !(KINDS as readonly string[]).includes(kind))
     return { problems: [{ path: "kind", message: `must be one of ${KINDS.join(", ")}, got ${JSON.stringify(kind)}` }] };
+  if (!apiVersion.startsWith(`${groupOf(kind as IstioKind)}/`))
+    return {
+      problems: [{ path: "apiVersion", message: `${kind} is in ${groupOf(kind as IstioKind)}, not ${apiVersion}` }],
+    };
   const meta = o.metadata as Record<string, unknown> | undefined;
   if (typeof meta?.name !== "string" || meta.name === "")
     return { problems: [{ path: "metadata.name", message: "is required" }] };
   const Model = SCHEMAS[apiVersion]?.[kind];
   if (!Model) return { problems: [{ path: "kind", message: `${kind} is not served under ${apiVersion}` }] };
-  const checkedAs = apiVersion === "networking.istio.io/v1" ? "networking.istio.io/v1beta1" : apiVersion;
+  const checkedAs = CHECKED_AS[`${apiVersion}/${kind}`] ?? CHECKED_AS[apiVersion] ?? apiVersion;
   try {
     new Model({ ...o, apiVersion: checkedAs }).validate();
   } catch (err) {

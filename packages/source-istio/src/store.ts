@@ -6,7 +6,9 @@
 // so an edit converts what it touched.
 import { EventEmitter } from "node:events";
 import type {
+  AccessPolicy,
   ChangeKind,
+  PeerAuthenticationPolicy,
   ConfigStore,
   DestinationPolicy,
   Gateway,
@@ -32,6 +34,7 @@ import {
 } from "./objects.js";
 import { type Workload, convertServiceEntry } from "./service-entry.js";
 import { convertVirtualService } from "./virtual-service.js";
+import { convertAuthorizationPolicy, convertPeerAuthentication } from "./security.js";
 
 /** Naming options of a store. */
 export interface IstioStoreOptions {
@@ -77,6 +80,8 @@ interface Parts {
   policies?: DestinationPolicy[];
   gateways?: Gateway[];
   sidecars?: SidecarScope[];
+  peerAuthentications?: PeerAuthenticationPolicy[];
+  accessPolicies?: AccessPolicy[];
 }
 
 interface Entry {
@@ -92,6 +97,8 @@ const KIND_CHANGES: Record<IstioKind, ChangeKind[]> = {
   WorkloadEntry: ["services", "endpoints"],
   Gateway: ["gateways"],
   Sidecar: ["services", "endpoints"],
+  PeerAuthentication: ["services", "endpoints"],
+  AuthorizationPolicy: ["services", "endpoints"],
 };
 
 /** Istio objects, and the model they make: a service registry and a config store at once. */
@@ -239,7 +246,16 @@ export class IstioStore extends EventEmitter implements ServiceRegistry, ConfigS
   #build(): { parts: Parts; refused: RefusedObject[] } {
     if (this.#model) return this.#model;
     const refused: RefusedObject[] = [...this.#unreadable.values()];
-    const all: Parts = { services: [], routes: [], tcpRoutes: [], policies: [], gateways: [], sidecars: [] };
+    const all: Parts = {
+      services: [],
+      routes: [],
+      tcpRoutes: [],
+      policies: [],
+      gateways: [],
+      sidecars: [],
+      peerAuthentications: [],
+      accessPolicies: [],
+    };
     const workloads: Workload[] = [];
     for (const e of this.#entries.values())
       if (e.located.object.kind === "WorkloadEntry")
@@ -303,6 +319,10 @@ export class IstioStore extends EventEmitter implements ServiceRegistry, ConfigS
         return { gateways: convertGateway(o.spec, ctx, name) };
       case "Sidecar":
         return { sidecars: [convertSidecar(o.spec, ctx, name)] };
+      case "PeerAuthentication":
+        return { peerAuthentications: [convertPeerAuthentication(o.spec, ctx, name)] };
+      case "AuthorizationPolicy":
+        return { accessPolicies: [convertAuthorizationPolicy(o.spec, ctx, name)] };
       case "WorkloadEntry":
         if (typeof o.spec.address !== "string" || o.spec.address === "")
           throw new FieldError("spec.address", "is required");
@@ -339,6 +359,12 @@ export class IstioStore extends EventEmitter implements ServiceRegistry, ConfigS
   }
   sidecars(): readonly SidecarScope[] {
     return this.#build().parts.sidecars ?? [];
+  }
+  peerAuthentications(): readonly PeerAuthenticationPolicy[] {
+    return this.#build().parts.peerAuthentications ?? [];
+  }
+  accessPolicies(): readonly AccessPolicy[] {
+    return this.#build().parts.accessPolicies ?? [];
   }
   /** An empty set of Istio objects is a valid state (every ServiceEntry deleted). */
   allowsEmpty(): boolean {

@@ -16,6 +16,8 @@ export type { KindSpec, ReflectorChange, ReflectorOptions, ReflectorStatus } fro
 export { hostOf, protocolOf, servicesFromCluster, spiffeIdOf } from "./mapping.js";
 export type { ClusterObjects, MappingOptions } from "./mapping.js";
 export { nodeIp, podNodePolicy } from "./identity.js";
+export { serviceAccountTokenPolicy } from "./token-review.js";
+export type { TokenAuthorizeRequest, TokenDecision, TokenIdentity, TokenPolicyOptions } from "./token-review.js";
 export type { NodeAuthorizer, NodeDecision } from "./identity.js";
 export { matchesSelector, parseSelector } from "./labels.js";
 export type { Requirement } from "./labels.js";

@@ -231,7 +231,11 @@ function compileField(field: DescField): Check | undefined {
   }
 }
 
+// protobuf-es holds Struct, Value and ListValue fields as plain JSON: no rules to walk there.
+const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
+
 function walkMessage(schema: DescMessage, value: unknown, at: Path, ctx: Ctx): void {
+  if (JSON_TYPES.has(schema.typeName)) return;
   if (schema.typeName === "google.protobuf.Any") {
     walkAny(value as Any, at, ctx);
     return;

@@ -23,6 +23,7 @@ import {
   socketAddress,
 } from "./common.js";
 import { circuitBreakers, lbFields, outlierField, upstreamTls } from "./cluster-policy.js";
+import { meshTransport } from "./mtls.js";
 import { envoyUpstreamTls } from "./sds-tls.js";
 
 const HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
@@ -109,6 +110,8 @@ export function outboundCluster(service: Service, push: PushContext, kind: Proxy
     ...outlierField(service, kind),
     ...upstreamTls(service, kind),
     ...(envoyTls ? { transportSocket: envoyTls } : {}),
+    // The mesh's own mutual TLS between sidecars (ISTIO_MUTUAL, or auto mTLS).
+    ...(kind === "proxyless" || envoyTls ? {} : meshTransport(service, push, subset)),
   };
   if (service.dns) {
     return create(ClusterSchema, {

@@ -10,6 +10,7 @@ import type { LocalityLbEndpointsSchema } from "@xdskit/xds-types/gen/envoy/conf
 import type { EndpointHealth, Locality, Service, ServiceEndpoint, Subset } from "../model.js";
 import type { PushContext } from "../push-context.js";
 import { clusterName, socketAddress, subsetClusterName } from "./common.js";
+import { socketMatchMetadata } from "./mtls.js";
 
 const HEALTH: Record<EndpointHealth, HealthStatus> = {
   healthy: HealthStatus.HEALTHY,
@@ -80,11 +81,16 @@ export function loadAssignment(
       locality: { region: locality?.region ?? "", zone: locality?.zone ?? "", subZone: locality?.subZone ?? "" },
       loadBalancingWeight: eps.reduce((sum, e) => sum + (e.weight ?? 1), 0),
       priority: used.indexOf(priority),
-      lbEndpoints: eps.map((e) => ({
-        hostIdentifier: { case: "endpoint" as const, value: { address: socketAddress(e.address, e.port) } },
-        loadBalancingWeight: e.weight ?? 1,
-        healthStatus: health(e),
-      })),
+      lbEndpoints: eps.map((e) => {
+        // Endpoints that run a sidecar are told apart for auto mTLS.
+        const metadata = socketMatchMetadata(e);
+        return {
+          hostIdentifier: { case: "endpoint" as const, value: { address: socketAddress(e.address, e.port) } },
+          loadBalancingWeight: e.weight ?? 1,
+          healthStatus: health(e),
+          ...(metadata ? { metadata } : {}),
+        };
+      }),
     });
   }
   const name = subset ? subsetClusterName(service, subset.name, push) : clusterName(service, push);

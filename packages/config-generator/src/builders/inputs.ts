@@ -17,13 +17,23 @@ export function serviceKey(service: Service, _push: PushContext): string {
   return key;
 }
 
+// Under the mesh's mutual TLS a cluster reads the trust domain and the
+// identities of the service's endpoints (the SANs it accepts).
+function meshKey(service: Service, push: PushContext): string {
+  const td = push.security.trustDomain;
+  if (!td) return "";
+  const ids = [...new Set(service.endpoints.map((e) => e.identity ?? ""))].join(",");
+  return `|mtls:${td}:${service.external ? "ext" : ""}:${ids}`;
+}
+
 /** What a service's cluster reads: its name, port, protocol and traffic policy (and its members' ports). */
 export function clusterInputs(service: Service, push: PushContext): string {
   const base = `${service.name}|${push.portOf(service)}|${service.protocol ?? ""}`;
   const { loadBalancer, outlierDetection, circuitBreaker, tls, dns, aggregate } = service;
   const { connectTimeoutMs, upstreamTls, passthrough } = service;
   const extra = connectTimeoutMs !== undefined || upstreamTls !== undefined || passthrough !== undefined;
-  if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate && !extra) return base;
+  if (!loadBalancer && !outlierDetection && !circuitBreaker && !tls && !dns && !aggregate && !extra)
+    return `${base}${meshKey(service, push)}`;
   const members = (aggregate ?? []).map((m) => {
     const s = push.viewOf(m);
     return s ? `${m}:${push.portOf(s)}` : `${m}:-`;
@@ -38,7 +48,7 @@ export function clusterInputs(service: Service, push: PushContext): string {
     upstreamTls,
     passthrough,
   };
-  return `${base}|${JSON.stringify(policy)}|${members.join(",")}`;
+  return `${base}|${JSON.stringify(policy)}|${members.join(",")}${meshKey(service, push)}`;
 }
 
 /** What a service's routes read: the service, its rules, and the ports of every service the rules send to. */

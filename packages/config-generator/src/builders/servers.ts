@@ -20,6 +20,8 @@ import {
 } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
 import type { Service } from "../model.js";
 import type { AuthorizationRule } from "../policy.js";
+import type { AccessPolicy } from "../model-security.js";
+import { accessRbac } from "./access-rbac.js";
 import { commonTls, nameMatchers } from "./cluster-policy.js";
 import { socketAddress } from "./common.js";
 
@@ -115,8 +117,18 @@ export function authorizationFilters(rules: readonly AuthorizationRule[] | undef
   return out;
 }
 
-/** The listener an xDS-enabled server of `service` gets for `host:port`. */
-export function serverListener(service: Service, host: string, port: number): Listener {
+/** The listener an xDS-enabled server of `service` gets for `host:port` (with the workload's AuthorizationPolicies). */
+export function serverListener(
+  service: Service,
+  host: string,
+  port: number,
+  policies: readonly AccessPolicy[] = [],
+): Listener {
+  const access = accessRbac(policies, true);
+  const policyFilters = [
+    ...(access.deny ? [rbacHttpFilter("xdskit.policy.deny", access.deny)] : []),
+    ...(access.allow ? [rbacHttpFilter("xdskit.policy.allow", access.allow)] : []),
+  ];
   const tls = service.tls;
   const name = serverListenerName(host, port);
   return create(ListenerSchema, {
@@ -146,7 +158,7 @@ export function serverListener(service: Service, host: string, port: number): Li
                 ],
               },
             },
-            httpFilters: [...authorizationFilters(service.authorization), routerHttpFilter()],
+            httpFilters: [...authorizationFilters(service.authorization), ...policyFilters, routerHttpFilter()],
           }),
         ],
         ...(tls
@@ -167,15 +179,26 @@ export function serverListener(service: Service, host: string, port: number): Li
  * service with an endpoint there, one per address a server may bind (the
  * IP itself, 0.0.0.0 and [::]).
  */
-export function serverListeners(services: Iterable<Service>, ip: string): Listener[] {
+export function serverListeners(
+  services: Iterable<Service>,
+  ip: string,
+  policies: readonly AccessPolicy[] = [],
+): Listener[] {
   const out: Listener[] = [];
   const done = new Set<number>();
   for (const s of services) {
     for (const e of s.endpoints) {
       if (e.address !== ip || done.has(e.port)) continue;
       done.add(e.port);
-      for (const host of [ip, "0.0.0.0", "::"]) out.push(serverListener(s, host, e.port));
+      for (const host of [ip, "0.0.0.0", "::"]) out.push(serverListener(s, host, e.port, policies));
     }
   }
   return out;
+}
+
+function rbacHttpFilter(name: string, rules: MessageInitShape<typeof RBACSchema>["rules"]): HttpFilter {
+  return create(HttpFilterSchema, {
+    name,
+    configType: { case: "typedConfig", value: packAny(RBACSchema, { ...(rules ? { rules } : {}) }) },
+  });
 }
