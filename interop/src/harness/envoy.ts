@@ -50,6 +50,14 @@ export interface EnvoyOptions {
   readonly metadata?: Record<string, unknown>;
   /** Run Envoy as this user id (needs root; the capture test's iptables rules skip it). */
   readonly uid?: number;
+  /** The pilot's address. Default 127.0.0.1. */
+  readonly xdsHost?: string;
+  /** Run Envoy in this network namespace (`ip netns exec`; needs root). */
+  readonly netns?: string;
+  /** Where Envoy's admin listens (reachable from the test: another namespace's address). Default 127.0.0.1. */
+  readonly adminHost?: string;
+  /** Metadata on the ADS stream (Envoy's `initial_metadata`), e.g. `authorization: Bearer <token>`. */
+  readonly initialMetadata?: Record<string, string>;
   /** mTLS to the pilot: Envoy's certificate and key, and the CA of the pilot's certificate (files). */
   readonly xdsTls?: { readonly cert: string; readonly key: string; readonly ca: string };
 }
@@ -103,12 +111,19 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
   const adminPath = path.join(dir, "admin-address");
   const bootstrap = {
     node: { id: options.nodeId, cluster: options.cluster ?? "interop", metadata: options.metadata ?? {} },
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } },
+    admin: { address: { socket_address: { address: options.adminHost ?? "127.0.0.1", port_value: 0 } } },
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",
         transport_api_version: "V3",
-        grpc_services: [{ envoy_grpc: { cluster_name: "xds" } }],
+        grpc_services: [
+          {
+            envoy_grpc: { cluster_name: "xds" },
+            ...(options.initialMetadata
+              ? { initial_metadata: Object.entries(options.initialMetadata).map(([key, value]) => ({ key, value })) }
+              : {}),
+          },
+        ],
         set_node_on_first_message_only: true,
       },
       cds_config: { ads: {}, resource_api_version: "V3" },
@@ -151,7 +166,11 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
             endpoints: [
               {
                 lb_endpoints: (typeof options.xdsPort === "number" ? [options.xdsPort] : options.xdsPort).map(
-                  (port) => ({ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }),
+                  (port) => ({
+                    endpoint: {
+                      address: { socket_address: { address: options.xdsHost ?? "127.0.0.1", port_value: port } },
+                    },
+                  }),
                 ),
               },
             ],
@@ -174,12 +193,12 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
     "1",
   ];
   if (options.uid !== undefined) fs.chmodSync(dir, 0o777);
-  const child: ChildProcess =
+  const asUser =
     options.uid === undefined
-      ? spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn("setpriv", [`--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", bin, ...args], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+      ? [bin, ...args]
+      : ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", bin, ...args];
+  const command = options.netns ? ["ip", "netns", "exec", options.netns, ...asUser] : asUser;
+  const child: ChildProcess = spawn(command[0] as string, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
@@ -191,7 +210,7 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
   });
   const adminPort = Number(address.split(":").at(-1));
   const get = async (p: string) => {
-    const res = await fetch(`http://127.0.0.1:${adminPort}${p}`);
+    const res = await fetch(`http://${options.adminHost ?? "127.0.0.1"}:${adminPort}${p}`);
     if (!res.ok) throw new Error(`envoy admin ${p}: HTTP ${res.status}`);
     return res.text();
   };

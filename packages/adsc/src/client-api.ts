@@ -59,6 +59,11 @@ export interface AdsClientOptions {
   backoff?: BackoffOptions;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * Metadata sent when each stream opens (as Envoy's `initial_metadata`),
+   * e.g. `{ authorization: "Bearer <service-account token>" }`.
+   */
+  callMetadata?: Readonly<Record<string, string>>;
   /** Diagnostics. Default: silent. */
   logger?: Logger;
 }

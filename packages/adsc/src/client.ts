@@ -226,10 +226,13 @@ class AdsClientImpl extends EventEmitter<AdsClientEvents> implements AdsClient {
     this.#attempt++;
     this.#nodeSent = false;
     const target = this.target;
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(this.#options.callMetadata ?? {})) metadata.set(k, v);
     const call = this.#clientFor(this.#current).makeBidiStreamRequest(
       this.#delta ? DELTA_PATH : SOTW_PATH,
       (b: Uint8Array) => Buffer.from(b),
       (b: Buffer) => b,
+      metadata,
     );
     this.#call = call;
     let ended = false;

@@ -2,6 +2,7 @@
 // CAs, server certificates for the loopback, and client certificates with
 // SPIFFE URI SANs. Never use these keys for anything else.
 import { execFileSync } from "node:child_process";
+import { isIP } from "node:net";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,8 +21,8 @@ export interface TestPki {
   readonly dir: string;
   /** A self-signed CA. */
   ca(name: string): CertFiles;
-  /** A server certificate for 127.0.0.1, localhost and any further DNS names, signed by `ca`. */
-  server(ca: CertFiles, name: string, dnsNames?: readonly string[]): CertFiles;
+  /** A server certificate for 127.0.0.1, localhost and any further names (DNS names or IP addresses), signed by `ca`. */
+  server(ca: CertFiles, name: string, names?: readonly string[]): CertFiles;
   /** A client certificate with the given URI SANs (SPIFFE IDs), signed by `ca`. */
   client(ca: CertFiles, name: string, uris: readonly string[]): CertFiles;
   /** A workload certificate for both sides of a call (mesh mTLS): URI SANs and IP 127.0.0.1. */
@@ -110,7 +111,7 @@ export function createTestPki(): TestPki {
       leaf(
         ca,
         name,
-        `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((d) => `,DNS:${d}`).join("")}\nextendedKeyUsage=serverAuth`,
+        `subjectAltName=IP:127.0.0.1,DNS:localhost${dnsNames.map((d) => `,${isIP(d) ? "IP" : "DNS"}:${d}`).join("")}\nextendedKeyUsage=serverAuth`,
       ),
     client: (ca, name, uris) =>
       leaf(
