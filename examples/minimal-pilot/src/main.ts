@@ -2,12 +2,7 @@
 //   mesh (built-in or a watched file) → DiscoveryController → ADS server → xds:/// clients
 // Run: npm start [-- --port 15010 --admin-port 15014 --config mesh.yaml]; --help lists every flag.
 import { assertSafeBind, startAdminServer } from "@xdskit/admin";
-import {
-  type Authorizer,
-  createAdsServer,
-  spiffeNodePolicy,
-  tlsServerCredentials,
-} from "@xdskit/ads-server";
+import { type Authorizer, createAdsServer, spiffeNodePolicy, tlsServerCredentials } from "@xdskit/ads-server";
 import { createPromMetrics } from "@xdskit/ads-server/prom";
 import {
   type SecretsDirSource,
