@@ -14,10 +14,10 @@ import {
   grpcGoBinary,
   startDriver,
   startGrpcJsDriver,
+  untilBatch,
   writeBootstrap,
 } from "./harness/drivers.js";
 import { type IstioPilot, startIstioPilot } from "./harness/pilot.js";
-import { waitFor } from "./harness/wait.js";
 
 const HOST = "echo.default.svc.cluster.local";
 const TARGET = `xds:///${HOST}:50051`;
@@ -98,22 +98,8 @@ describe("Istio's traffic tasks with proxyless gRPC (grpc-js-xds, grpc-go)", () 
     for (const x of b) await x.stop();
   });
 
-  const until = (what: string, d: Driver, batch: () => Promise<DriverAnswer>, ok: (a: DriverAnswer) => boolean) => {
-    let last: DriverAnswer | undefined;
-    return waitFor(
-      what,
-      async () => {
-        last = await batch();
-        return ok(last) ? last : undefined;
-      },
-      30_000,
-      200,
-    ).catch((err: Error) => {
-      throw new Error(
-        `${err.message}\nlast: ${JSON.stringify(last)}\nclient:\n${d.log().slice(-2000)}\npilot:\n${pilot.output().slice(-4000)}`,
-      );
-    });
-  };
+  const until = (what: string, d: Driver, batch: () => Promise<DriverAnswer>, ok: (a: DriverAnswer) => boolean) =>
+    untilBatch(what, d, batch, ok, () => `pilot:\n${pilot.output().slice(-4000)}`);
 
   it("weighted subsets: v1 and v3 share the traffic, v2 gets none", async () => {
     for (const [kind, d] of clients) {

@@ -13,12 +13,12 @@ import {
   grpcJavaLauncher,
   startDriver,
   startGrpcJsDriver,
+  untilBatch,
   writeBootstrap,
 } from "./harness/drivers.js";
 import { grpcService, meshText } from "./harness/mesh.js";
 import type { RouteRetries, RouteRule } from "@xdskit/config-generator";
 import { type Pilot, startPilot } from "./harness/pilot.js";
-import { waitFor } from "./harness/wait.js";
 
 describe("proxyless gRPC traffic features (grpc-js-xds, grpc-go, grpc-java)", () => {
   let pilot: Pilot;
@@ -44,27 +44,8 @@ describe("proxyless gRPC traffic features (grpc-js-xds, grpc-go, grpc-java)", ()
 
   // Waits until a batch of calls satisfies `ok`; the failure names the last
   // batch and the client's and pilot's last words.
-  const until = async (
-    what: string,
-    d: Driver,
-    batch: () => Promise<DriverAnswer>,
-    ok: (a: DriverAnswer) => boolean,
-  ) => {
-    let last: DriverAnswer | undefined;
-    return waitFor(
-      what,
-      async () => {
-        last = await batch();
-        return ok(last) ? last : undefined;
-      },
-      30_000,
-      200,
-    ).catch((err) => {
-      throw new Error(
-        `${err.message}\nlast batch: ${JSON.stringify(last)}\nclient:\n${d.log().slice(-2000)}\npilot:\n${pilot.output().slice(-6000)}`,
-      );
-    });
-  };
+  const until = (what: string, d: Driver, batch: () => Promise<DriverAnswer>, ok: (a: DriverAnswer) => boolean) =>
+    untilBatch(what, d, batch, ok, () => `pilot:\n${pilot.output().slice(-6000)}`);
 
   before(async () => {
     b = [await grpcBackend("b1"), await grpcBackend("b2"), await grpcBackend("b3")];

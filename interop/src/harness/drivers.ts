@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -179,4 +180,31 @@ export function startDriver(
       });
     },
   };
+}
+
+/**
+ * Runs batches of calls until one satisfies `ok` (30 s at most); the failure
+ * names the last batch, the client's last words and `context()` (the pilot's).
+ */
+export function untilBatch(
+  what: string,
+  d: Driver,
+  batch: () => Promise<DriverAnswer>,
+  ok: (a: DriverAnswer) => boolean,
+  context: () => string,
+): Promise<DriverAnswer> {
+  let last: DriverAnswer | undefined;
+  return waitFor(
+    what,
+    async () => {
+      last = await batch();
+      return ok(last) ? last : undefined;
+    },
+    30_000,
+    200,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}\nlast batch: ${JSON.stringify(last)}\nclient:\n${d.log().slice(-2000)}\n${context()}`,
+    );
+  });
 }

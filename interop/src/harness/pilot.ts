@@ -68,7 +68,13 @@ async function launch(args: readonly string[]) {
       return JSON.parse(text) as T;
     },
   };
-  return { child, base, get, gone, exited };
+  // SIGTERM, then SIGKILL if it lingers.
+  const stop = async () => {
+    if (!gone()) child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (!gone()) child.kill("SIGKILL");
+  };
+  return { child, base, get, gone, exited, stop };
 }
 
 /** Starts minimal-pilot on free ports with a mesh file. */
@@ -76,15 +82,13 @@ export async function startPilot(mesh: string, extraArgs: readonly string[] = []
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-interop-"));
   const meshPath = path.join(dir, "mesh.yaml");
   fs.writeFileSync(meshPath, mesh);
-  const { child, base, gone, exited } = await launch(["--config", meshPath, ...extraArgs]);
+  const { base, stop } = await launch(["--config", meshPath, ...extraArgs]);
   return {
     ...base,
     meshPath,
     writeMesh: (yaml) => fs.writeFileSync(meshPath, yaml),
     stop: async () => {
-      if (!gone()) child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (!gone()) child.kill("SIGKILL");
+      await stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -105,7 +109,7 @@ export async function startIstioPilot(
 ): Promise<IstioPilot> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-istio-"));
   for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
-  const { child, base, gone, exited } = await launch(["--istio-config", dir, ...extraArgs]);
+  const { base, stop } = await launch(["--istio-config", dir, ...extraArgs]);
   return {
     ...base,
     dir,
@@ -116,9 +120,7 @@ export async function startIstioPilot(
       fs.renameSync(tmp, path.join(dir, file));
     },
     stop: async () => {
-      if (!gone()) child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (!gone()) child.kill("SIGKILL");
+      await stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -132,7 +134,7 @@ export interface KubePilot extends EtcdPilot {
 
 /** Starts minimal-pilot on free ports reading a Kubernetes API server; resolves once it is ready. */
 export async function startKubePilot(kubeconfig: string, extraArgs: readonly string[] = []): Promise<KubePilot> {
-  const { child, base, get, gone, exited } = await launch(["--kubeconfig", kubeconfig, ...extraArgs]);
+  const { child, base, get, gone, exited, stop } = await launch(["--kubeconfig", kubeconfig, ...extraArgs]);
   await waitFor("the pilot to read the API server", async () => ((await get("/readyz")).ok ? true : undefined), 30_000);
   return {
     ...base,
@@ -141,11 +143,7 @@ export async function startKubePilot(kubeconfig: string, extraArgs: readonly str
       if (!gone()) child.kill("SIGKILL");
       await exited;
     },
-    stop: async () => {
-      if (!gone()) child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (!gone()) child.kill("SIGKILL");
-    },
+    stop,
   };
 }
 

@@ -5,23 +5,13 @@
 import { XdsError } from "@xdskit/xds-types";
 import { frozenService, knownValid, rememberValid } from "./frozen.js";
 import { type AcceptedConfig, acceptConfig } from "./accept-config.js";
-import type { ChangeKind, DestinationPolicy, Gateway, RouteRule, Service, SidecarScope, TcpRoute } from "./model.js";
+import type { ChangeKind, Service } from "./model.js";
 import type { ConfigStore, ServiceRegistry } from "./sources.js";
-import type { AccessPolicy, PeerAuthenticationPolicy } from "./model-security.js";
 import { validateReferences, validateService } from "./validate-model.js";
 
-/** Services and routes that passed validation together. */
-export interface AcceptedModel {
+/** Services and config that passed validation together (config objects refused alone are listed in `refused`). */
+export interface AcceptedModel extends AcceptedConfig {
   readonly services: readonly Service[];
-  readonly routes: readonly RouteRule[];
-  readonly gateways: readonly Gateway[];
-  readonly policies: readonly DestinationPolicy[];
-  readonly tcpRoutes: readonly TcpRoute[];
-  readonly sidecars: readonly SidecarScope[];
-  readonly peerAuthentications: readonly PeerAuthenticationPolicy[];
-  readonly accessPolicies: readonly AccessPolicy[];
-  /** Config objects refused alone (`what: reason`); everything else is served. */
-  readonly refused: readonly string[];
   /**
    * The port of each service that declares none, by name: its first
    * endpoint's port when it was first seen with endpoints, kept for as long

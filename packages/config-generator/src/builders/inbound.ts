@@ -11,12 +11,10 @@ import {
   ClusterSchema,
   Cluster_DiscoveryType,
 } from "@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb";
-import { TrafficDirection } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import type { FilterChainSchema, Filter } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_components_pb";
 import { FilterSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_components_pb";
-import { type Listener, ListenerSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
+import type { Listener } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
 import { RBACSchema as HttpRbacSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/http/rbac/v3/rbac_pb";
-import { OriginalDstSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/listener/original_dst/v3/original_dst_pb";
 import { RBACSchema as NetworkRbacSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/rbac/v3/rbac_pb";
 import { HttpFilterSchema } from "@xdskit/xds-types/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb";
 import { HttpProtocolOptionsSchema } from "@xdskit/xds-types/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb";
@@ -24,16 +22,10 @@ import type { PortProtocol } from "../model.js";
 import type { AccessPolicy } from "../model-security.js";
 import { RBAC_Action } from "@xdskit/xds-types/gen/envoy/config/rbac/v3/rbac_pb";
 import { accessRbac } from "./access-rbac.js";
-import {
-  INBOUND_CAPTURE_PORT,
-  INBOUND_PASSTHROUGH_CLUSTER,
-  duration,
-  inboundClusterName,
-  socketAddress,
-} from "./common.js";
+import { duration, inboundClusterName, socketAddress } from "./common.js";
 import { tcpProxyFilter } from "./listeners.js";
+import { inboundListener } from "./sidecar.js";
 import { mtlsDownstreamSocket } from "./mtls.js";
-import { tlsInspector } from "./tcp-routes.js";
 
 type ChainInit = MessageInitShape<typeof FilterChainSchema>;
 
@@ -152,24 +144,10 @@ export function secureVirtualInbound(
       });
     }
   }
-  const inspects = chains.some((c) => c.filterChainMatch?.transportProtocol);
-  return create(ListenerSchema, {
-    name: "virtualInbound",
-    address: socketAddress("0.0.0.0", INBOUND_CAPTURE_PORT),
-    trafficDirection: TrafficDirection.INBOUND,
-    listenerFilters: [
-      {
-        name: "envoy.filters.listener.original_dst",
-        configType: { case: "typedConfig", value: packAny(OriginalDstSchema, {}) },
-      },
-      ...(inspects ? [tlsInspector()] : []),
-    ],
-    filterChains: chains,
-    defaultFilterChain: {
-      name: INBOUND_PASSTHROUGH_CLUSTER,
-      filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
-    },
-  });
+  return inboundListener(
+    chains,
+    chains.some((c) => c.filterChainMatch?.transportProtocol),
+  );
 }
 
 /** The inbound cluster of a port served through an HTTP connection manager: the application's own protocol upstream. */

@@ -14,7 +14,7 @@
 //                                    workload on 127.0.0.1); else InboundPassthroughCluster
 //
 // No listener binds a port the application uses.
-import { create } from "@bufbuild/protobuf";
+import { type MessageInitShape, create } from "@bufbuild/protobuf";
 import { packAny } from "@xdskit/xds-types";
 import { TrafficDirection } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { type Listener, ListenerSchema } from "@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb";
@@ -121,8 +121,15 @@ export function outboundPortListener(port: number, services: readonly Service[],
   });
 }
 
-/** The listener that takes every captured inbound connection: a chain per port the workload serves. */
-export function virtualInbound(inboundPorts: readonly number[]): Listener {
+/**
+ * The listener that takes every captured inbound connection: the given
+ * chains by original destination (a TLS inspector too when `inspect`), the
+ * rest through InboundPassthroughCluster.
+ */
+export function inboundListener(
+  filterChains: MessageInitShape<typeof ListenerSchema>["filterChains"],
+  inspect = false,
+): Listener {
   return create(ListenerSchema, {
     name: "virtualInbound",
     address: socketAddress("0.0.0.0", INBOUND_CAPTURE_PORT),
@@ -132,15 +139,23 @@ export function virtualInbound(inboundPorts: readonly number[]): Listener {
         name: "envoy.filters.listener.original_dst",
         configType: { case: "typedConfig", value: packAny(OriginalDstSchema, {}) },
       },
+      ...(inspect ? [tlsInspector()] : []),
     ],
-    filterChains: inboundPorts.map((port) => ({
-      name: inboundClusterName(port),
-      filterChainMatch: { destinationPort: port },
-      filters: [tcpProxyFilter(`inbound_${port}`, inboundClusterName(port))],
-    })),
+    filterChains: filterChains ?? [],
     defaultFilterChain: {
       name: INBOUND_PASSTHROUGH_CLUSTER,
       filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
     },
   });
+}
+
+/** The listener that takes every captured inbound connection: a chain per port the workload serves. */
+export function virtualInbound(inboundPorts: readonly number[]): Listener {
+  return inboundListener(
+    inboundPorts.map((port) => ({
+      name: inboundClusterName(port),
+      filterChainMatch: { destinationPort: port },
+      filters: [tcpProxyFilter(`inbound_${port}`, inboundClusterName(port))],
+    })),
+  );
 }
