@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
 import { XdsError } from "@xdskit/xds-types";
 import { EventEmitter } from "eventemitter3";
 import type { MeshFile } from "./mesh-file.js";
-import { type ParseResult, readMeshFile } from "./mesh-parse-worker.js";
+import { readMeshFile } from "./mesh-parse-worker.js";
+import { ParseWorker } from "./parse-worker.js";
 import type { ChangeKind, Gateway, RouteRule, Service } from "./model.js";
 import { reuseUnchanged, serviceChanges } from "./source-model.js";
 import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
@@ -55,45 +55,6 @@ function kindsOf(prev: MeshFile, next: MeshFile): ChangeKind[] {
   return [...kinds];
 }
 
-// The worker runs the built JavaScript. Under a TypeScript loader (the test
-// runner runs the sources) the sibling `dist/` holds it.
-function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith(".ts") ? new URL("../dist/mesh-parse-worker.js", here) : new URL("./mesh-parse-worker.js", here);
-}
-
-/** Reads and parses a mesh file in a worker thread with bounded heap. */
-function parseInWorker(file: string, maxBytes: number, maxHeapMb: number): Promise<ParseResult> {
-  const fileName = path.basename(file);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: ParseResult) => {
-      if (done) return;
-      done = true;
-      resolve(r);
-      void worker.terminate();
-    };
-    const worker = new Worker(workerUrl(), {
-      resourceLimits: { maxOldGenerationSizeMb: maxHeapMb, maxYoungGenerationSizeMb: 32 },
-      stdout: true,
-      stderr: true,
-    });
-    worker.unref();
-    worker.once("message", (r: ParseResult) => finish(r));
-    worker.once("error", (err: Error & { code?: string }) =>
-      finish({
-        ok: false,
-        message:
-          err.code === "ERR_WORKER_OUT_OF_MEMORY"
-            ? `${fileName}: parsing needs more than ${maxHeapMb} MB of memory; refused`
-            : `${fileName}: cannot parse: ${err.message}`,
-      }),
-    );
-    worker.once("exit", () => finish({ ok: false, message: `${fileName}: the parser stopped before answering` }));
-    worker.postMessage({ path: file, fileName, maxBytes });
-  });
-}
-
 class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   #current: MeshFile;
   #lastError: Error | undefined;
@@ -102,12 +63,14 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   #loading: Promise<void> | undefined;
   #again = false;
   readonly #listener: (curr: fs.Stats, prev: fs.Stats) => void;
+  readonly #parser: ParseWorker;
 
   constructor(
     readonly path: string,
     readonly options: Required<Omit<FileSourceOptions, "path">>,
   ) {
     super();
+    this.#parser = new ParseWorker(options.maxParseHeapMb);
     // The first read happens before anything is served, so it may block; it
     // has the same size limit as every later one.
     const first = readMeshFile({ path, fileName: this.path, maxBytes: options.maxBytes });
@@ -155,12 +118,14 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
 
   async #loadOnce(): Promise<void> {
     if (this.#closed) return;
-    const result = await parseInWorker(this.path, this.options.maxBytes, this.options.maxParseHeapMb);
+    const result = await this.#parser.parse(this.path, this.options.maxBytes);
     if (this.#closed) return;
     if (result.ok) {
       // Written to again while it was read: what was read may be half of it.
       const now = statOrUndefined(this.path);
       if (!now || now.size !== result.size || now.mtimeMs !== result.mtimeMs) {
+        // The worker remembers what it read, which is not what this source holds: it starts afresh.
+        this.#parser.close();
         this.#changed();
         return;
       }
@@ -169,9 +134,26 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
       this.#refuse(new XdsError("invalid_config", result.message));
       return;
     }
-    // Unchanged services keep their objects (and what was computed from them).
-    const next = { ...result.mesh, services: reuseUnchanged(this.#current.services, result.mesh.services) };
+    // Unchanged services keep their objects (and what was computed from them):
+    // after an O(change) parse the worker says which changed; otherwise each is compared.
+    const current = this.#current.services;
+    const patch = result.patch;
+    if (patch && patch.count !== current.length) {
+      // The worker patched a file this source does not hold as it thinks: read it whole.
+      this.#parser.close();
+      this.#changed();
+      return;
+    }
+    const services = patch
+      ? current.map((s, i) => {
+          const fresh = patch.changed[i];
+          return fresh ? (reuseUnchanged([s], [fresh])[0] as Service) : s;
+        })
+      : reuseUnchanged(current, result.mesh.services);
+    const next = { ...result.mesh, services };
     if (next.services.length === 0 && this.#current.services.length > 0 && next.allowEmpty !== true) {
+      // Refused here though the worker read it well: the worker forgets it too.
+      this.#parser.close();
       this.#refuse(
         new XdsError(
           "invalid_config",
@@ -211,6 +193,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     this.#closed = true;
     if (this.#settle) clearTimeout(this.#settle);
     fs.unwatchFile(this.path, this.#listener);
+    this.#parser.close();
   }
 }
 

@@ -175,13 +175,26 @@ export function parseMeshFile(text: string, fileName = "mesh"): MeshFile {
       `${fileName}: not valid ${fileName.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`,
     );
   }
+  return meshFromData(doc, fileName);
+}
+
+/**
+ * Checks a parsed mesh document (the YAML or JSON as data) and returns the
+ * mesh it describes; throws `invalid_config` naming `fileName` and the path.
+ * Service objects in `checked` were checked before (and are not again);
+ * those that pass are added to it.
+ */
+export function meshFromData(doc: unknown, fileName = "mesh", checked?: WeakSet<object>): MeshFile {
   try {
     checkShape(doc ?? {}, MESH, "");
     const d = (doc ?? {}) as { services?: Service[]; routes?: RouteRule[]; gateways?: Gateway[]; allowEmpty?: boolean };
     const services = d.services ?? [];
     const routes = d.routes ?? [];
     services.forEach((s, i) => {
+      // A service object already checked (the same object as in the last parse) is not checked again.
+      if (checked?.has(s)) return;
       validateService(s, `services[${i}]`);
+      checked?.add(s);
     });
     routes.forEach((r, i) => {
       validateRoute(r, `routes[${i}]`);

@@ -4,6 +4,8 @@ import fs from "node:fs";
 import { parentPort } from "node:worker_threads";
 import { XdsError } from "@xdskit/xds-types";
 import { parseMeshFile } from "./mesh-file.js";
+import type { Service } from "./model.js";
+import { IncrementalMeshParser } from "./mesh-incremental.js";
 
 /** A request to the worker. */
 export interface ParseRequest {
@@ -19,11 +21,17 @@ export type ParseResult =
       readonly mesh: ReturnType<typeof parseMeshFile>;
       readonly size: number;
       readonly mtimeMs: number;
+      /**
+       * Parsed in O(change): `mesh.services` is left empty and only the
+       * services that changed are sent, by index; the others (of `count`) are
+       * as in the last answer.
+       */
+      readonly patch?: { readonly count: number; readonly changed: Readonly<Record<number, Service>> };
     }
   | { readonly ok: false; readonly message: string };
 
-/** Reads and parses one file, bounded by `maxBytes`; never throws. */
-export function readMeshFile(req: ParseRequest): ParseResult {
+/** Reads and parses one file, bounded by `maxBytes`, with `parser` when given (see mesh-incremental.ts); never throws. */
+export function readMeshFile(req: ParseRequest, parser?: IncrementalMeshParser): ParseResult {
   try {
     const fd = fs.openSync(req.path, "r");
     try {
@@ -42,7 +50,21 @@ export function readMeshFile(req: ParseRequest): ParseResult {
         off += n;
       }
       if (off !== st.size) return { ok: false, message: `${req.fileName}: the file changed while it was read` };
-      return { ok: true, mesh: parseMeshFile(buf.toString("utf8"), req.fileName), size: st.size, mtimeMs: st.mtimeMs };
+      const text = buf.toString("utf8");
+      const mesh = parser ? parser.parse(text, req.fileName) : parseMeshFile(text, req.fileName);
+      const changed = parser?.lastKind === "incremental" ? parser.changed : undefined;
+      if (changed)
+        return {
+          ok: true,
+          mesh: { ...mesh, services: [] },
+          size: st.size,
+          mtimeMs: st.mtimeMs,
+          patch: {
+            count: mesh.services.length,
+            changed: Object.fromEntries(changed.map((i) => [i, mesh.services[i] as Service])),
+          },
+        };
+      return { ok: true, mesh, size: st.size, mtimeMs: st.mtimeMs };
     } finally {
       fs.closeSync(fd);
     }
@@ -52,6 +74,15 @@ export function readMeshFile(req: ParseRequest): ParseResult {
   }
 }
 
-parentPort?.once("message", (req: ParseRequest) => {
-  parentPort?.postMessage(readMeshFile(req));
+// Kept between reads (see parse-worker.ts): one answer per request, by id;
+// a file's last text is remembered, so an edit is parsed in O(change).
+const parsers = new Map<string, IncrementalMeshParser>();
+parentPort?.on("message", (req: ParseRequest & { id: number }) => {
+  let parser = parsers.get(req.path);
+  if (!parser) {
+    parsers.clear();
+    parser = new IncrementalMeshParser();
+    parsers.set(req.path, parser);
+  }
+  parentPort?.postMessage({ id: req.id, ...readMeshFile(req, parser) });
 });
