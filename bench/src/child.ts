@@ -2,8 +2,11 @@
 // its own: forked with IPC, it reports `{ ev: "ready", port }`, then answers
 // requests `{ id, cmd, ... }` with `{ id, ... }`. Killed on stop.
 import { type ChildProcess, fork } from "node:child_process";
+import fs from "node:fs";
+import { Session } from "node:inspector/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tuneHeapGrowth } from "@xdskit/ads-server";
 
 // Server processes run the built JavaScript; under a TypeScript loader (the
 // test runner runs the sources) the sibling dist/ holds it.
@@ -28,9 +31,11 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const child: ChildProcess = fork(path.join(here, "servers", `${name}.js`), [JSON.stringify(args)], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    // XDSKIT_BENCH_PROF=DIR writes a CPU profile of every server process there.
+    // XDSKIT_BENCH_PROF=DIR writes a CPU profile of every server process there;
+    // XDSKIT_BENCH_SERVER_ARGS adds Node options (e.g. --trace-gc) to them.
     execArgv: [
       "--expose-gc",
+      ...(process.env.XDSKIT_BENCH_SERVER_ARGS?.split(" ").filter(Boolean) ?? []),
       ...(process.env.XDSKIT_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.XDSKIT_BENCH_PROF}`] : []),
     ],
   });
@@ -118,9 +123,13 @@ export function processStats(): ProcessStats {
 
 /** Runs a server process's command loop: `handlers[cmd](message)` answers each request. */
 export function serve(handlers: Record<string, (m: Record<string, unknown>) => unknown | Promise<unknown>>): void {
+  // Every server process (the floor too) runs with the heap growth
+  // minimal-pilot sets; XDSKIT_BENCH_HEAP_GROWTH=0 keeps V8's own.
+  if (process.env.XDSKIT_BENCH_HEAP_GROWTH !== "0") tuneHeapGrowth();
+  const all = { ...handlers, profile: windowProfiler() };
   process.on("message", async (m: { id: number; cmd: string }) => {
     try {
-      const h = handlers[m.cmd];
+      const h = all[m.cmd as keyof typeof all];
       if (!h) throw new Error(`unknown command "${m.cmd}"`);
       const out = (await h(m as unknown as Record<string, unknown>)) ?? {};
       process.send?.({ id: m.id, ...(out as object) });
@@ -131,4 +140,34 @@ export function serve(handlers: Record<string, (m: Record<string, unknown>) => u
   process.on("disconnect", () => process.exit(0));
   // Never outlive a bench run that forgot to stop it.
   setTimeout(() => process.exit(3), 15 * 60_000).unref();
+}
+
+// XDSKIT_BENCH_PROF_WINDOW=DIR: a CPU profile of a measured window only (the
+// changes, not the full config before them), written to DIR on stop.
+function windowProfiler(): (m: Record<string, unknown>) => Promise<unknown> {
+  let session: Session | undefined;
+  return async (m) => {
+    const dir = process.env.XDSKIT_BENCH_PROF_WINDOW;
+    if (!dir) return {};
+    if (m.on === true) {
+      session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+      return {};
+    }
+    if (!session) return {};
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    session = undefined;
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `window-${process.pid}-${Date.now()}.cpuprofile`);
+    fs.writeFileSync(file, JSON.stringify(profile));
+    return { file };
+  };
+}
+
+/** Starts (`on`) or stops a window profile when XDSKIT_BENCH_PROF_WINDOW is set; a no-op otherwise. */
+export async function profileWindow(server: ServerProcess, on: boolean): Promise<void> {
+  if (process.env.XDSKIT_BENCH_PROF_WINDOW) await server.request("profile", { on });
 }

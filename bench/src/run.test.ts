@@ -16,6 +16,7 @@ describe("bench --quick", () => {
       "idle-memory",
       "large-world",
       "reconnect-storm",
+      "sidecar-sources",
       "sidecars",
       "snapshot",
       "tls",

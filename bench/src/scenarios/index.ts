@@ -6,6 +6,7 @@ import idleMemory from "./idle-memory.js";
 import kubernetes from "./kubernetes.js";
 import largeWorld from "./large-world.js";
 import reconnectStorm from "./reconnect-storm.js";
+import sidecarSources from "./sidecar-sources.js";
 import sidecars from "./sidecars.js";
 import tls from "./tls.js";
 import snapshot from "./snapshot.js";
@@ -21,6 +22,7 @@ export const scenarios: readonly Scenario[] = [
   largeWorld,
   tls,
   etcdSource,
+  sidecarSources,
 ];
 
 /**

@@ -1,6 +1,6 @@
 // Steps the mesh scenarios share: streams to full config, then timed endpoint
 // changes against a mesh server process.
-import type { ProcessStats, ServerProcess } from "../child.js";
+import { type ProcessStats, type ServerProcess, profileWindow } from "../child.js";
 import { type LoadClient, startLoad } from "../load.js";
 import { percentile } from "../measure.js";
 
@@ -19,13 +19,15 @@ export async function toFullConfig(
     streams: number;
     subscriptions: Record<string, readonly string[]>;
     node: { ids?: readonly string[]; cluster?: string; userAgentName?: string };
+    /** Streams sharing one connection (100 unless given; 1 is a connection per client, as a fleet has). */
+    streamsPerChannel?: number | undefined;
   },
   timeoutMs: number,
 ): Promise<FullConfig> {
   const load = startLoad({
     target: `127.0.0.1:${server.port}`,
     streams: plan.streams,
-    streamsPerChannel: 100,
+    streamsPerChannel: plan.streamsPerChannel ?? 100,
     subscriptions: plan.subscriptions,
     node: plan.node,
   });
@@ -71,6 +73,7 @@ export async function convergence(
   const latencies: number[] = [];
   let bytes = 0;
   const cpu0 = (await server.request<ProcessStats>("stats")).cpuMs;
+  await profileWindow(server, true);
   const t0 = performance.now();
   for (let k = 0; k < opts.changes; k++) {
     const started = performance.now();
@@ -83,6 +86,7 @@ export async function convergence(
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
   }
   const cpu1 = (await server.request<ProcessStats>("stats")).cpuMs;
+  await profileWindow(server, false);
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -109,7 +113,8 @@ export async function runSourceWorld(
   plan: {
     streams: number;
     subscriptions: Record<string, readonly string[]>;
-    node: { cluster: string; userAgentName: string };
+    node: { ids?: readonly string[]; cluster?: string; userAgentName?: string };
+    streamsPerChannel?: number;
     changes: number;
     everyMs: number;
     timeoutMs: number;
@@ -119,7 +124,12 @@ export async function runSourceWorld(
 ): Promise<SourceRun> {
   const full = await toFullConfig(
     server,
-    { streams: plan.streams, subscriptions: plan.subscriptions, node: plan.node },
+    {
+      streams: plan.streams,
+      subscriptions: plan.subscriptions,
+      node: plan.node,
+      streamsPerChannel: plan.streamsPerChannel,
+    },
     plan.timeoutMs,
   );
   try {

@@ -3,7 +3,14 @@
 // debounce and builders) and the ADS server, in a process of its own. Ready
 // once the source has read the whole mesh.
 import { createAdsServer } from "@xdskit/ads-server";
-import { createDiscoveryController, createFileSource } from "@xdskit/config-generator";
+import fs from "node:fs";
+import {
+  type Service,
+  createDiscoveryController,
+  createFileSource,
+  createMemorySource,
+  parseMeshFile,
+} from "@xdskit/config-generator";
 import { createEtcdSource } from "@xdskit/source-etcd";
 import { createKubernetesSource } from "@xdskit/source-kubernetes";
 import { processStats, serve } from "../child.js";
@@ -11,6 +18,7 @@ import { processStats, serve } from "../child.js";
 const args = JSON.parse(process.argv[2] ?? "{}") as
   | { kind: "etcd"; endpoints: string[]; prefix: string; services: number }
   | { kind: "file"; path: string; services: number }
+  | { kind: "memory"; path: string; services: number }
   | { kind: "kubernetes"; kubeconfig: string; namespace: string; services: number };
 
 async function main(): Promise<void> {
@@ -18,7 +26,9 @@ async function main(): Promise<void> {
   let source:
     | ReturnType<typeof createEtcdSource>
     | ReturnType<typeof createFileSource>
+    | ReturnType<typeof createMemorySource>
     | ReturnType<typeof createKubernetesSource>;
+  let memory: ReturnType<typeof createMemorySource> | undefined;
   if (args.kind === "kubernetes") {
     const kube = createKubernetesSource({ kubeconfig: args.kubeconfig, namespaces: [args.namespace] });
     await kube.whenReady(300_000);
@@ -27,6 +37,11 @@ async function main(): Promise<void> {
     const etcd = createEtcdSource({ endpoints: args.endpoints, prefix: args.prefix });
     await etcd.whenReady(120_000);
     source = etcd;
+  } else if (args.kind === "memory") {
+    // The floor of a source: the same mesh held in memory, changed in place.
+    memory = createMemorySource();
+    for (const svc of parseMeshFile(fs.readFileSync(args.path, "utf8"), args.path).services) memory.setService(svc);
+    source = memory;
   } else {
     source = createFileSource({ path: args.path, maxBytes: 64 << 20 });
   }
@@ -41,6 +56,12 @@ async function main(): Promise<void> {
   serve({
     status: () => ({ connections: ads.connections.count(), readMs }),
     stats: () => ({ ...processStats(), readMs }),
+    // The memory source's change: one service replaced; `at` when it was made.
+    setService: (m) => {
+      const at = performance.timeOrigin + performance.now();
+      memory?.setService(m.service as Service);
+      return { at };
+    },
   });
   const port = await ads.listen("127.0.0.1:0");
   process.send?.({ ev: "ready", port });

@@ -2,7 +2,13 @@
 //   mesh (built-in or a watched file) → DiscoveryController → ADS server → xds:/// clients
 // Run: npm start [-- --port 15010 --admin-port 15014 --config mesh.yaml]; --help lists every flag.
 import { assertSafeBind, startAdminServer } from "@xdskit/admin";
-import { type Authorizer, createAdsServer, spiffeNodePolicy, tlsServerCredentials } from "@xdskit/ads-server";
+import {
+  type Authorizer,
+  createAdsServer,
+  spiffeNodePolicy,
+  tlsServerCredentials,
+  tuneHeapGrowth,
+} from "@xdskit/ads-server";
 import { createPromMetrics } from "@xdskit/ads-server/prom";
 import {
   type SecretsDirSource,
@@ -62,6 +68,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  // The pilot is the program, so it may set a process-wide V8 option.
+  if (o.heapGrowthPercent > 0) tuneHeapGrowth(o.heapGrowthPercent);
   try {
     assertSafeBind(o.adminHost, o.adminToken);
   } catch (err) {

@@ -30,6 +30,8 @@ export const USAGE = `usage: npm start -- [options]
   --debounce MS         push debounce quiet period (default 100)
   --group-by-locality   node groups (and shared builds) per client locality, which services
                         with "localityFailover: nearest" need (docs/proxyless.md)
+  --heap-growth PCT     V8's old-generation growth between full collections, in percent (default
+                        100, fewer collections under a fleet's ACKs; 0 keeps V8's own; docs/limits.md)
 
 security (docs/security.md):
   --tls-cert FILE       the xDS port speaks TLS only, with this certificate chain (PEM) ...
@@ -68,6 +70,8 @@ export interface PilotOptions {
   readonly etcdTls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly backends: number;
   readonly debounceMs: number;
+  /** V8's heap growth in percent (0: V8's own); see tuneHeapGrowth. */
+  readonly heapGrowthPercent: number;
   /** Services from a Kubernetes API server. */
   readonly kubernetes:
     | {
@@ -125,6 +129,14 @@ function readableFile(file: string | undefined, flag: string): string | undefine
   return file;
 }
 
+// 0 (V8's own), or a percentage tuneHeapGrowth accepts.
+function heapGrowth(v: string | undefined): number {
+  const n = whole(v, "--heap-growth", 0) ?? 100;
+  if (n !== 0 && (n < 10 || n > 400))
+    throw new UsageError(`--heap-growth must be 0 (V8's own) or a whole percentage from 10 to 400, got ${v}`);
+  return n;
+}
+
 /** Parses argv; throws UsageError for mistakes; undefined means --help was asked. */
 export function parseOptions(argv: readonly string[]): PilotOptions | undefined {
   let values: Record<string, string | boolean | undefined>;
@@ -154,6 +166,7 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
         istio: { type: "boolean", default: false },
         debounce: { type: "string" },
         "group-by-locality": { type: "boolean", default: false },
+        "heap-growth": { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "client-ca": { type: "string" },
@@ -253,6 +266,7 @@ export function parseOptions(argv: readonly string[]): PilotOptions | undefined 
     backends: whole(str("backends"), "--backends", 0) ?? (config || etcd || useKube || istio ? 0 : 2),
     debounceMs: whole(str("debounce"), "--debounce", 0) ?? 100,
     groupByLocality: values["group-by-locality"] === true,
+    heapGrowthPercent: heapGrowth(str("heap-growth")),
     tls: cert && key ? { certFile: cert, keyFile: key, clientCaFile: ca } : undefined,
     trustDomain: str("trust-domain") ?? "cluster.local",
     secretsDir,

@@ -10,6 +10,7 @@ export { rawServiceDefinition } from "./codec.js";
 export { tlsServerCredentials } from "./tls.js";
 export type { TlsServerOptions } from "./tls.js";
 export { identityFromCertificate } from "./identity.js";
+export { DEFAULT_HEAP_GROWTH_PERCENT, tuneHeapGrowth } from "./heap-growth.js";
 export type { PeerIdentity } from "./identity.js";
 export { nodeNamespace, parseSpiffeId, secretsByNamespace, spiffeNodePolicy } from "./authorization.js";
 export type {

@@ -81,15 +81,30 @@ const sotwCodec: Codec = {
   answer: (buf, namesOf, heldOf) => {
     const r = fromBinary(DiscoveryResponseSchema, buf);
     if (heldOf) heldOf(r.typeUrl).version = r.versionInfo;
-    const ack = create(DiscoveryRequestSchema, {
-      typeUrl: r.typeUrl,
-      versionInfo: r.versionInfo,
-      responseNonce: r.nonce,
-      resourceNames: [...namesOf(r.typeUrl)],
-    });
-    return { typeUrl: r.typeUrl, resources: r.resources.length, ack: toBinary(DiscoveryRequestSchema, ack) };
+    const ack = sotwAck(r.typeUrl, r.versionInfo, r.nonce, namesOf(r.typeUrl));
+    return { typeUrl: r.typeUrl, resources: r.resources.length, ack };
   },
 };
+
+// The encoded `resource_names` of each name list, kept while the list is.
+const encodedNames = new WeakMap<readonly string[], Uint8Array>();
+
+/**
+ * A SotW ACK, byte for byte what `toBinary` writes (fields in number order:
+ * version 1, names 3, type 4, nonce 5), with the names encoded once per
+ * list: thousands of simulated clients repeating a 1,000-name subscription
+ * must not make the load generator, rather than the server, the bottleneck.
+ */
+export function sotwAck(typeUrl: string, versionInfo: string, nonce: string, names: readonly string[]): Uint8Array {
+  let namesBytes = encodedNames.get(names);
+  if (!namesBytes) {
+    namesBytes = toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { resourceNames: [...names] }));
+    encodedNames.set(names, namesBytes);
+  }
+  const head = toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { versionInfo }));
+  const tail = toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { typeUrl, responseNonce: nonce }));
+  return Buffer.concat([head, namesBytes, tail]);
+}
 
 const deltaCodec: Codec = {
   path: DELTA_PATH,

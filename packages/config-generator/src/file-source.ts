@@ -13,7 +13,11 @@ import type { ConfigStore, ServiceRegistry, SourceEvents } from "./sources.js";
 export interface FileSourceOptions {
   /** The mesh file (YAML, or JSON by `.json` extension). */
   path: string;
-  /** How often the file is polled for changes, in ms. Default 250. */
+  /**
+   * How often the file is polled for changes, in ms. Default 250. Where the
+   * platform notifies of changes in the file's directory (inotify, FSEvents)
+   * a change is seen at once; the poll is what remains without them.
+   */
   pollMs?: number;
   /**
    * How long a changed file must stay unchanged before it is read, in ms, so
@@ -64,6 +68,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   #again = false;
   readonly #listener: (curr: fs.Stats, prev: fs.Stats) => void;
   readonly #parser: ParseWorker;
+  readonly #notices: fs.FSWatcher | undefined;
 
   constructor(
     readonly path: string,
@@ -79,8 +84,16 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     this.#listener = (curr, prev) => {
       if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) this.#changed();
     };
-    // Polling survives editors that replace the file instead of writing it.
+    // Polling survives editors that replace the file instead of writing it;
+    // the directory's notifications, where the platform gives them, tell of a
+    // change at once instead of at the next poll.
     fs.watchFile(path, { interval: options.pollMs, persistent: false }, this.#listener);
+    this.#notices = watchDirectory(path, () => this.#changed());
+    // The worker reads the file once now, off the main thread, so it holds
+    // the text the first edit is compared with: that edit then costs what it
+    // changes, not a worker start and a whole parse. Read like any later
+    // change, so an edit made since the first read is applied, not lost.
+    void this.reload();
   }
 
   get lastError(): Error | undefined {
@@ -193,7 +206,25 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     this.#closed = true;
     if (this.#settle) clearTimeout(this.#settle);
     fs.unwatchFile(this.path, this.#listener);
+    this.#notices?.close();
     this.#parser.close();
+  }
+}
+
+// Notifications for the file's name in its directory (a save by rename
+// replaces the file, so the file itself is not what is watched). Without
+// them (no inotify watches left, a filesystem that has none) polling alone
+// serves, a poll interval later.
+function watchDirectory(file: string, changed: () => void): fs.FSWatcher | undefined {
+  const name = path.basename(file);
+  try {
+    const watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, changedName) => {
+      if (changedName === null || changedName === name) changed();
+    });
+    watcher.on("error", () => watcher.close());
+    return watcher;
+  } catch {
+    return undefined;
   }
 }
 
