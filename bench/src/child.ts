@@ -126,7 +126,15 @@ export function serve(handlers: Record<string, (m: Record<string, unknown>) => u
   // Every server process (the floor too) runs with the heap growth
   // minimal-pilot sets; XDSKIT_BENCH_HEAP_GROWTH=0 keeps V8's own.
   if (process.env.XDSKIT_BENCH_HEAP_GROWTH !== "0") tuneHeapGrowth();
-  const all = { ...handlers, profile: windowProfiler() };
+  const all = {
+    ...handlers,
+    profile: windowProfiler(),
+    // CPU so far without the forced GC of `stats` (for polling until a server is quiet).
+    cpu: () => {
+      const c = process.cpuUsage();
+      return { cpuMs: (c.user + c.system) / 1000 };
+    },
+  };
   process.on("message", async (m: { id: number; cmd: string }) => {
     try {
       const h = all[m.cmd as keyof typeof all];

@@ -9,7 +9,7 @@ export type { LoadEvent, LoadPlan } from "@xdskit/adsc";
 /** Events only the IPC wrapper sends. */
 export type IpcEvent = LoadEvent | { ev: "markSet" } | { ev: "progress"; responses: number; bytes: number };
 
-const HARD_LIMIT_MS = 180_000;
+const HARD_LIMIT_MS = 300_000;
 
 function send(e: IpcEvent): void {
   process.send?.(e);
@@ -26,6 +26,7 @@ if (process.send) {
         | { cmd: "mark" }
         | { cmd: "reconnect" }
         | { cmd: "progress" }
+        | { cmd: "replay"; typeUrl: string; times: number }
         | { cmd: "stop" },
     ) => {
       if (m.cmd === "run") {
@@ -37,6 +38,12 @@ if (process.send) {
       } else if (m.cmd === "reconnect") {
         try {
           running?.reconnect();
+        } catch (err) {
+          send({ ev: "error", message: String(err) });
+        }
+      } else if (m.cmd === "replay") {
+        try {
+          running?.replay(m.typeUrl, m.times);
         } catch (err) {
           send({ ev: "error", message: String(err) });
         }

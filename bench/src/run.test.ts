@@ -16,9 +16,11 @@ describe("bench --quick", () => {
       "idle-memory",
       "large-world",
       "reconnect-storm",
+      "sidecar-fleet",
       "sidecar-sources",
       "sidecars",
       "snapshot",
+      "sotw-acks",
       "tls",
     ]);
     for (const f of figures) {

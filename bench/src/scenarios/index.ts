@@ -6,10 +6,12 @@ import idleMemory from "./idle-memory.js";
 import kubernetes from "./kubernetes.js";
 import largeWorld from "./large-world.js";
 import reconnectStorm from "./reconnect-storm.js";
+import sidecarFleet from "./sidecar-fleet.js";
 import sidecarSources from "./sidecar-sources.js";
 import sidecars from "./sidecars.js";
 import tls from "./tls.js";
 import snapshot from "./snapshot.js";
+import sotwAcks from "./sotw-acks.js";
 
 /** Every scenario, in the order `npm run bench` runs them. */
 export const scenarios: readonly Scenario[] = [
@@ -23,6 +25,8 @@ export const scenarios: readonly Scenario[] = [
   tls,
   etcdSource,
   sidecarSources,
+  sidecarFleet,
+  sotwAcks,
 ];
 
 /**

@@ -1,7 +1,7 @@
 // Steps the mesh scenarios share: streams to full config, then timed endpoint
 // changes against a mesh server process.
 import { type ProcessStats, type ServerProcess, profileWindow } from "../child.js";
-import { type LoadClient, startLoad } from "../load.js";
+import { type LoadClient, startLoads } from "../load.js";
 import { percentile } from "../measure.js";
 
 /** Streams connected to full config. */
@@ -21,16 +21,24 @@ export async function toFullConfig(
     node: { ids?: readonly string[]; cluster?: string; userAgentName?: string };
     /** Streams sharing one connection (100 unless given; 1 is a connection per client, as a fleet has). */
     streamsPerChannel?: number | undefined;
+    /** Load client processes the streams are spread over (1 unless given). */
+    processes?: number | undefined;
+    /** Streams opened per second, over all processes (all at once unless given). */
+    openPerSecond?: number | undefined;
   },
   timeoutMs: number,
 ): Promise<FullConfig> {
-  const load = startLoad({
-    target: `127.0.0.1:${server.port}`,
-    streams: plan.streams,
-    streamsPerChannel: plan.streamsPerChannel ?? 100,
-    subscriptions: plan.subscriptions,
-    node: plan.node,
-  });
+  const load = startLoads(
+    {
+      target: `127.0.0.1:${server.port}`,
+      streams: plan.streams,
+      streamsPerChannel: plan.streamsPerChannel ?? 100,
+      subscriptions: plan.subscriptions,
+      node: plan.node,
+      ...(plan.openPerSecond ? { openPerSecond: plan.openPerSecond / (plan.processes ?? 1) } : {}),
+    },
+    plan.processes ?? 1,
+  );
   try {
     const t0 = performance.now();
     const done = await load.next("done", timeoutMs);

@@ -26,6 +26,7 @@ import { PeerLimits } from "./peer-limits.js";
 import { SendBudget } from "./send-budget.js";
 import { serveSotwStream } from "./sotw-stream.js";
 import type { StreamEnv } from "./stream.js";
+import { DEFAULT_LISTEN_BACKLOG, useListenBacklog } from "./listen-backlog.js";
 
 /** HTTP/2 keepalive and connection-age settings of the server's own gRPC server. */
 export interface KeepaliveOptions {
@@ -66,6 +67,12 @@ export interface AdsServerOptions {
    * connection is refused with RESOURCE_EXHAUSTED. Default 20,000.
    */
   maxConnections?: number;
+  /**
+   * The listen queue of `listen()`'s port: connections the kernel holds
+   * while the server is busy (a fleet connecting at once). Default 4096;
+   * Linux caps it at net.core.somaxconn.
+   */
+  listenBacklog?: number;
   /**
    * Most xDS streams one client connection may hold open; further streams are
    * refused with RESOURCE_EXHAUSTED (the own server also advertises it as the
@@ -315,6 +322,10 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
       // One above the limit: the stream past it is refused with a clear status instead of queued by HTTP/2.
       "grpc.max_concurrent_streams": this.#peers.maxStreamsPerConnection + 1,
     });
+    if (!useListenBacklog(server, positive(this.#options.listenBacklog, DEFAULT_LISTEN_BACKLOG, "listenBacklog")))
+      (this.#options.logger ?? silentLogger).warn(
+        "grpc-js offers no HTTP/2 server factory to set the listen backlog; Node's 511 applies",
+      );
     this.addTo(server);
     this.#own = server;
     return await new Promise<number>((resolve, reject) => {

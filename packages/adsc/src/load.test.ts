@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { DiscoveryRequestSchema } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+import {
+  DeltaDiscoveryResponseSchema,
+  DiscoveryRequestSchema,
+  DiscoveryResponseSchema,
+} from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+import { scanResponse } from "./load-scan.js";
 import { sotwAck } from "./load.js";
 
 describe("load generator", () => {
@@ -21,5 +26,46 @@ describe("load generator", () => {
       assert.deepEqual(Buffer.from(sotwAck(typeUrl, versionInfo, responseNonce, list)), Buffer.from(want));
       assert.deepEqual(Buffer.from(sotwAck(typeUrl, versionInfo, responseNonce, list)), Buffer.from(want));
     }
+  });
+});
+
+describe("load generator's response scan", () => {
+  const any = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ typeUrl: "t/x", value: new Uint8Array([8, i & 127]) }));
+  it("reads version, type, nonce and the resource count of SotW and Delta responses as decoding does", () => {
+    const sotw = toBinary(
+      DiscoveryResponseSchema,
+      create(DiscoveryResponseSchema, {
+        versionInfo: "v-ü-1",
+        resources: any(130),
+        canary: true,
+        typeUrl: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        nonce: "n-7",
+        controlPlane: { identifier: "cp" },
+      }),
+    );
+    assert.deepEqual(scanResponse(sotw), {
+      version: "v-ü-1",
+      typeUrl: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      nonce: "n-7",
+      resources: 130,
+    });
+    const delta = toBinary(
+      DeltaDiscoveryResponseSchema,
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: "s1",
+        resources: [{ name: "a", version: "1" }, { name: "b" }],
+        typeUrl: "t/eds",
+        nonce: "9",
+        removedResources: ["c", "d", "e"],
+      }),
+    );
+    assert.deepEqual(scanResponse(delta), { version: "s1", typeUrl: "t/eds", nonce: "9", resources: 2 });
+    assert.deepEqual(scanResponse(new Uint8Array()), { version: "", typeUrl: "", nonce: "", resources: 0 });
+  });
+  it("refuses bytes that are not a message", () => {
+    assert.throws(() => scanResponse(new Uint8Array([0x0a, 0x05, 0x61])), /runs past the end/);
+    assert.throws(() => scanResponse(new Uint8Array([0x08])), /truncated varint/);
+    assert.throws(() => scanResponse(new Uint8Array([0x0b])), /wire type 3/);
   });
 });

@@ -5,8 +5,8 @@ import {
   DeltaDiscoveryRequestSchema,
   DeltaDiscoveryResponseSchema,
   DiscoveryRequestSchema,
-  DiscoveryResponseSchema,
 } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
+import { scanResponse } from "./load-scan.js";
 
 /** What a load run does: how many streams, over how many channels, subscribing to what. */
 export interface LoadPlan {
@@ -27,6 +27,12 @@ export interface LoadPlan {
   readonly tlsFiles?: { readonly ca: string; readonly cert?: string; readonly key?: string };
   /** Remember what each stream holds, so `reconnect()` can resume with it. Default false. */
   readonly trackHeld?: boolean;
+  /**
+   * Opens streams at this rate (in batches every 50 ms) instead of all at
+   * once, as a fleet's pods come up; a burst of thousands of connections can
+   * overflow the server's accept queue. Default: all at once.
+   */
+  readonly openPerSecond?: number;
 }
 
 /** What a load run reports. */
@@ -39,6 +45,8 @@ export type LoadEvent =
   /** After a `mark`: when (epoch ms) each stream got its next response, and the bytes of those responses. */
   | { ev: "marked"; arrivals: number[]; bytes: number }
   | { ev: "markSet" }
+  /** After `replay()`: every stream has handed its repeated ACKs to its connection. */
+  | { ev: "replayed"; acks: number; bytes: number }
   | { ev: "error"; message: string };
 
 const SOTW_PATH = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
@@ -79,10 +87,10 @@ const sotwCodec: Codec = {
       }),
     ),
   answer: (buf, namesOf, heldOf) => {
-    const r = fromBinary(DiscoveryResponseSchema, buf);
-    if (heldOf) heldOf(r.typeUrl).version = r.versionInfo;
-    const ack = sotwAck(r.typeUrl, r.versionInfo, r.nonce, namesOf(r.typeUrl));
-    return { typeUrl: r.typeUrl, resources: r.resources.length, ack };
+    const r = scanResponse(buf);
+    if (heldOf) heldOf(r.typeUrl).version = r.version;
+    const ack = sotwAck(r.typeUrl, r.version, r.nonce, namesOf(r.typeUrl));
+    return { typeUrl: r.typeUrl, resources: r.resources, ack };
   },
 };
 
@@ -119,14 +127,19 @@ const deltaCodec: Codec = {
       }),
     ),
   answer: (buf, _namesOf, heldOf) => {
-    const r = fromBinary(DeltaDiscoveryResponseSchema, buf);
+    let r: { typeUrl: string; nonce: string; resources: number };
     if (heldOf) {
-      const held = heldOf(r.typeUrl);
-      for (const res of r.resources) held.resources.set(res.name, res.version);
-      for (const name of r.removedResources) held.resources.delete(name);
+      // Tracking what is held needs every resource's name and version: decoded in full.
+      const full = fromBinary(DeltaDiscoveryResponseSchema, buf);
+      const held = heldOf(full.typeUrl);
+      for (const res of full.resources) held.resources.set(res.name, res.version);
+      for (const name of full.removedResources) held.resources.delete(name);
+      r = { typeUrl: full.typeUrl, nonce: full.nonce, resources: full.resources.length };
+    } else {
+      r = scanResponse(buf);
     }
     const ack = create(DeltaDiscoveryRequestSchema, { typeUrl: r.typeUrl, responseNonce: r.nonce });
-    return { typeUrl: r.typeUrl, resources: r.resources.length, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
+    return { typeUrl: r.typeUrl, resources: r.resources, ack: toBinary(DeltaDiscoveryRequestSchema, ack) };
   },
 };
 
@@ -144,6 +157,12 @@ function credentialsOf(plan: LoadPlan): grpc.ChannelCredentials {
 export interface RunningLoad {
   /** Starts timing the next response of every stream. */
   mark(): void;
+  /**
+   * Every stream writes the last ACK it sent for `typeUrl` `times` more
+   * times (a SotW stream's duplicate ACKs, as an ACK-cost probe sends them);
+   * a stream that has none writes one with its names, no version and no nonce.
+   */
+  replay(typeUrl: string, times: number): void;
   /**
    * Drops every stream and channel and opens them again, each saying what it
    * holds (SotW `version_info`, Delta `initial_resource_versions`), as a
@@ -183,6 +202,11 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   let arrived = 0;
   let markedBytes = 0;
   let started = performance.now();
+  // Streams still to open at the plan's rate, and which opening they belong to.
+  let pending: NodeJS.Timeout | undefined;
+  // The last ACK each stream sent, by type (what `replay` repeats).
+  const lastAck: Map<string, Uint8Array>[] = Array.from({ length: plan.streams }, () => new Map());
+  let opened = 0;
   let fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
 
   const heldOf = (i: number) => {
@@ -204,67 +228,79 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
     complete = 0;
     started = performance.now();
     fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
-    for (let i = 0; i < plan.streams; i++) {
-      if (i % plan.streamsPerChannel === 0) {
-        // A local subchannel pool gives each client its own HTTP/2 connection.
-        channels.push(
-          new grpc.Client(plan.target, plan.credentials ?? credentialsOf(plan), {
-            "grpc.use_local_subchannel_pool": 1,
-            "grpc.max_receive_message_length": -1,
-          }),
-        );
-      }
-      const ch = channels[channels.length - 1] as grpc.Client;
-      const call = ch.makeBidiStreamRequest(
-        codec.path,
-        (b: Uint8Array) => Buffer.from(b),
-        (b: Buffer) => b,
+    const generation = ++opened;
+    // All at once, or a batch every 50 ms at the plan's rate (as pods come up).
+    const batch = plan.openPerSecond ? Math.max(1, Math.round(plan.openPerSecond / 20)) : plan.streams;
+    const openFrom = (first: number) => {
+      if (generation !== opened) return;
+      const last = Math.min(plan.streams, first + batch);
+      for (let i = first; i < last; i++) openStream(i, resume);
+      if (last < plan.streams) pending = setTimeout(() => openFrom(last), 50);
+    };
+    openFrom(0);
+  };
+  const openStream = (i: number, resume: boolean) => {
+    if (i % plan.streamsPerChannel === 0) {
+      // A local subchannel pool gives each client its own HTTP/2 connection.
+      channels.push(
+        new grpc.Client(plan.target, plan.credentials ?? credentialsOf(plan), {
+          "grpc.use_local_subchannel_pool": 1,
+          "grpc.max_receive_message_length": -1,
+        }),
       );
-      calls.push(call);
-      const got = new Set<string>();
-      const track = heldOf(i);
-      call.on("data", (buf: Buffer) => {
-        responses++;
-        bytes += buf.length;
-        if (arrivals && Number.isNaN(arrivals[i])) {
-          arrivals[i] = performance.timeOrigin + performance.now();
-          markedBytes += buf.length;
-          if (++arrived === plan.streams) {
-            send({ ev: "marked", arrivals, bytes: markedBytes });
-            arrivals = undefined;
-          }
-        }
-        const { typeUrl, resources, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? [], track);
-        call.write(ack);
-        // A type counts once a response brings something: a server may answer
-        // a subscription with nothing before it has config.
-        if (resources > 0 && !got.has(typeUrl)) {
-          got.add(typeUrl);
-          if (got.size === types.length) {
-            fullConfigMs[i] = performance.now() - started;
-            if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
-          }
-        }
-      });
-      call.on("error", (err: grpc.ServiceError) => {
-        if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
-      });
-      types.forEach((typeUrl, k) => {
-        const node =
-          k === 0
-            ? {
-                id: plan.node?.ids?.[i] ?? `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`,
-                cluster: plan.node?.cluster ?? "load",
-                locality: { zone: "a" },
-                ...(plan.node?.userAgentName ? { userAgentName: plan.node.userAgentName } : {}),
-              }
-            : undefined;
-        const h = resume ? held?.[i]?.get(typeUrl) : undefined;
-        call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node, h));
-      });
     }
+    const ch = channels[channels.length - 1] as grpc.Client;
+    const call = ch.makeBidiStreamRequest(
+      codec.path,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+    );
+    calls.push(call);
+    const got = new Set<string>();
+    const track = heldOf(i);
+    call.on("data", (buf: Buffer) => {
+      responses++;
+      bytes += buf.length;
+      if (arrivals && Number.isNaN(arrivals[i])) {
+        arrivals[i] = performance.timeOrigin + performance.now();
+        markedBytes += buf.length;
+        if (++arrived === plan.streams) {
+          send({ ev: "marked", arrivals, bytes: markedBytes });
+          arrivals = undefined;
+        }
+      }
+      const { typeUrl, resources, ack } = codec.answer(buf, (t) => plan.subscriptions[t] ?? [], track);
+      lastAck[i]?.set(typeUrl, ack);
+      call.write(ack);
+      // A type counts once a response brings something: a server may answer
+      // a subscription with nothing before it has config.
+      if (resources > 0 && !got.has(typeUrl)) {
+        got.add(typeUrl);
+        if (got.size === types.length) {
+          fullConfigMs[i] = performance.now() - started;
+          if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
+        }
+      }
+    });
+    call.on("error", (err: grpc.ServiceError) => {
+      if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
+    });
+    types.forEach((typeUrl, k) => {
+      const node =
+        k === 0
+          ? {
+              id: plan.node?.ids?.[i] ?? `${plan.nodePrefix ?? "load"}-${process.pid}-${i}`,
+              cluster: plan.node?.cluster ?? "load",
+              locality: { zone: "a" },
+              ...(plan.node?.userAgentName ? { userAgentName: plan.node.userAgentName } : {}),
+            }
+          : undefined;
+      const h = resume ? held?.[i]?.get(typeUrl) : undefined;
+      call.write(codec.subscribe(typeUrl, plan.subscriptions[typeUrl] ?? [], node, h));
+    });
   };
   const close = () => {
+    clearTimeout(pending);
     for (const c of calls) c.cancel();
     for (const ch of channels) ch.close();
   };
@@ -272,6 +308,24 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   open(false);
   send({ ev: "subscribed", streams: plan.streams });
   return {
+    replay(typeUrl, times) {
+      let left = calls.length * times;
+      let written = 0;
+      const done = () => {
+        if (--left === 0) send({ ev: "replayed", acks: calls.length * times, bytes: written });
+      };
+      if (left === 0) send({ ev: "replayed", acks: 0, bytes: 0 });
+      calls.forEach((call, i) => {
+        const ack =
+          lastAck[i]?.get(typeUrl) ??
+          (plan.protocol === "delta" ? undefined : sotwAck(typeUrl, "", "", plan.subscriptions[typeUrl] ?? []));
+        if (!ack) throw new Error("replay() repeats SotW ACKs; a Delta load has none of that kind");
+        for (let k = 0; k < times; k++) {
+          written += ack.length;
+          call.write(ack, done);
+        }
+      });
+    },
     mark() {
       arrivals = new Array<number>(plan.streams).fill(Number.NaN);
       arrived = 0;

@@ -9,17 +9,16 @@ import type { CancelWatch, Snapshot, WatchCallback, WatchRequest, WatchResponse 
 interface Watch {
   readonly request: WatchRequest;
   readonly callback: WatchCallback;
-  readonly key: string;
   /** The interned subscription: watches with the same one share versions maps and responses. */
   readonly sub: Subscription;
   active: boolean;
 }
 
-const keyOf = (nodeGroup: string, typeUrl: string) => `${nodeGroup}\u0000${typeUrl}`;
-
 /** One-shot watches, by node group and type. */
 export class WatchTable {
-  readonly #sets = new Map<string, Set<Watch>>();
+  // By node group, then type: a group's types are found without a walk over
+  // every group's (a new group among thousands asks for them).
+  readonly #groups = new Map<string, Map<string, Set<Watch>>>();
   #count = 0;
 
   constructor(
@@ -30,13 +29,17 @@ export class WatchTable {
 
   /** Parks a watch; answers it on a microtask when `snap` already has something the client lacks. */
   add(request: WatchRequest, callback: WatchCallback, snap: Snapshot | undefined): CancelWatch {
-    const key = keyOf(request.nodeGroup, request.typeUrl);
-    let set = this.#sets.get(key);
+    let types = this.#groups.get(request.nodeGroup);
+    if (!types) {
+      types = new Map();
+      this.#groups.set(request.nodeGroup, types);
+    }
+    let set = types.get(request.typeUrl);
     if (!set) {
       set = new Set();
-      this.#sets.set(key, set);
+      types.set(request.typeUrl, set);
     }
-    const w: Watch = { request, callback, key, sub: this.subs.acquire(request), active: true };
+    const w: Watch = { request, callback, sub: this.subs.acquire(request), active: true };
     set.add(w);
     this.#count++;
     const now =
@@ -58,7 +61,8 @@ export class WatchTable {
   /** Answers every watch of the group on the given types that lacks something in `snap`. */
   fire(nodeGroup: string, typeUrls: Iterable<string>, snap: Snapshot): void {
     for (const typeUrl of typeUrls) {
-      const set = this.#sets.get(keyOf(nodeGroup, typeUrl));
+      // Looked up per type: a callback may re-arm a watch of this group.
+      const set = this.#groups.get(nodeGroup)?.get(typeUrl);
       if (!set) continue;
       const type = this.resourceType(typeUrl);
       for (const w of [...set]) {
@@ -72,9 +76,8 @@ export class WatchTable {
   }
 
   /** Type URLs some watch of the node group is parked on. */
-  *watchedTypes(nodeGroup: string): Iterable<string> {
-    const prefix = `${nodeGroup}\u0000`;
-    for (const key of this.#sets.keys()) if (key.startsWith(prefix)) yield key.slice(prefix.length);
+  watchedTypes(nodeGroup: string): Iterable<string> {
+    return [...(this.#groups.get(nodeGroup)?.keys() ?? [])];
   }
 
   /** Parked watches. */
@@ -97,9 +100,13 @@ export class WatchTable {
   #cancel(w: Watch): void {
     if (!w.active) return;
     w.active = false;
-    const set = this.#sets.get(w.key);
+    const types = this.#groups.get(w.request.nodeGroup);
+    const set = types?.get(w.request.typeUrl);
     set?.delete(w);
-    if (set?.size === 0) this.#sets.delete(w.key);
+    if (set?.size === 0) {
+      types?.delete(w.request.typeUrl);
+      if (types?.size === 0) this.#groups.delete(w.request.nodeGroup);
+    }
     this.#count--;
     this.subs.release(w.sub);
   }

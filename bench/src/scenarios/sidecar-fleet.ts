@@ -1,0 +1,141 @@
+// The moonshot: 10,000 Istio-style sidecars of one pilot process, each on a
+// connection of its own, from load processes of their own — the 1,000-service
+// world with ten endpoints per service, every sidecar the sidecar of one
+// endpoint (a pod of the mesh). The baseline is the same world at 2,000
+// sidecars in the same run, so every figure reads as what 5x the fleet costs.
+import { type ProcessStats, startServerProcess } from "../child.js";
+import { type Figure, type Scenario, figure } from "../figure.js";
+import { sidecarId, sidecarSubscriptions } from "../mesh.js";
+import { type Convergence, convergence, serverChange, toFullConfig } from "./mesh-runs.js";
+
+interface Fleet {
+  readonly fullMs: number;
+  readonly rss: number;
+  readonly peakRss: number;
+  readonly churn: Convergence;
+}
+
+async function fleet(
+  sidecars: number,
+  plan: { services: number; endpoints: number; processes: number; changes: number; everyMs: number; timeoutMs: number },
+  log: (m: string) => void,
+): Promise<Fleet> {
+  const server = await startServerProcess("mesh-server", { services: plan.services, endpoints: plan.endpoints });
+  try {
+    const full = await toFullConfig(
+      server,
+      {
+        streams: sidecars,
+        subscriptions: sidecarSubscriptions(plan.services),
+        node: { ids: Array.from({ length: sidecars }, (_, n) => sidecarId(n, plan.endpoints)), cluster: "mesh" },
+        streamsPerChannel: 1,
+        processes: plan.processes,
+        // Pods come up over a few seconds; thousands of connections in one
+        // burst overflow the listen queue (Node's backlog is 511).
+        openPerSecond: 2000,
+      },
+      plan.timeoutMs,
+    );
+    try {
+      log(`${sidecars} sidecars: full config in ${(full.ms / 1000).toFixed(1)} s`);
+      await new Promise((r) => setTimeout(r, 2000));
+      const settled = await server.request<ProcessStats>("stats");
+      const churn = await convergence(server, full.load, sidecars, {
+        changes: plan.changes,
+        everyMs: plan.everyMs,
+        change: serverChange(server, plan.services),
+        timeoutMs: plan.timeoutMs,
+      });
+      const end = await server.request<ProcessStats>("stats");
+      return { fullMs: full.ms, rss: settled.rss, peakRss: end.peakRss, churn };
+    } finally {
+      await full.load.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const scenario: Scenario = {
+  name: "sidecar-fleet",
+  description: "10,000 sidecars on one pilot, a connection each, from several load processes, vs 2,000",
+  async run(ctx) {
+    const plan = {
+      services: ctx.quick ? 50 : 1000,
+      endpoints: ctx.quick ? 4 : 10,
+      processes: ctx.quick ? 2 : 4,
+      changes: ctx.quick ? 2 : 10,
+      everyMs: ctx.quick ? 500 : 2000,
+      timeoutMs: ctx.quick ? 60_000 : 240_000,
+    };
+    const big = ctx.quick ? 200 : 10_000;
+    const small = ctx.quick ? 40 : 2000;
+    const log = (m: string) => ctx.log(`sidecar-fleet: ${m}`);
+    const S = await fleet(small, plan, log);
+    const B = await fleet(big, plan, log);
+    const params = {
+      services: plan.services,
+      endpointsPerService: plan.endpoints,
+      sidecars: big,
+      loadProcesses: plan.processes,
+    };
+    const base = `${small} sidecars`;
+    const figures: Figure[] = [
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "time until every sidecar has full config",
+        params,
+        value: B.fullMs,
+        unit: "ms",
+        baseline: { name: base, value: S.fullMs },
+        target: "<= 60 s",
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "server RSS settled",
+        params,
+        value: B.rss,
+        unit: "bytes",
+        baseline: { name: base, value: S.rss },
+        target: "<= 1.5 GB",
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "server peak RSS",
+        params,
+        value: B.peakRss,
+        unit: "bytes",
+        baseline: { name: base, value: S.peakRss },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "one-endpoint change → every sidecar: p50 (debounce 100 ms included)",
+        params: { ...params, changes: plan.changes },
+        value: B.churn.p50,
+        unit: "ms",
+        baseline: { name: base, value: S.churn.p50 },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "one-endpoint change → every sidecar: p99",
+        params: { ...params, changes: plan.changes },
+        value: B.churn.p99,
+        unit: "ms",
+        baseline: { name: base, value: S.churn.p99 },
+        target: "<= 1 s",
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: `server CPU, one change every ${plan.everyMs} ms`,
+        params: { ...params, changes: plan.changes, bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream) },
+        value: B.churn.cores,
+        unit: "cores",
+        baseline: { name: base, value: S.churn.cores },
+        target: "<= 0.5 core",
+      }),
+    ];
+    return figures;
+  },
+};
+
+export default scenario;
