@@ -67,6 +67,8 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     { typeUrl: string; build: ResourceBuilder; shared: boolean; key: ((proxy: Proxy) => string) | undefined }
   >();
   readonly #cache = new BuildCache();
+  // A sidecar's workload key, with what it was computed from (see #sidecarKey).
+  readonly #sidecarKeys = new WeakMap<Proxy, { readonly inputs: readonly unknown[]; readonly key: string }>();
 
   /**
    * Registers a builder for a type URL beyond CDS/EDS/LDS/RDS (or replaces
@@ -268,7 +270,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
   }
 
   #defaultWorkloadKey(proxy: Proxy, push: PushContext): string {
-    if (proxy.kind === "sidecar") return `sidecar:${this.inboundPlan(proxy, push).key}`;
+    if (proxy.kind === "sidecar") return `sidecar:${this.#sidecarKey(proxy, push)}`;
     // A proxyless node serving on its IP gets server listeners named after
     // it; the key names what they are built from, so an endpoint change that
     // moves a service onto or off the IP builds a new part.
@@ -280,6 +282,26 @@ export class DefaultConfigGenerator implements ConfigGenerator {
       return `proxyless:${ip}:${servingPorts(serving, ip)}${policies.length ? `|${policies.join(",")}` : ""}`;
     }
     return proxy.kind;
+  }
+
+  // Every push asks every group for its key (thousands of sidecars), and a
+  // plain mesh's inbound plan depends only on the proxy's Sidecar scope and
+  // the services with an endpoint on its IP, which keep their objects while
+  // unchanged: the key is recomputed only when one of them is another object.
+  // Security policies, or an inbound plan a subclass overrides, compute it.
+  #sidecarKey(proxy: Proxy, push: PushContext): string {
+    const sec = push.security;
+    const plain = !sec.mtls && sec.peerAuthentications.length === 0 && sec.accessPolicies.length === 0;
+    const own =
+      this.inboundPlan === DefaultConfigGenerator.prototype.inboundPlan &&
+      this.inboundPorts === DefaultConfigGenerator.prototype.inboundPorts;
+    if (!plain || !own) return this.inboundPlan(proxy, push).key;
+    const inputs = [push.scopeOf(proxy).sidecar, ...((proxy.ip && servicesByIp(push).get(proxy.ip)) || [])];
+    const hit = this.#sidecarKeys.get(proxy);
+    if (hit && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) return hit.key;
+    const key = this.inboundPlan(proxy, push).key;
+    this.#sidecarKeys.set(proxy, { inputs, key });
+    return key;
   }
 
   /**
