@@ -142,6 +142,30 @@ describe("file source", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it("sees a save by rename through the folder's notifications, with no poll in sight", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-mesh-"));
+    const file = path.join(dir, "mesh.yaml");
+    fs.writeFileSync(file, good);
+    // Polling every 1,000 s: only a notification can bring the edit in.
+    const src = createFileSource({ path: file, pollMs: 1_000_000 });
+    try {
+      const changed = new Promise<SourceChange>((resolve) => src.on("change", resolve));
+      // Another file of the folder is not the mesh: it changes nothing.
+      fs.writeFileSync(path.join(dir, "notes.txt"), "unrelated");
+      fs.writeFileSync(`${file}.tmp`, good.replace("port: 8083", "port: 8084"));
+      fs.renameSync(`${file}.tmp`, file);
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("the renamed-in edit was not seen within 10 s")), 10_000).unref(),
+      );
+      const change = await Promise.race([changed, timeout]);
+      assert.deepEqual(change.kinds, ["endpoints"]);
+      assert.equal(src.services().find((x) => x.name === "echo-v2")?.endpoints[0]?.port, 8084);
+    } finally {
+      src.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses an empty, whitespace-only, oversized or emptied file, and keeps the last good one", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-mesh-"));
     const file = path.join(dir, "mesh.yaml");

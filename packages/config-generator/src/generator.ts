@@ -15,7 +15,7 @@ import { routeConfiguration, serviceVirtualHost, unknownHostVirtualHost } from "
 import { portsByIp, servicesByIp, servingPorts } from "./builders/indexes.js";
 import { serverListeners } from "./builders/servers.js";
 import { secureInboundCluster, secureVirtualInbound } from "./builders/inbound.js";
-import { type InboundPlan, inboundPlan } from "./builders/workload-inbound.js";
+import { InboundKeys, type InboundPlan, inboundPlan } from "./builders/workload-inbound.js";
 import {
   isTcpPort,
   outboundPortListener,
@@ -67,8 +67,7 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     { typeUrl: string; build: ResourceBuilder; shared: boolean; key: ((proxy: Proxy) => string) | undefined }
   >();
   readonly #cache = new BuildCache();
-  // A sidecar's workload key, with what it was computed from (see #sidecarKey).
-  readonly #sidecarKeys = new WeakMap<Proxy, { readonly inputs: readonly unknown[]; readonly key: string }>();
+  readonly #inboundKeys = new InboundKeys();
 
   /**
    * Registers a builder for a type URL beyond CDS/EDS/LDS/RDS (or replaces
@@ -284,24 +283,14 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return proxy.kind;
   }
 
-  // Every push asks every group for its key (thousands of sidecars), and a
-  // plain mesh's inbound plan depends only on the proxy's Sidecar scope and
-  // the services with an endpoint on its IP, which keep their objects while
-  // unchanged: the key is recomputed only when one of them is another object.
-  // Security policies, or an inbound plan a subclass overrides, compute it.
+  // The inbound plan's key, remembered (see InboundKeys) unless a subclass
+  // builds the inbound side its own way.
   #sidecarKey(proxy: Proxy, push: PushContext): string {
-    const sec = push.security;
-    const plain = !sec.mtls && sec.peerAuthentications.length === 0 && sec.accessPolicies.length === 0;
     const own =
       this.inboundPlan === DefaultConfigGenerator.prototype.inboundPlan &&
       this.inboundPorts === DefaultConfigGenerator.prototype.inboundPorts;
-    if (!plain || !own) return this.inboundPlan(proxy, push).key;
-    const inputs = [push.scopeOf(proxy).sidecar, ...((proxy.ip && servicesByIp(push).get(proxy.ip)) || [])];
-    const hit = this.#sidecarKeys.get(proxy);
-    if (hit && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) return hit.key;
-    const key = this.inboundPlan(proxy, push).key;
-    this.#sidecarKeys.set(proxy, { inputs, key });
-    return key;
+    const compute = () => this.inboundPlan(proxy, push).key;
+    return own ? this.#inboundKeys.keyOf(proxy, push, compute) : compute();
   }
 
   /**

@@ -61,3 +61,27 @@ export function inboundPlan(proxy: Proxy, push: PushContext, endpointPorts: read
         .join(",");
   return { targets, policies, secure, key };
 }
+
+/**
+ * Sidecars' inbound-plan keys across pushes. Every push asks every group for
+ * its key (thousands of sidecars), and a plain mesh's plan depends only on
+ * the proxy's Sidecar scope and the services with an endpoint on its IP,
+ * which keep their objects while unchanged: the key is computed again only
+ * when one of them is another object. Under security policies it is always
+ * computed (they are rebuilt with every push).
+ */
+export class InboundKeys {
+  readonly #keys = new WeakMap<Proxy, { readonly inputs: readonly unknown[]; readonly key: string }>();
+
+  /** The proxy's key under `push`: remembered, or `compute()`d and remembered. */
+  keyOf(proxy: Proxy, push: PushContext, compute: () => string): string {
+    const sec = push.security;
+    if (sec.mtls || sec.peerAuthentications.length > 0 || sec.accessPolicies.length > 0) return compute();
+    const inputs = [push.scopeOf(proxy).sidecar, ...((proxy.ip && servicesByIp(push).get(proxy.ip)) || [])];
+    const hit = this.#keys.get(proxy);
+    if (hit && hit.inputs.length === inputs.length && hit.inputs.every((x, i) => x === inputs[i])) return hit.key;
+    const key = compute();
+    this.#keys.set(proxy, { inputs, key });
+    return key;
+  }
+}
