@@ -123,9 +123,8 @@ export function processStats(): ProcessStats {
 
 /** Runs a server process's command loop: `handlers[cmd](message)` answers each request. */
 export function serve(handlers: Record<string, (m: Record<string, unknown>) => unknown | Promise<unknown>>): void {
-  // Every server process (the floor too) runs with the heap growth
-  // minimal-pilot sets; XDSKIT_BENCH_HEAP_GROWTH=0 keeps V8's own.
-  if (process.env.XDSKIT_BENCH_HEAP_GROWTH !== "0") tuneHeapGrowth();
+  // Every server process (the floor too) runs as minimal-pilot does.
+  tuneLikePilot();
   const all = {
     ...handlers,
     profile: windowProfiler(),
@@ -178,4 +177,9 @@ function windowProfiler(): (m: Record<string, unknown>) => Promise<unknown> {
 /** Starts (`on`) or stops a window profile when XDSKIT_BENCH_PROF_WINDOW is set; a no-op otherwise. */
 export async function profileWindow(server: ServerProcess, on: boolean): Promise<void> {
   if (process.env.XDSKIT_BENCH_PROF_WINDOW) await server.request("profile", { on });
+}
+
+/** The heap growth minimal-pilot sets, for a process that serves; XDSKIT_BENCH_HEAP_GROWTH=0 keeps V8's own. */
+export function tuneLikePilot(): void {
+  if (process.env.XDSKIT_BENCH_HEAP_GROWTH !== "0") tuneHeapGrowth();
 }

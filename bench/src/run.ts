@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { tuneHeapGrowth } from "@xdskit/ads-server";
+import { tuneLikePilot } from "./child.js";
 import type { Figure, Scenario } from "./figure.js";
 import { extraScenarios, scenarios } from "./scenarios/index.js";
 
@@ -70,9 +70,9 @@ export async function runBench(options: { quick: boolean; only?: string; log?: (
 }
 
 async function main(): Promise<void> {
-  // Scenarios that serve in this process (churn, fanout's registry) run as
-  // minimal-pilot does, beside their floors in the same process.
-  if (process.env.XDSKIT_BENCH_HEAP_GROWTH !== "0") tuneHeapGrowth();
+  // Scenarios that serve in this process (churn) run as minimal-pilot does,
+  // beside their floors in the same process.
+  tuneLikePilot();
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },

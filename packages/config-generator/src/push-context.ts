@@ -78,6 +78,7 @@ export class PushContext {
   readonly #rawRoutes: readonly RouteRule[];
   readonly #extras: PushExtras;
   readonly #scoped = new Map<string, PushContext>();
+  readonly #choices = new WeakMap<Proxy, ScopeChoice>();
   readonly #scopeInputs: ScopeInputs;
   /** Security policies of workloads, and whether the mesh speaks mutual TLS. */
   readonly security: SecurityPolicies & { readonly trustDomain: string | undefined };
@@ -220,7 +221,14 @@ export class PushContext {
 
   /** What a client may see: its scope (see `push-scopes.ts`). */
   scopeOf(proxy: Proxy): ScopeChoice {
-    return scopeOf(proxy, this.#scopeInputs);
+    // Asked several times per proxy per push (its scope part, its workload
+    // key, its inbound plan): computed once.
+    let choice = this.#choices.get(proxy);
+    if (!choice) {
+      choice = scopeOf(proxy, this.#scopeInputs);
+      this.#choices.set(proxy, choice);
+    }
+    return choice;
   }
 
   /** This push as a scope sees it (the push itself for `mesh`); computed once per scope. */
