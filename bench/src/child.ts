@@ -83,18 +83,24 @@ export async function startServerProcess(
       if (exited) return;
       // SIGINT lets a profiled process write its profile.
       child.kill(process.env.XDSKIT_BENCH_PROF ? "SIGINT" : "SIGTERM");
-      await new Promise((r) => {
-        const t = setTimeout(() => {
-          child.kill("SIGKILL");
-          r(undefined);
-        }, 3000);
-        child.once("exit", () => {
-          clearTimeout(t);
-          r(undefined);
-        });
-      });
+      await exitOrKill(child, 3000);
     },
   };
+}
+
+/** Waits for a child asked to stop to exit, and kills it after `graceMs`. */
+export function exitOrKill(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve();
+    }, graceMs);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 /** What every server process reports about itself. */

@@ -8,6 +8,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Snapshot } from "@xdskit/snapshot";
 import { TypeUrl } from "@xdskit/xds-types";
+import { exitOrKill } from "./child.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const source = path.join(root, "bench/gcp");
@@ -84,16 +85,7 @@ export async function startGcp(cache: "snapshot" | "linear", worldFile: string):
     },
     stop: async () => {
       child.stdin?.end();
-      await new Promise((r) => {
-        const t = setTimeout(() => {
-          child.kill("SIGKILL");
-          r(undefined);
-        }, 3000);
-        child.once("exit", () => {
-          clearTimeout(t);
-          r(undefined);
-        });
-      });
+      await exitOrKill(child, 3000);
     },
   };
 }

@@ -142,6 +142,7 @@ function merge(ev: LoadEvent["ev"], got: readonly LoadEvent[]): LoadEvent {
         responses: sum((e) => num(e, "responses")),
         bytes: sum((e) => num(e, "bytes")),
         fullConfigMs: list("fullConfigMs"),
+        reopened: sum((e) => num(e, "reopened")),
       };
     case "marked":
       return { ev, arrivals: list("arrivals"), bytes: sum((e) => num(e, "bytes")) };

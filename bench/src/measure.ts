@@ -11,6 +11,27 @@ export function medianMs(rounds: number, fn: () => void): number {
   return times[Math.floor(times.length / 2)] ?? Number.NaN;
 }
 
+/**
+ * Medians of several functions measured in turns (a, b, c, a, b, c, …) after
+ * one untimed run of each, so a noisy spell of a shared machine falls on all
+ * of them alike instead of on whichever ran during it.
+ */
+export function interleavedMedianMs(rounds: number, fns: readonly (() => void)[]): number[] {
+  for (const fn of fns) fn();
+  const times = fns.map(() => [] as number[]);
+  for (let i = 0; i < rounds; i++) {
+    fns.forEach((fn, k) => {
+      const t0 = process.hrtime.bigint();
+      fn();
+      times[k]?.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+  }
+  return times.map((t) => {
+    t.sort((a, b) => a - b);
+    return t[Math.floor(t.length / 2)] ?? Number.NaN;
+  });
+}
+
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 

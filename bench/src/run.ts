@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      `usage: npm run bench [-- --quick] [-- --only NAME]\nscenarios: ${scenarios.map((s) => s.name).join(", ")}\nonly when named: ${extraScenarios.map((s) => s.name).join(", ")} (needs bash scripts/ensure-kube.sh)`,
+      `usage: npm run bench [-- --quick] [-- --only NAME]\nscenarios: ${scenarios.map((s) => s.name).join(", ")}\nonly when named: ${extraScenarios.map((s) => s.name).join(", ")} (kubernetes needs bash scripts/ensure-kube.sh; istiod needs XDSKIT_BENCH_ISTIOD=/path/to/pilot-discovery)`,
     );
     return;
   }

@@ -3,6 +3,7 @@ import churn from "./churn.js";
 import etcdSource from "./etcd-source.js";
 import fanout from "./fanout.js";
 import idleMemory from "./idle-memory.js";
+import istiod from "./istiod.js";
 import kubernetes from "./kubernetes.js";
 import largeWorld from "./large-world.js";
 import reconnectStorm from "./reconnect-storm.js";
@@ -31,6 +32,7 @@ export const scenarios: readonly Scenario[] = [
 
 /**
  * Scenarios run only when named (`--only NAME`): they need what the default
- * run does not (a Kubernetes control plane built by scripts/ensure-kube.sh).
+ * run does not (a Kubernetes control plane built by scripts/ensure-kube.sh;
+ * an istiod binary named by XDSKIT_BENCH_ISTIOD).
  */
-export const extraScenarios: readonly Scenario[] = [kubernetes];
+export const extraScenarios: readonly Scenario[] = [kubernetes, istiod];

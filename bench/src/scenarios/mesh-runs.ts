@@ -1,8 +1,54 @@
 // Steps the mesh scenarios share: streams to full config, then timed endpoint
 // changes against a mesh server process.
+import fs from "node:fs";
+import type { Service } from "@xdskit/config-generator";
 import { type ProcessStats, type ServerProcess, profileWindow } from "../child.js";
 import { type LoadClient, startLoads } from "../load.js";
 import { percentile } from "../measure.js";
+import { changed } from "../mesh.js";
+
+/** The operator's world of the sidecar scenarios: how big, how many changes, how long to wait. */
+export interface OperatorPlan {
+  readonly services: number;
+  readonly streams: number;
+  readonly changes: number;
+  readonly everyMs: number;
+  readonly timeoutMs: number;
+}
+
+/** 1,000 services, 2,000 sidecars, 10 changes 2 s apart (a tenth of that, faster, when quick). */
+export function operatorPlan(quick: boolean, timeoutMs: { quick: number; full: number }): OperatorPlan {
+  return {
+    services: quick ? 100 : 1000,
+    streams: quick ? 50 : 2000,
+    changes: quick ? 3 : 10,
+    everyMs: quick ? 500 : 2000,
+    timeoutMs: quick ? timeoutMs.quick : timeoutMs.full,
+  };
+}
+
+/**
+ * The k-th change made by editing a file: the world with {@link changed}'s
+ * edits so far, rendered by `render`, written to `aside` and renamed over
+ * `file` as an editor or a deploy tool saves. Resolves with when it was made.
+ */
+export function fileEdits(
+  world: readonly Service[],
+  file: string,
+  aside: string,
+  render: (services: readonly Service[]) => string,
+): MakeChange {
+  const edited = [...world];
+  return async (k) => {
+    const { i, svc } = changed(k, world.length);
+    edited[i] = svc;
+    const text = render(edited);
+    const at = performance.timeOrigin + performance.now();
+    await fs.promises.writeFile(aside, text);
+    await fs.promises.rename(aside, file);
+    return at;
+  };
+}
 
 /** Streams connected to full config. */
 export interface FullConfig {
@@ -10,6 +56,8 @@ export interface FullConfig {
   /** Time until the last stream had every type, from the load's start. */
   readonly ms: number;
   readonly bytes: number;
+  /** Streams the server ended or dropped that were opened again (with `reopenAfterMs`). */
+  readonly reopened: number;
 }
 
 /** Opens the streams and waits until each has every type. */
@@ -25,6 +73,8 @@ export async function toFullConfig(
     processes?: number | undefined;
     /** Streams opened per second, over all processes (all at once unless given). */
     openPerSecond?: number | undefined;
+    /** Reopen a stream the server ends after this many ms, as Envoy does (an error fails the run otherwise). */
+    reopenAfterMs?: number | undefined;
   },
   timeoutMs: number,
 ): Promise<FullConfig> {
@@ -36,13 +86,14 @@ export async function toFullConfig(
       subscriptions: plan.subscriptions,
       node: plan.node,
       ...(plan.openPerSecond ? { openPerSecond: plan.openPerSecond / (plan.processes ?? 1) } : {}),
+      ...(plan.reopenAfterMs !== undefined ? { reopenAfterMs: plan.reopenAfterMs } : {}),
     },
     plan.processes ?? 1,
   );
   try {
     const t0 = performance.now();
     const done = await load.next("done", timeoutMs);
-    return { load, ms: performance.now() - t0, bytes: done.bytes };
+    return { load, ms: performance.now() - t0, bytes: done.bytes, reopened: done.reopened ?? 0 };
   } catch (err) {
     await load.stop();
     throw err;
@@ -106,6 +157,10 @@ export async function convergence(
 
 /** A source-backed server's figures: read time, memory, and convergence of changes. */
 export interface SourceRun {
+  /** From the load's start until the last stream had every type. */
+  readonly fullConfigMs: number;
+  /** Streams ended by the server and opened again on the way to full config. */
+  readonly reopened: number;
   readonly readMs: number;
   readonly rss: number;
   readonly peakRss: number;
@@ -123,6 +178,7 @@ export async function runSourceWorld(
     subscriptions: Record<string, readonly string[]>;
     node: { ids?: readonly string[]; cluster?: string; userAgentName?: string };
     streamsPerChannel?: number;
+    reopenAfterMs?: number;
     changes: number;
     everyMs: number;
     timeoutMs: number;
@@ -137,11 +193,14 @@ export async function runSourceWorld(
       subscriptions: plan.subscriptions,
       node: plan.node,
       streamsPerChannel: plan.streamsPerChannel,
+      reopenAfterMs: plan.reopenAfterMs,
     },
     plan.timeoutMs,
   );
   try {
-    log(`full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms`);
+    log(
+      `full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms${full.reopened ? ` (${full.reopened} streams ended by the server and opened again)` : ""}`,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const settled = await server.request<ProcessStats & { readMs: number }>("stats");
     const churn = await convergence(server, full.load, plan.streams, {
@@ -151,7 +210,14 @@ export async function runSourceWorld(
       timeoutMs: plan.timeoutMs,
     });
     const end = await server.request<ProcessStats>("stats");
-    return { readMs: settled.readMs, rss: settled.rss, peakRss: end.peakRss, churn };
+    return {
+      fullConfigMs: full.ms,
+      reopened: full.reopened,
+      readMs: settled.readMs,
+      rss: settled.rss,
+      peakRss: end.peakRss,
+      churn,
+    };
   } finally {
     await full.load.stop();
   }

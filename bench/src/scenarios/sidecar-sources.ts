@@ -7,55 +7,26 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Service } from "@xdskit/config-generator";
 import { entryKey, putMesh } from "@xdskit/source-etcd";
 import { etcdMissing, startTestEtcd } from "@xdskit/source-etcd/testing";
 import { Etcd3 } from "etcd3";
 import { type ServerProcess, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
-import { MESH_PORT, endpointIp, sidecarId, sidecarSubscriptions } from "../mesh.js";
-import { type MakeChange, type SourceRun, runSourceWorld } from "./mesh-runs.js";
+import { changed, meshYaml, service, sidecarId, sidecarSubscriptions } from "../mesh.js";
+import {
+  type MakeChange,
+  type OperatorPlan,
+  type SourceRun,
+  fileEdits,
+  operatorPlan,
+  runSourceWorld,
+} from "./mesh-runs.js";
 
 const PREFIX = "/xdskit/";
 
-function service(i: number, weight = 1): Service {
-  return {
-    name: `svc-${i}`,
-    port: MESH_PORT,
-    protocol: "http",
-    endpoints: [0, 1].map((e) => ({ address: endpointIp(i, e), port: MESH_PORT, weight: e === 0 ? weight : 1 })),
-  };
-}
-
-// Block-style YAML, as people write mesh files by hand.
-function meshYaml(services: readonly Service[]): string {
-  const out = ["services:"];
-  for (const s of services) {
-    out.push(`  - name: ${s.name}`, `    port: ${s.port}`, `    protocol: ${s.protocol}`, "    endpoints:");
-    for (const e of s.endpoints)
-      out.push(`      - address: ${e.address}`, `        port: ${e.port}`, `        weight: ${e.weight}`);
-  }
-  return `${out.join("\n")}\n`;
-}
-
-// The k-th change: service (k × 7919) mod n gets its first endpoint's weight
-// set to k + 2, a value it never had (an unchanged value pushes nothing).
-const changed = (k: number, services: number) => {
-  const i = (k * 7919) % services;
-  return { i, svc: service(i, k + 2) };
-};
-
-interface Plan {
-  readonly services: number;
-  readonly streams: number;
-  readonly changes: number;
-  readonly everyMs: number;
-  readonly timeoutMs: number;
-}
-
 async function runOn(
   server: ServerProcess,
-  plan: Plan,
+  plan: OperatorPlan,
   change: MakeChange,
   log: (m: string) => void,
 ): Promise<SourceRun> {
@@ -83,13 +54,7 @@ const scenario: Scenario = {
   async run(ctx) {
     const missing = etcdMissing();
     if (missing) throw new Error(missing);
-    const plan: Plan = {
-      services: ctx.quick ? 100 : 1000,
-      streams: ctx.quick ? 50 : 2000,
-      changes: ctx.quick ? 3 : 10,
-      everyMs: ctx.quick ? 500 : 2000,
-      timeoutMs: ctx.quick ? 60_000 : 300_000,
-    };
+    const plan = operatorPlan(ctx.quick, { quick: 60_000, full: 300_000 });
     const world = Array.from({ length: plan.services }, (_, i) => service(i));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-bench-sidecar-sources-"));
     const file = path.join(dir, "mesh.yaml");
@@ -107,22 +72,7 @@ const scenario: Scenario = {
       );
 
       const viaFile = await startServerProcess("source-server", { kind: "file", path: file, services: plan.services });
-      const edited = [...world];
-      const F = await runOn(
-        viaFile,
-        plan,
-        async (k) => {
-          const { i, svc } = changed(k, plan.services);
-          edited[i] = svc;
-          const text = meshYaml(edited);
-          const at = performance.timeOrigin + performance.now();
-          // Written aside and renamed in, as an editor or a deploy tool saves.
-          await fs.promises.writeFile(`${file}.tmp`, text);
-          await fs.promises.rename(`${file}.tmp`, file);
-          return at;
-        },
-        log("file"),
-      );
+      const F = await runOn(viaFile, plan, fileEdits(world, file, `${file}.tmp`, meshYaml), log("file"));
 
       const etcd = await startTestEtcd();
       const client = new Etcd3({ hosts: etcd.url });
@@ -157,7 +107,7 @@ const scenario: Scenario = {
   },
 };
 
-function figures(plan: Plan, M: SourceRun, F: SourceRun, E: SourceRun): Figure[] {
+function figures(plan: OperatorPlan, M: SourceRun, F: SourceRun, E: SourceRun): Figure[] {
   const params = { services: plan.services, sidecars: plan.streams, connections: plan.streams, changes: plan.changes };
   const floor = "the same change to a memory source in the pilot";
   const out: Figure[] = [];

@@ -40,6 +40,13 @@ export interface LoadPlan {
    * streams wait on its window updates, timing the generator, not the server.
    */
   readonly flowControlWindow?: number;
+  /**
+   * A stream the server ends or drops (a refusal under load, a lost
+   * connection) is opened again after this many ms, plus up to as much again
+   * of jitter, as Envoy retries its ADS stream; it then asks for everything
+   * anew. Default: not reopened, and the end is reported as an `error`.
+   */
+  readonly reopenAfterMs?: number;
 }
 
 /** What a load run reports. */
@@ -48,7 +55,15 @@ export type LoadEvent =
   /** After `reconnect()`: every stream was opened again and sent what it holds. */
   | { ev: "reconnected"; streams: number }
   /** Every stream has a response with resources for every subscribed type; `fullConfigMs` is, per stream, the time from its start. */
-  | { ev: "done"; streams: number; responses: number; bytes: number; fullConfigMs: number[] }
+  | {
+      ev: "done";
+      streams: number;
+      responses: number;
+      bytes: number;
+      fullConfigMs: number[];
+      /** Streams opened again after the server ended or dropped them (see `reopenAfterMs`). */
+      reopened?: number;
+    }
   /** After a `mark`: when (epoch ms) each stream got its next response, and the bytes of those responses. */
   | { ev: "marked"; arrivals: number[]; bytes: number }
   | { ev: "markSet" }
@@ -180,8 +195,8 @@ export interface RunningLoad {
   reconnect(): void;
   /** Closes every stream and channel. */
   stop(): void;
-  /** Responses and bytes received so far, and streams with a full config. */
-  progress(): { responses: number; bytes: number; complete: number };
+  /** Responses and bytes received so far, streams with a full config, and streams reopened. */
+  progress(): { responses: number; bytes: number; complete: number; reopened: number };
 }
 
 /**
@@ -216,6 +231,10 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   // The last ACK each stream sent, by type (what `replay` repeats).
   const lastAck: Map<string, Uint8Array>[] = Array.from({ length: plan.streams }, () => new Map());
   let opened = 0;
+  // Streams opened again after the server ended them, and their pending timers.
+  let reopened = 0;
+  const reopening = new Set<NodeJS.Timeout>();
+  let stopped = false;
   let fullConfigMs = new Array<number>(plan.streams).fill(Number.NaN);
 
   const heldOf = (i: number) => {
@@ -259,13 +278,15 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
         }),
       );
     }
-    const ch = channels[channels.length - 1] as grpc.Client;
+    startCall(i, channels[channels.length - 1] as grpc.Client, resume, opened);
+  };
+  const startCall = (i: number, ch: grpc.Client, resume: boolean, generation: number) => {
     const call = ch.makeBidiStreamRequest(
       codec.path,
       (b: Uint8Array) => Buffer.from(b),
       (b: Buffer) => b,
     );
-    calls.push(call);
+    calls[i] = call;
     const got = new Set<string>();
     const track = heldOf(i);
     call.on("data", (buf: Buffer) => {
@@ -286,14 +307,26 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
       // a subscription with nothing before it has config.
       if (resources > 0 && !got.has(typeUrl)) {
         got.add(typeUrl);
-        if (got.size === types.length) {
+        if (got.size === types.length && Number.isNaN(fullConfigMs[i] as number)) {
           fullConfigMs[i] = performance.now() - started;
-          if (++complete === plan.streams) send({ ev: "done", streams: complete, responses, bytes, fullConfigMs });
+          if (++complete === plan.streams)
+            send({ ev: "done", streams: complete, responses, bytes, fullConfigMs, reopened });
         }
       }
     });
     call.on("error", (err: grpc.ServiceError) => {
-      if (err.code !== grpc.status.CANCELLED) send({ ev: "error", message: `stream ${i}: ${err.message}` });
+      if (err.code === grpc.status.CANCELLED || generation !== opened) return;
+      if (plan.reopenAfterMs === undefined) {
+        send({ ev: "error", message: `stream ${i}: ${err.message}` });
+        return;
+      }
+      reopened++;
+      const wait = plan.reopenAfterMs * (1 + Math.random());
+      const timer = setTimeout(() => {
+        reopening.delete(timer);
+        if (generation === opened && !stopped) startCall(i, ch, false, generation);
+      }, wait);
+      reopening.add(timer);
     });
     types.forEach((typeUrl, k) => {
       const node =
@@ -311,6 +344,8 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
   };
   const close = () => {
     clearTimeout(pending);
+    for (const t of reopening) clearTimeout(t);
+    reopening.clear();
     for (const c of calls) c.cancel();
     for (const ch of channels) ch.close();
   };
@@ -347,7 +382,10 @@ export function runLoad(plan: LoadPlan, send: (e: LoadEvent) => void): RunningLo
       open(true);
       send({ ev: "reconnected", streams: plan.streams });
     },
-    stop: close,
-    progress: () => ({ responses, bytes, complete }),
+    stop() {
+      stopped = true;
+      close();
+    },
+    progress: () => ({ responses, bytes, complete, reopened }),
   };
 }

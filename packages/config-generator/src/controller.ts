@@ -4,11 +4,10 @@ import { createSnapshotRegistry, type MemorySnapshotRegistry } from "@xdskit/sna
 import { EventEmitter } from "eventemitter3";
 import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
 import { type Part, PartTable, scopeProxy } from "./parts.js";
-import type { ChangeKind } from "./model.js";
 import { groupKeyOf, groupView } from "./group-view.js";
 import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
-import type { SourceEmitter } from "./sources.js";
+import type { SourceChange, SourceEmitter } from "./sources.js";
 import { type AcceptedModel, ModelRejected, acceptModel, modelChanges } from "./source-model.js";
 import { createPushQueue, type PushQueue, type PushRequest } from "./push-queue.js";
 
@@ -51,7 +50,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
   #model: AcceptedModel | undefined;
   #lastRejection: { reason: string; error: Error; at: Date } | undefined;
   readonly #pushes: PushRecord[] = [];
-  readonly #onChange = (c: { kinds: readonly ChangeKind[]; reason: string }) => this.#queue.enqueue(c);
+  readonly #onChange = (c: SourceChange) => this.#queue.enqueue(c);
   // A refusal reaching the controller twice (a source it listens to directly
   // and through an aggregate) is one refusal: the same error object.
   #lastRefusal: Error | undefined;

@@ -178,7 +178,9 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     this.#lastError = undefined;
     const kinds = kindsOf(this.#current, next);
     this.#current = next;
-    if (kinds.length > 0) this.emit("change", { kinds, reason: `file ${path.basename(this.path)} changed` });
+    // Read once the file was quiet for settleMs: the controller need not wait again.
+    if (kinds.length > 0)
+      this.emit("change", { kinds, reason: `file ${path.basename(this.path)} changed`, settled: true });
   }
 
   #refuse(error: Error): void {

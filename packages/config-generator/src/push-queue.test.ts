@@ -21,6 +21,25 @@ describe("push queue", () => {
     q.close();
   });
 
+  it("pushes a change its source already settled at once, unless others are waiting for quiet", async () => {
+    const pushes: PushRequest[] = [];
+    const q = createPushQueue({ debounceMs: 200, maxDelayMs: 5000, onPush: (r) => void pushes.push(r) });
+    const t0 = Date.now();
+    q.enqueue({ kinds: ["endpoints"], reason: "file mesh.yaml changed", settled: true });
+    await sleep(20);
+    assert.equal(pushes.length, 1, "a settled change waits for no debounce");
+    assert.ok(Date.now() - t0 < 150);
+    // Behind an unsettled change, a settled one waits with it (one push for both).
+    q.enqueue({ kinds: ["routes"], reason: "routes replaced" });
+    q.enqueue({ kinds: ["endpoints"], reason: "file mesh.yaml changed", settled: true });
+    await sleep(20);
+    assert.equal(pushes.length, 1);
+    await sleep(300);
+    assert.equal(pushes.length, 2);
+    assert.equal(pushes[1]?.merged, 2);
+    q.close();
+  });
+
   it("does not wait longer than the maximum delay under a steady stream of events", async () => {
     const pushes: PushRequest[] = [];
     const q = createPushQueue({ debounceMs: 50, maxDelayMs: 120, onPush: (r) => void pushes.push(r) });

@@ -24,8 +24,11 @@ export interface PushQueueOptions {
 
 /** Debounces and merges change events into pushes (pilot's debounce, in TypeScript). */
 export interface PushQueue {
-  /** Queues a change. */
-  enqueue(change: { kinds: readonly ChangeKind[]; reason: string }): void;
+  /**
+   * Queues a change. A `settled` one (its source already waited for quiet)
+   * runs at once when nothing else is waiting; otherwise it joins the wait.
+   */
+  enqueue(change: { kinds: readonly ChangeKind[]; reason: string; settled?: boolean | undefined }): void;
   /** Runs anything queued now and waits until every push has settled. */
   flush(): Promise<void>;
   /** Number of events waiting. */
@@ -70,20 +73,23 @@ export function createPushQueue(options: PushQueueOptions): PushQueue {
     if (count > 0 && !timer && !closed) schedule();
   };
 
-  const schedule = () => {
+  const schedule = (quiet = debounceMs) => {
     if (timer) clearTimeout(timer);
-    const wait = Math.max(0, Math.min(debounceMs, firstAt + maxDelayMs - Date.now()));
+    const wait = Math.max(0, Math.min(quiet, firstAt + maxDelayMs - Date.now()));
     timer = setTimeout(() => void run(), wait);
   };
 
   return {
     enqueue(change) {
       if (closed) return;
-      if (count === 0) firstAt = Date.now();
+      const alone = count === 0;
+      if (alone) firstAt = Date.now();
       count++;
       for (const k of change.kinds) kinds.add(k);
       if (!reasons.includes(change.reason)) reasons.push(change.reason);
-      schedule();
+      // A settled change alone is not debounced twice; what arrives before its
+      // push runs (this turn of the event loop) still joins it.
+      schedule(alone && change.settled === true ? 0 : debounceMs);
     },
     async flush() {
       if (timer) clearTimeout(timer);

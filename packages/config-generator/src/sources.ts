@@ -6,6 +6,12 @@ export interface SourceChange {
   readonly kinds: readonly ChangeKind[];
   /** Readable cause, e.g. `file mesh.yaml changed` or `endpoints of echo`. */
   readonly reason: string;
+  /**
+   * The source already waited for its input to go quiet (the file source's
+   * settle): the controller then pushes it at once instead of debouncing it a
+   * second time, unless other changes are already waiting for their quiet period.
+   */
+  readonly settled?: boolean;
 }
 
 /** Events every source emits. */

@@ -20,6 +20,14 @@ function same(a: EncodedResource, b: EncodedResource): boolean {
   return a === b || (a.hash === b.hash && a.version === b.version && a.ttlMs === b.ttlMs);
 }
 
+/** The resources of a whole-type entry (a list, or `{ version, resources }`); undefined when it is neither. */
+export function inputsOf(entry: SnapshotInput[string]): readonly ResourceInput[] | undefined {
+  const list = Array.isArray(entry)
+    ? (entry as readonly ResourceInput[])
+    : (entry as { resources: readonly ResourceInput[] } | undefined)?.resources;
+  return Array.isArray(list) ? list : undefined;
+}
+
 /**
  * A whole type from a list (or `{ version, resources }`). Returns `prev` itself
  * when nothing changed, so identity (and cached bytes) stay stable.
@@ -32,11 +40,9 @@ export function buildType(
   where: string,
   changedAt?: number,
 ): TypeSnapshotImpl {
-  const list = Array.isArray(entry)
-    ? (entry as readonly ResourceInput[])
-    : (entry as { resources: readonly ResourceInput[] } | undefined)?.resources;
+  const list = inputsOf(entry);
   const givenVersion = Array.isArray(entry) ? undefined : (entry as { version?: string } | undefined)?.version;
-  if (!Array.isArray(list)) throw new XdsError("invalid_argument", `${where}: expected a list of resources`);
+  if (!list) throw new XdsError("invalid_argument", `${where}: expected a list of resources`);
   const map = new Map<string, EncodedResource>();
   let unchanged = prev !== undefined && prev.resources.size === list.length;
   for (const item of list) {

@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
-import { type Message, create, toBinary } from "@bufbuild/protobuf";
+import { type Message, create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { type ResourceType, XdsError, canonicalResourceName } from "@xdskit/xds-types";
-import { encodeAny, encodeDeltaResource } from "./wire.js";
+import { encodeAsAny } from "./any-writer.js";
+import { encodeDeltaResource } from "./wire.js";
 import type { EncodedResource, ResourceInput } from "./types.js";
 
 // crypto.hash (Node 20.12+) is the one-shot form; it skips the Hash object.
@@ -52,11 +53,17 @@ export function unwrapInput(input: ResourceInput): { message: Message; version?:
 }
 
 /**
- * Encodes one resource: checks its type and name, encodes the message once,
- * wraps it as an Any by concatenation, and hashes the bytes.
+ * Encodes one resource: checks its type and name, encodes the message as an
+ * Any in one pass, and hashes the bytes.
  * `where` prefixes error messages (e.g. `node group "g", CDS`).
  */
-export function encodeResource(type: ResourceType, input: ResourceInput, where: string): EncodedResource {
+export function encodeResource(
+  type: ResourceType,
+  input: ResourceInput,
+  where: string,
+  /** The message's Any bytes when already written (see encodeAllAsAny). */
+  encoded?: Uint8Array,
+): EncodedResource {
   const { message, version, ttlMs } = unwrapInput(input);
   if (message.$typeName !== type.schema.typeName) {
     throw new XdsError(
@@ -72,13 +79,12 @@ export function encodeResource(type: ResourceType, input: ResourceInput, where: 
   if (ttlMs !== undefined && !(ttlMs > 0 && Number.isFinite(ttlMs))) {
     throw new XdsError("invalid_resource", `${where} "${name}": ttlMs must be a positive number, got ${ttlMs}`);
   }
-  let value: Uint8Array;
+  let anyBytes: Uint8Array;
   try {
-    value = toBinary(type.schema, message);
+    anyBytes = encoded ?? encodeAsAny(type.schema, type.typeUrl, message);
   } catch (cause) {
     throw new XdsError("encode_failed", `${where} "${name}": cannot encode: ${String(cause)}`, { cause });
   }
-  const anyBytes = encodeAny(type.typeUrl, value);
   const hash = contentHash(anyBytes);
   // The TTL is part of what a Delta client holds: adding, changing or removing
   // it must reach the client as a new version even when the message is the same.

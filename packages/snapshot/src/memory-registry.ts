@@ -2,9 +2,10 @@ import type { Message } from "@bufbuild/protobuf";
 import { type Logger, type ResourceType, XdsError, findResourceType, silentLogger } from "@xdskit/xds-types";
 import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { EventEmitter } from "eventemitter3";
-import { type TypeChange, applyUpdate, buildType } from "./apply.js";
+import { type TypeChange, applyUpdate, buildType, inputsOf } from "./apply.js";
 import { Compositions } from "./compose.js";
 import { checkConsistency } from "./consistency.js";
+import { WriteAhead } from "./write-ahead.js";
 import { encodeResource } from "./encode.js";
 import { GroupLifetimes } from "./group-lifetimes.js";
 import type { MemorySnapshotRegistry, RegistryStats, SnapshotRegistryOptions } from "./registry-api.js";
@@ -26,7 +27,7 @@ import type {
   WatchCallback,
   WatchRequest,
 } from "./types.js";
-import { defaultAnyRegistry, ruleProblems, structuralProblems } from "./validate.js";
+import { resourceProblems } from "./validate.js";
 import { WatchTable } from "./watches.js";
 
 const isMessage = (x: ResourceInput): x is Message => typeof (x as Message).$typeName === "string";
@@ -37,6 +38,7 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
   readonly #options: SnapshotRegistryOptions;
   readonly #log: Logger;
   readonly #store = new ResourceStore();
+  readonly #ahead = new WriteAhead(this.#store);
   readonly #compositions = new Compositions();
   readonly #subs: SubscriptionTable;
   readonly #watches: WatchTable;
@@ -111,18 +113,11 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
     const bare = isMessage(input) ? input : undefined;
     let enc = bare ? this.#store.encodingOf(bare, type.typeUrl) : undefined;
     if (!enc) {
-      enc = encodeResource(type, input, where);
+      enc = encodeResource(type, input, where, this.#ahead.bytesOf(input));
       if (bare) this.#store.rememberEncoding(bare, enc);
     }
     const held = this.#store.find(enc);
-    const problems: string[] = [];
-    if (!held) {
-      if (this.#options.structuralValidation !== false) problems.push(...structuralProblems(type.typeUrl, enc.message));
-      if (this.#options.protoRules !== false)
-        problems.push(...ruleProblems(type.schema, enc.message, this.#options.anyRegistry ?? defaultAnyRegistry));
-    }
-    const extra = this.#options.validate?.(type.typeUrl, enc.message);
-    if (extra) problems.push(...extra);
+    const problems = resourceProblems(this.#options, type, enc.message, !held);
     if (problems.length > 0) {
       throw new XdsError("invalid_resource", `${where} "${enc.name}" is invalid: ${problems.join("; ")}`);
     }
@@ -149,15 +144,11 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
       for (const [typeUrl, entry] of Object.entries(input)) {
         const type = this.#typeOrThrow(typeUrl, nodeGroup);
         const prevTs = prev?.types.get(typeUrl) as TypeSnapshotImpl | undefined;
+        const where = `node group "${nodeGroup}", ${type.shortName}`;
         types.set(
           typeUrl,
-          buildType(
-            type,
-            entry,
-            prevTs,
-            this.#encode,
-            `node group "${nodeGroup}", ${type.shortName}`,
-            options?.changedAt,
+          this.#ahead.around(type, inputsOf(entry), () =>
+            buildType(type, entry, prevTs, this.#encode, where, options?.changedAt),
           ),
         );
       }
@@ -207,13 +198,10 @@ class InMemorySnapshotRegistry extends EventEmitter<SnapshotRegistryEvents> impl
         typeUrl = t;
         const type = this.#typeOrThrow(t, nodeGroup);
         const where = `node group "${nodeGroup}", ${type.shortName}`;
-        const change = applyUpdate(
-          type,
-          prev?.types.get(t) as TypeSnapshotImpl | undefined,
-          update,
-          this.#encode,
-          where,
-          options?.changedAt,
+        const prevTs = prev?.types.get(t) as TypeSnapshotImpl | undefined;
+        const upserts = Array.isArray((update as { upsert?: unknown } | null)?.upsert) ? update.upsert : undefined;
+        const change = this.#ahead.around(type, upserts, () =>
+          applyUpdate(type, prevTs, update, this.#encode, where, options?.changedAt),
         );
         if (!change) continue;
         changes.push(change);

@@ -301,6 +301,27 @@ describe("bad input", () => {
       /EDS "svc-0" is invalid: endpoints\[0\]\.lb_endpoints\[0\]\.endpoint\.address\.socket_address\.address: "not an ip" is not an IP address/,
     );
   });
+  it("a resource protobuf-es cannot encode, among many written ahead together, is named", () => {
+    const clusters = Array.from({ length: 40 }, (_, i) => edsCluster(`c-${i}`));
+    // Text where an enum's number belongs: only the encoder notices.
+    (clusters[17] as unknown as { lbPolicy: unknown }).lbPolicy = "x";
+    rejects({ [CDS]: clusters }, "encode_failed", /CDS "c-17": cannot encode/);
+  });
+  it("EDS endpoint addresses: IPv4 and IPv6 pass, near-IPs do not", () => {
+    const withAddress = (address: string) => {
+      const c = cla("svc-0");
+      const ep = c.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+      if (ep?.case === "endpoint" && ep.value.address?.address.case === "socketAddress")
+        ep.value.address.address.value.address = address;
+      return c;
+    };
+    for (const ok of ["10.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "fd00::10"]) {
+      createSnapshotRegistry().setSnapshot("g", { [EDS]: [withAddress(ok)] });
+    }
+    for (const bad of ["256.0.0.1", "10.0.0", "10.0.0.1.2", "010.0.0.1", "10..0.1", "10.0.0.1 "]) {
+      rejects({ [EDS]: [withAddress(bad)] }, "invalid_resource", /is not an IP address/);
+    }
+  });
   it("a broken protoc-gen-validate rule, named by its field path", () => {
     const c = cla("svc-0", 1, 70_000);
     rejects(

@@ -10,8 +10,11 @@ interface Entry {
   refs: number;
 }
 
+// Within a type, the content hash is the key when the version is the derived
+// one (the common case: no string is built); a host version or a TTL joins it.
 function keyOf(enc: EncodedResource): string {
-  return `${enc.typeUrl}\u0000${enc.hash}\u0000${enc.version}\u0000${enc.ttlMs ?? ""}`;
+  if (enc.version === enc.hash && enc.ttlMs === undefined) return enc.hash;
+  return `${enc.hash}\u0000${enc.version}\u0000${enc.ttlMs ?? ""}`;
 }
 
 /** What the store holds. */
@@ -26,7 +29,8 @@ export interface StoreStats {
 
 /** Interns encoded resources and counts who holds them. */
 export class ResourceStore {
-  readonly #entries = new Map<string, Entry>();
+  // Type URL → key → entry.
+  readonly #entries = new Map<string, Map<string, Entry>>();
   // Frozen messages promise not to change: their encoding is remembered per
   // object, so the same object handed in again (a memoized builder's output)
   // is neither encoded nor hashed again.
@@ -35,6 +39,7 @@ export class ResourceStore {
   // builder's output again) is recognised without building its key.
   readonly #held = new WeakSet<EncodedResource>();
   #bytes = 0;
+  #count = 0;
   #references = 0;
 
   /** The encoding remembered for a frozen message of this type, if any. */
@@ -51,19 +56,25 @@ export class ResourceStore {
   /** The held resource equal to `enc` (same type, content, version and TTL), if any. */
   find(enc: EncodedResource): EncodedResource | undefined {
     if (this.#held.has(enc)) return enc;
-    return this.#entries.get(keyOf(enc))?.enc;
+    return this.#entries.get(enc.typeUrl)?.get(keyOf(enc))?.enc;
   }
 
   /** One more slot holds `enc` (which must be the held object when one exists). */
   retain(enc: EncodedResource): void {
     const key = keyOf(enc);
-    const e = this.#entries.get(key);
+    let entries = this.#entries.get(enc.typeUrl);
+    if (!entries) {
+      entries = new Map();
+      this.#entries.set(enc.typeUrl, entries);
+    }
+    const e = entries.get(key);
     this.#references++;
     if (e) {
       e.refs++;
       return;
     }
-    this.#entries.set(key, { enc, refs: 1 });
+    entries.set(key, { enc, refs: 1 });
+    this.#count++;
     this.#held.add(enc);
     this.#bytes += enc.anyBytes.length;
   }
@@ -71,11 +82,14 @@ export class ResourceStore {
   /** A slot let go of `enc`; the last one drops it. */
   release(enc: EncodedResource): void {
     const key = keyOf(enc);
-    const e = this.#entries.get(key);
-    if (!e || e.enc !== enc) return;
+    const entries = this.#entries.get(enc.typeUrl);
+    const e = entries?.get(key);
+    if (!entries || !e || e.enc !== enc) return;
     this.#references--;
     if (--e.refs > 0) return;
-    this.#entries.delete(key);
+    entries.delete(key);
+    this.#count--;
+    if (entries.size === 0) this.#entries.delete(enc.typeUrl);
     this.#held.delete(enc);
     this.#bytes -= enc.anyBytes.length;
   }
@@ -93,6 +107,6 @@ export class ResourceStore {
 
   /** What is held. */
   stats(): StoreStats {
-    return { resources: this.#entries.size, resourceBytes: this.#bytes, references: this.#references };
+    return { resources: this.#count, resourceBytes: this.#bytes, references: this.#references };
   }
 }

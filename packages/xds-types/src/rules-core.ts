@@ -16,24 +16,23 @@ export interface Ctx {
   readonly out: RuleViolation[];
   readonly limit: number;
   readonly registry: Registry | undefined;
+  /**
+   * Where the walk is: the segments (field names, list indexes, rendered map
+   * keys and Any types) from the checked message down to the current one,
+   * pushed and popped as the walk goes, and turned into text only when
+   * something is reported, so a valid message costs no allocation.
+   */
+  readonly at: (string | number)[];
 }
 
-// Where a value is: a chain of segments (field names, list indexes, rendered
-// map keys and Any types), turned into text only when something is reported,
-// so a valid message costs no string building.
-export type Path = { readonly up: Path; readonly seg: string | number } | undefined;
+/** Checks a value found at segment `seg` of the message the walk is in (`ctx.at`). */
+export type ValueCheck = (value: unknown, seg: string | number, ctx: Ctx) => void;
 
-/** Checks a message found at `at`. */
-export type Check = (msg: Obj, at: Path, ctx: Ctx) => void;
-/** Checks a value found at segment `seg` under `up`. */
-export type ValueCheck = (value: unknown, up: Path, seg: string | number, ctx: Ctx) => void;
-
-function render(up: Path, seg: string | number | undefined): string {
-  const segs: (string | number)[] = seg === undefined ? [] : [seg];
-  for (let p = up; p; p = p.up) segs.push(p.seg);
+function render(at: readonly (string | number)[], seg: string | number | undefined): string {
   let out = "";
-  for (let i = segs.length - 1; i >= 0; i--) {
-    const s = segs[i] as string | number;
+  const n = at.length + (seg === undefined ? 0 : 1);
+  for (let i = 0; i < n; i++) {
+    const s = (i < at.length ? at[i] : seg) as string | number;
     if (typeof s === "number") out += `[${s}]`;
     else if (s.startsWith("[") || s.startsWith("(")) out += s;
     else out += out ? `.${s}` : s;
@@ -41,8 +40,9 @@ function render(up: Path, seg: string | number | undefined): string {
   return out;
 }
 
-export function report(ctx: Ctx, up: Path, seg: string | number | undefined, message: string): void {
-  if (ctx.out.length < ctx.limit) ctx.out.push({ path: render(up, seg) || "(message)", message });
+/** Records a broken rule at segment `seg` of where the walk is (the message itself when undefined). */
+export function report(ctx: Ctx, seg: string | number | undefined, message: string): void {
+  if (ctx.out.length < ctx.limit) ctx.out.push({ path: render(ctx.at, seg) || "(message)", message });
 }
 
 // Rule fields are proto2 optionals: protobuf-es keeps set ones as own properties.
@@ -58,14 +58,14 @@ export function inNotIn<T>(
 ): void {
   if (inList.length > 0) {
     const text = inList.map(show).join(", ");
-    checks.push((v, u, k, ctx) => {
-      if (!inList.some((x) => x === (v as T))) report(ctx, u, k, `must be one of ${text}`);
+    checks.push((v, k, ctx) => {
+      if (!inList.some((x) => x === (v as T))) report(ctx, k, `must be one of ${text}`);
     });
   }
   if (notIn.length > 0) {
     const text = notIn.map(show).join(", ");
-    checks.push((v, u, k, ctx) => {
-      if (notIn.some((x) => x === (v as T))) report(ctx, u, k, `must not be one of ${text}`);
+    checks.push((v, k, ctx) => {
+      if (notIn.some((x) => x === (v as T))) report(ctx, k, `must not be one of ${text}`);
     });
   }
 }
@@ -73,7 +73,7 @@ export function inNotIn<T>(
 export function combine(checks: readonly ValueCheck[]): ValueCheck | undefined {
   if (checks.length === 0) return undefined;
   if (checks.length === 1) return checks[0];
-  return (v, u, k, ctx) => {
-    for (const c of checks) c(v, u, k, ctx);
+  return (v, k, ctx) => {
+    for (const c of checks) c(v, k, ctx);
   };
 }

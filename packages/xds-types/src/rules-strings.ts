@@ -98,51 +98,43 @@ function lengthCheck<R extends object>(
   const hi = bound(max);
   const bytes = unit === "bytes";
   if (eq !== undefined)
-    checks.push((v, u, k, ctx) => {
-      if (measure(v as string) !== eq) report(ctx, u, k, `must be exactly ${eq} ${unit} long`);
+    checks.push((v, k, ctx) => {
+      if (measure(v as string) !== eq) report(ctx, k, `must be exactly ${eq} ${unit} long`);
     });
   if (lo !== undefined)
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const n = (v as string).length;
       // Code points ≥ half the UTF-16 units; bytes ≥ the UTF-16 units.
       if ((bytes ? n : n >> 1) >= lo) return;
-      if (measure(v as string) < lo) report(ctx, u, k, `must be at least ${lo} ${unit} long`);
+      if (measure(v as string) < lo) report(ctx, k, `must be at least ${lo} ${unit} long`);
     });
   if (hi !== undefined)
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const n = (v as string).length;
       // Code points ≤ the UTF-16 units; bytes ≤ three times them.
       if ((bytes ? n * 3 : n) <= hi) return;
-      if (measure(v as string) > hi) report(ctx, u, k, `must be at most ${hi} ${unit} long`);
+      if (measure(v as string) > hi) report(ctx, k, `must be at most ${hi} ${unit} long`);
     });
 }
 
 export function stringCheck(s: StringRules): ValueCheck | undefined {
   const checks: ValueCheck[] = [];
-  if (has(s, "const")) checks.push((v, u, k, ctx) => v !== s.const && report(ctx, u, k, `must be "${s.const}"`));
+  if (has(s, "const")) checks.push((v, k, ctx) => v !== s.const && report(ctx, k, `must be "${s.const}"`));
   lengthCheck(checks, s, "len", "minLen", "maxLen", "characters", codePoints);
   lengthCheck(checks, s, "lenBytes", "minBytes", "maxBytes", "bytes", utf8Length);
   if (has(s, "pattern")) {
     const re = compilePattern(s.pattern);
-    if (re)
-      checks.push((v, u, k, ctx) => !re.test(v as string) && report(ctx, u, k, `must match the pattern ${s.pattern}`));
+    if (re) checks.push((v, k, ctx) => !re.test(v as string) && report(ctx, k, `must match the pattern ${s.pattern}`));
   }
   if (has(s, "prefix"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).startsWith(s.prefix) && report(ctx, u, k, `must start with "${s.prefix}"`),
-    );
+    checks.push((v, k, ctx) => !(v as string).startsWith(s.prefix) && report(ctx, k, `must start with "${s.prefix}"`));
   if (has(s, "suffix"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).endsWith(s.suffix) && report(ctx, u, k, `must end with "${s.suffix}"`),
-    );
+    checks.push((v, k, ctx) => !(v as string).endsWith(s.suffix) && report(ctx, k, `must end with "${s.suffix}"`));
   if (has(s, "contains"))
-    checks.push(
-      (v, u, k, ctx) => !(v as string).includes(s.contains) && report(ctx, u, k, `must contain "${s.contains}"`),
-    );
+    checks.push((v, k, ctx) => !(v as string).includes(s.contains) && report(ctx, k, `must contain "${s.contains}"`));
   if (has(s, "notContains"))
     checks.push(
-      (v, u, k, ctx) =>
-        (v as string).includes(s.notContains) && report(ctx, u, k, `must not contain "${s.notContains}"`),
+      (v, k, ctx) => (v as string).includes(s.notContains) && report(ctx, k, `must not contain "${s.notContains}"`),
     );
   inNotIn(checks, s.in, s.notIn, (v) => JSON.stringify(v));
   const wk = s.wellKnown;
@@ -150,14 +142,14 @@ export function stringCheck(s: StringRules): ValueCheck | undefined {
     const test = wellKnownString(wk.case, wk.case === "wellKnownRegex" ? wk.value : 0, !has(s, "strict") || s.strict);
     if (test) {
       const [ok, what] = test;
-      checks.push((v, u, k, ctx) => {
-        if (!ok(v as string)) report(ctx, u, k, `must be ${what}`);
+      checks.push((v, k, ctx) => {
+        if (!ok(v as string)) report(ctx, k, `must be ${what}`);
       });
     }
   }
   const check = combine(checks);
   // ignore_empty: the rules hold only for a non-empty value.
-  if (check && s.ignoreEmpty) return (v, u, k, ctx) => v !== "" && check(v, u, k, ctx);
+  if (check && s.ignoreEmpty) return (v, k, ctx) => v !== "" && check(v, k, ctx);
   return check;
 }
 
@@ -201,10 +193,9 @@ export function bytesCheck(b: BytesRules): ValueCheck | undefined {
   const wk = b.wellKnown;
   if (wk.case !== undefined && wk.value) {
     const want = wk.case === "ipv4" ? 4 : wk.case === "ipv6" ? 16 : 0;
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const n = (v as Uint8Array).length;
-      if (want ? n !== want : n !== 4 && n !== 16)
-        report(ctx, u, k, `must be ${want || "4 or 16"} bytes (an IP address)`);
+      if (want ? n !== want : n !== 4 && n !== 16) report(ctx, k, `must be ${want || "4 or 16"} bytes (an IP address)`);
     });
   }
   return combine(checks);

@@ -10,7 +10,7 @@ import type {
   RepeatedRules,
   TimestampRules,
 } from "./gen/validate/validate_pb.js";
-import { type Ctx, type Path, type ValueCheck, combine, has, inNotIn, report } from "./rules-core.js";
+import { type Ctx, type ValueCheck, combine, has, inNotIn, report } from "./rules-core.js";
 import { bytesCheck, stringCheck } from "./rules-strings.js";
 
 type Num = number | bigint;
@@ -43,8 +43,8 @@ export function scalarRules(r: FieldRules): ValueCheck | undefined {
     case "bool": {
       const b = r.type.value;
       if (!has(b, "const")) return undefined;
-      return (v, u, k, ctx) => {
-        if (v !== b.const) report(ctx, u, k, `must be ${b.const}`);
+      return (v, k, ctx) => {
+        if (v !== b.const) report(ctx, k, `must be ${b.const}`);
       };
     }
     case "string":
@@ -80,7 +80,7 @@ function orderedChecks<T>(r: Ordered<T>, ord: (v: T) => Num, show: (v: T) => str
   if (r.const !== undefined) {
     const c = ord(r.const);
     const text = `must equal ${show(r.const)}`;
-    checks.push((v, u, k, ctx) => ord(v as T) !== c && report(ctx, u, k, text));
+    checks.push((v, k, ctx) => ord(v as T) !== c && report(ctx, k, text));
   }
   const low = r.gt ?? r.gte;
   const high = r.lt ?? r.lte;
@@ -94,26 +94,26 @@ function orderedChecks<T>(r: Ordered<T>, ord: (v: T) => Num, show: (v: T) => str
   const hiText = high === undefined ? "" : `${hiIncl ? "at most" : "less than"} ${show(high)}`;
   if (lo !== undefined && hi !== undefined && hi < lo) {
     // PGV: an upper bound below the lower one means "outside the range".
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const x = ord(v as T);
-      if (!above(x) && !below(x)) report(ctx, u, k, `must be ${loText} or ${hiText}`);
+      if (!above(x) && !below(x)) report(ctx, k, `must be ${loText} or ${hiText}`);
     });
   } else if (lo !== undefined || hi !== undefined) {
     const text = [loText, hiText].filter(Boolean).join(" and ");
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const x = ord(v as T);
-      if (!above(x) || !below(x)) report(ctx, u, k, `must be ${text}`);
+      if (!above(x) || !below(x)) report(ctx, k, `must be ${text}`);
     });
   }
   if (r.in.length > 0) {
     const allowed = r.in.map(ord);
     const text = `must be one of ${r.in.map(show).join(", ")}`;
-    checks.push((v, u, k, ctx) => !allowed.includes(ord(v as T)) && report(ctx, u, k, text));
+    checks.push((v, k, ctx) => !allowed.includes(ord(v as T)) && report(ctx, k, text));
   }
   if (r.notIn.length > 0) {
     const refused = r.notIn.map(ord);
     const text = `must not be one of ${r.notIn.map(show).join(", ")}`;
-    checks.push((v, u, k, ctx) => refused.includes(ord(v as T)) && report(ctx, u, k, text));
+    checks.push((v, k, ctx) => refused.includes(ord(v as T)) && report(ctx, k, text));
   }
   return checks;
 }
@@ -122,29 +122,26 @@ export function enumCheck(r: FieldRules, defined: readonly number[]): ValueCheck
   if (r.type.case !== "enum") return undefined;
   const e: EnumRules = r.type.value;
   const checks: ValueCheck[] = [];
-  if (has(e, "const")) checks.push((v, u, k, ctx) => v !== e.const && report(ctx, u, k, `must be ${e.const}`));
+  if (has(e, "const")) checks.push((v, k, ctx) => v !== e.const && report(ctx, k, `must be ${e.const}`));
   if (e.definedOnly) {
     const known = new Set(defined);
-    checks.push(
-      (v, u, k, ctx) => !known.has(v as number) && report(ctx, u, k, `must be a defined enum value, not ${v}`),
-    );
+    checks.push((v, k, ctx) => !known.has(v as number) && report(ctx, k, `must be a defined enum value, not ${v}`));
   }
   inNotIn(checks, e.in, e.notIn, String);
   return combine(checks);
 }
 
-export function repeatedBounds(r: RepeatedRules, list: readonly unknown[], u: Path, k: string, ctx: Ctx): void {
+export function repeatedBounds(r: RepeatedRules, list: readonly unknown[], k: string, ctx: Ctx): void {
   const n = list.length;
   if (has(r, "minItems") && n < Number(r.minItems))
-    report(ctx, u, k, `must have at least ${r.minItems} item(s), has ${n}`);
-  if (has(r, "maxItems") && n > Number(r.maxItems))
-    report(ctx, u, k, `must have at most ${r.maxItems} item(s), has ${n}`);
+    report(ctx, k, `must have at least ${r.minItems} item(s), has ${n}`);
+  if (has(r, "maxItems") && n > Number(r.maxItems)) report(ctx, k, `must have at most ${r.maxItems} item(s), has ${n}`);
   if (r.unique && n > 1) {
     const seen = new Set<unknown>();
     for (const v of list) {
       const key = v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v;
       if (seen.has(key)) {
-        report(ctx, u, k, `must not repeat an item (${String(v)} appears twice)`);
+        report(ctx, k, `must not repeat an item (${String(v)} appears twice)`);
         return;
       }
       seen.add(key);
@@ -152,11 +149,10 @@ export function repeatedBounds(r: RepeatedRules, list: readonly unknown[], u: Pa
   }
 }
 
-export function mapBounds(r: MapRules, n: number, u: Path, k: string, ctx: Ctx): void {
+export function mapBounds(r: MapRules, n: number, k: string, ctx: Ctx): void {
   if (has(r, "minPairs") && n < Number(r.minPairs))
-    report(ctx, u, k, `must have at least ${r.minPairs} entries, has ${n}`);
-  if (has(r, "maxPairs") && n > Number(r.maxPairs))
-    report(ctx, u, k, `must have at most ${r.maxPairs} entries, has ${n}`);
+    report(ctx, k, `must have at least ${r.minPairs} entries, has ${n}`);
+  if (has(r, "maxPairs") && n > Number(r.maxPairs)) report(ctx, k, `must have at most ${r.maxPairs} entries, has ${n}`);
 }
 
 // ---- well-known messages ----------------------------------------------------
@@ -178,16 +174,13 @@ export function timestampCheck(t: TimestampRules): ValueCheck | undefined {
   const show = (v: Timestamp) => new Date(Number(v.seconds) * 1000 + Math.floor(v.nanos / 1e6)).toISOString();
   const checks = orderedChecks<Timestamp>({ ...t, in: [], notIn: [] }, nanos, show);
   const now = () => BigInt(Date.now()) * 1_000_000n;
-  if (t.ltNow)
-    checks.push((v, u, k, ctx) => nanos(v as Timestamp) >= now() && report(ctx, u, k, "must be in the past"));
-  if (t.gtNow)
-    checks.push((v, u, k, ctx) => nanos(v as Timestamp) <= now() && report(ctx, u, k, "must be in the future"));
+  if (t.ltNow) checks.push((v, k, ctx) => nanos(v as Timestamp) >= now() && report(ctx, k, "must be in the past"));
+  if (t.gtNow) checks.push((v, k, ctx) => nanos(v as Timestamp) <= now() && report(ctx, k, "must be in the future"));
   if (t.within) {
     const w = nanos(t.within);
-    checks.push((v, u, k, ctx) => {
+    checks.push((v, k, ctx) => {
       const diff = nanos(v as Timestamp) - now();
-      if ((diff < 0n ? -diff : diff) > w)
-        report(ctx, u, k, `must be within ${showDuration(t.within as Duration)} of now`);
+      if ((diff < 0n ? -diff : diff) > w) report(ctx, k, `must be within ${showDuration(t.within as Duration)} of now`);
     });
   }
   return combine(checks);
@@ -198,5 +191,5 @@ export function anyCheck(a: AnyRules): ValueCheck | undefined {
   const checks: ValueCheck[] = [];
   inNotIn(checks, a.in, a.notIn, (v) => v);
   const check = combine(checks);
-  return check && ((v, u, k, ctx) => check((v as Any).typeUrl, u, k, ctx));
+  return check && ((v, k, ctx) => check((v as Any).typeUrl, k, ctx));
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type MessageInitShape, create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
   type Cluster,
   Cluster_DiscoveryType,
@@ -13,6 +14,7 @@ import { ListenerSchema } from "./gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "./gen/envoy/config/route/v3/route_pb.js";
 import { RegexMatcherSchema } from "./gen/envoy/type/matcher/v3/regex_pb.js";
 import { httpConnectionManagerFilter, routerHttpFilter } from "./index.js";
+import { HttpProtocolOptionsSchema } from "./gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
 import { xdsRegistry } from "./registry.js";
 import { checkRules, declaresRules } from "./rules.js";
 
@@ -167,6 +169,23 @@ describe("protoc-gen-validate rules", () => {
       {
         path: "filter_chains[0].filters[0].typed_config(envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager).stat_prefix",
         message: "must be at least 1 characters long",
+      },
+    ]);
+  });
+
+  it("walks map values, with the key in the path, and Any contents inside them", () => {
+    const name = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+    const c = cluster({
+      typedExtensionProtocolOptions: {
+        [name]: anyPack(HttpProtocolOptionsSchema, create(HttpProtocolOptionsSchema)),
+      },
+      name: "",
+    });
+    assert.deepEqual(checkRules(ClusterSchema, c, { registry: xdsRegistry }), [
+      { path: "name", message: "must be at least 1 characters long" },
+      {
+        path: `typed_extension_protocol_options["${name}"](${name}).upstream_protocol_options`,
+        message: "one of explicit_http_config, use_downstream_protocol_config, auto_config must be set",
       },
     ]);
   });
