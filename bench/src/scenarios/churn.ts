@@ -8,16 +8,6 @@ import { type LoadClient, startLoad } from "../load.js";
 import { percentile, until } from "../measure.js";
 
 const EDS = TypeUrl.ClusterLoadAssignment;
-const ROUNDS = 5;
-
-interface ChurnResult {
-  /** Per stream and round: ms from the registry update to the response's arrival (unsorted). */
-  readonly latencies: number[];
-  /** Bytes received per stream for one change. */
-  readonly bytesPerChange: number;
-  /** Bytes received per stream for the initial world. */
-  readonly worldBytes: number;
-}
 
 /** The initial world: one CLA with 10 endpoints per service. */
 function worldOf(names: readonly string[]) {
@@ -29,48 +19,58 @@ function changeOf(names: readonly string[], round: number) {
   return cla(names[(round * 37) % names.length] ?? "svc-0", 10, 40000 + round * 10);
 }
 
-/**
- * Runs `ROUNDS` changes against streams that already hold the world: each
- * round `prepare` readies the change (untimed) and returns what sends it,
- * which is timed until every stream has its next response.
- */
-async function timeChanges(
-  load: LoadClient,
-  timeout: number,
-  prepare: (round: number) => () => void,
-): Promise<{ latencies: number[]; bytes: number }> {
-  // Let the initial ACKs land so the change is the only thing on the wire.
-  await new Promise((r) => setTimeout(r, 300));
-  // One change untimed first: the first one through a server's change path
-  // is also the first its code is compiled for (the floor sends bytes it
-  // prepared, so it has none); a running control plane has long done this.
-  const warm = prepare(ROUNDS);
-  await load.mark(timeout);
-  warm();
-  await load.next("marked", timeout);
-  await new Promise((r) => setTimeout(r, 100));
-  const latencies: number[] = [];
-  let bytes = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const send = prepare(round);
-    await load.mark(timeout);
-    const t0 = performance.timeOrigin + performance.now();
-    send();
-    const marked = await load.next("marked", timeout);
-    for (const at of marked.arrivals) latencies.push(at - t0);
-    bytes += marked.bytes;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { latencies, bytes };
+/** One server with its streams holding the world, ready to be sent changes. */
+interface Side {
+  readonly load: LoadClient;
+  /** Bytes each stream received for the world. */
+  readonly worldBytes: number;
+  /** Readies the round's change (untimed) and returns what sends it. */
+  prepare(round: number): () => void;
+  stop(): Promise<void>;
 }
 
-/** Subscribes `streams` clients to every CLA, then changes one endpoint of one cluster `ROUNDS` times. */
-async function churn(
+/** Per side: ms from the change to each stream's next response, and the bytes of those responses. */
+interface Timed {
+  readonly latencies: number[];
+  readonly bytes: number;
+}
+
+/**
+ * Times `rounds` changes on every side, the sides taking turns round by round,
+ * so a noisy spell of the shared machine falls on all of them alike: each
+ * change is timed until every stream of its side has its next response.
+ */
+async function timeInTurns(sides: readonly Side[], rounds: number, timeout: number): Promise<Timed[]> {
+  // Let the initial ACKs land so the change is the only thing on the wire.
+  await new Promise((r) => setTimeout(r, 300));
+  const out = sides.map(() => ({ latencies: [] as number[], bytes: 0 }));
+  // round -1 is untimed: the first change through a server's change path is
+  // also the first its code is compiled for (the floor sends bytes it
+  // prepared, so it has none); a running control plane has long done this.
+  for (let round = -1; round < rounds; round++) {
+    for (const [k, side] of sides.entries()) {
+      const send = side.prepare(round < 0 ? rounds : round);
+      await side.load.mark(timeout);
+      const t0 = performance.timeOrigin + performance.now();
+      send();
+      const marked = await side.load.next("marked", timeout);
+      if (round >= 0) {
+        for (const at of marked.arrivals) out[k]?.latencies.push(at - t0);
+        (out[k] as { bytes: number }).bytes += marked.bytes;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return out;
+}
+
+/** `streams` clients subscribed to every CLA of an xdskit server; a change moves one endpoint of one cluster. */
+async function xdskitSide(
   protocol: "sotw" | "delta",
   streams: number,
   services: number,
   timeout: number,
-): Promise<ChurnResult> {
+): Promise<Side> {
   const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
   const registry = createSnapshotRegistry({ nodeGroup: () => "bench" });
   registry.setSnapshot("bench", { [EDS]: worldOf(names) });
@@ -83,21 +83,29 @@ async function churn(
     subscriptions: { [EDS]: names },
     protocol,
   });
+  const stop = async () => {
+    await load.stop();
+    await ads.shutdown(1000);
+  };
   try {
     await load.next("subscribed", timeout);
     const done = await load.next("done", timeout);
-    const { latencies, bytes } = await timeChanges(load, timeout, (round) => () => {
-      registry.updateResources("bench", EDS, { upsert: [changeOf(names, round)] });
-    });
-    return { latencies, bytesPerChange: bytes / ROUNDS / streams, worldBytes: done.bytes / streams };
-  } finally {
-    await load.stop();
-    await ads.shutdown(1000);
+    return {
+      load,
+      worldBytes: done.bytes / streams,
+      prepare: (round) => () => {
+        registry.updateResources("bench", EDS, { upsert: [changeOf(names, round)] });
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
-/** The floor: a bare grpc-js server writing the same Delta bytes (world, then each change) to the same client. */
-async function churnFloor(streams: number, services: number, timeout: number): Promise<number[]> {
+/** The floor: a bare grpc-js server writing the same Delta bytes (world, then each change) to the same kind of client. */
+async function floorSide(streams: number, services: number, timeout: number): Promise<Side> {
   const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
   const registry = createSnapshotRegistry();
   const bytesOf = (clas: ReturnType<typeof cla>[], nonce: string) => {
@@ -117,19 +125,27 @@ async function churnFloor(streams: number, services: number, timeout: number): P
     subscriptions: { [EDS]: names },
     protocol: "delta",
   });
+  const stop = async () => {
+    await load.stop();
+    await floor.stop();
+  };
   try {
     await load.next("subscribed", timeout);
     await until("every floor stream to subscribe", () => floor.subscribed() === streams, timeout);
     floor.broadcast([world]);
-    await load.next("done", timeout);
-    const { latencies } = await timeChanges(load, timeout, (round) => {
-      const change = bytesOf([changeOf(names, round)], String(round + 1));
-      return () => floor.broadcast([change]);
-    });
-    return latencies;
-  } finally {
-    await load.stop();
-    await floor.stop();
+    const done = await load.next("done", timeout);
+    return {
+      load,
+      worldBytes: done.bytes / streams,
+      prepare: (round) => {
+        const change = bytesOf([changeOf(names, round)], String(round + 1));
+        return () => floor.broadcast([change]);
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
@@ -143,15 +159,30 @@ const scenario: Scenario = {
   description: "one endpoint change reaching N streams subscribed to 1,000 CLAs: Delta vs SotW",
   async run(ctx) {
     const streams = Number(process.env.XDSKIT_BENCH_STREAMS) || (ctx.quick ? 100 : 1000);
+    // Changes timed per run: a p99 over five is one slow round of a shared machine.
+    const rounds = ctx.quick ? 5 : 15;
     const services = ctx.quick ? 200 : 1000;
     const timeout = ctx.quick ? 60_000 : 150_000;
-    ctx.log(`churn: ${streams} Delta streams`);
-    const delta = await churn("delta", streams, services, timeout);
-    ctx.log(`churn: ${streams} SotW streams`);
-    const sotw = await churn("sotw", streams, services, timeout);
-    ctx.log(`churn: ${streams} Delta streams against the floor`);
-    const floor = await churnFloor(streams, services, timeout);
-    const params = { streams, services, endpointsPerCla: 10, changes: ROUNDS };
+    ctx.log(`churn: ${streams} streams each over Delta, over SotW and to the floor, changes in turns`);
+    const sides: Side[] = [];
+    let timed: Timed[];
+    try {
+      sides.push(await xdskitSide("delta", streams, services, timeout));
+      sides.push(await xdskitSide("sotw", streams, services, timeout));
+      sides.push(await floorSide(streams, services, timeout));
+      timed = await timeInTurns(sides, rounds, timeout);
+    } finally {
+      for (const side of sides) await side.stop();
+    }
+    const [deltaTimed, sotw, floorTimed] = timed as [Timed, Timed, Timed];
+    const delta = {
+      ...deltaTimed,
+      bytesPerChange: deltaTimed.bytes / rounds / streams,
+      worldBytes: (sides[0] as Side).worldBytes,
+    };
+    const sotwBytesPerChange = sotw.bytes / rounds / streams;
+    const floor = floorTimed.latencies;
+    const params = { streams, services, endpointsPerCla: 10, changes: rounds };
     const figures: Figure[] = [];
     for (const p of [50, 99]) {
       figures.push(
@@ -181,7 +212,7 @@ const scenario: Scenario = {
         params: { ...params, worldBytesPerStream: Math.round(delta.worldBytes) },
         value: delta.bytesPerChange,
         unit: "bytes",
-        baseline: { name: "the same change over SotW", value: sotw.bytesPerChange },
+        baseline: { name: "the same change over SotW", value: sotwBytesPerChange },
         target: "proportional to the change, not to the world",
       }),
       figure({

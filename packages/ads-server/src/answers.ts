@@ -55,6 +55,7 @@ export function recordAnswer(
       state.sentChangedAt = undefined;
       env.metrics?.convergence?.(state.shortName, convergenceMs / 1000);
     }
+    if (!env.listens("ack")) return;
     env.emit("ack", {
       connection: conn.ref(),
       typeUrl: state.typeUrl,

@@ -63,13 +63,14 @@ function handleDelta(
   state.requests++;
   const subscribe = [...req.resourceNamesSubscribe, ...req.resourceLocatorsSubscribe.map((l) => l.name)];
   const unsubscribe = [...req.resourceNamesUnsubscribe, ...req.resourceLocatorsUnsubscribe.map((l) => l.name)];
-  env.emit("request", {
-    connection: conn.ref(),
-    typeUrl,
-    resourceNames: subscribe,
-    versionInfo: "",
-    responseNonce: req.responseNonce,
-  });
+  if (env.listens("request"))
+    env.emit("request", {
+      connection: conn.ref(),
+      typeUrl,
+      resourceNames: subscribe,
+      versionInfo: "",
+      responseNonce: req.responseNonce,
+    });
 
   const nonce = req.responseNonce;
   if (nonce !== "") {
@@ -84,6 +85,10 @@ function handleDelta(
       recordAnswer(env, conn, state, nonce, version, req.errorDetail);
     }
   }
+
+  // A plain ACK or NACK (most requests): nothing to subscribe or drop, so the
+  // subscription is not copied and compared (O(names) for every ACK, as it was).
+  if (!first && subscribe.length === 0 && unsubscribe.length === 0) return;
 
   let wildcard = state.wildcard;
   const names = new Set(state.names);
@@ -106,8 +111,8 @@ function handleDelta(
     return;
   }
   if (!first && wildcard === state.wildcard && sameSet(names, state.names)) {
-    // A plain ACK or NACK: the watch was re-armed with what was sent, so a
-    // rejected version is not sent again and a newer one will be.
+    // Subscribed to what it had: like an ACK or NACK, the watch was re-armed
+    // with what was sent, so a rejected version is not sent again and a newer one will be.
     return;
   }
   resubscribe(conn, state, wildcard, names, first ? req.initialResourceVersions : undefined);

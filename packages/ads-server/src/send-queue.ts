@@ -39,6 +39,31 @@ export interface SendTarget {
   sendTimedOut(waitedMs: number, bytes: number, typeName: string): void;
 }
 
+// Queues to flush on the next microtask, in the order they were queued: one
+// microtask for all the streams a change touches (a push to a thousand
+// streams would otherwise make a thousand, each with its async context).
+const toFlush: SendQueue[] = [];
+
+function scheduleFlush(queue: SendQueue): void {
+  toFlush.push(queue);
+  if (toFlush.length === 1) queueMicrotask(flushAll);
+}
+
+function flushAll(): void {
+  // Queues scheduled while these flush (none are, today) wait for the next microtask.
+  const now = toFlush.splice(0);
+  for (const q of now) {
+    try {
+      q.flushScheduled();
+    } catch (err) {
+      // As if each flush were a microtask of its own: the error surfaces, the others still flush.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+}
+
 /** The pending responses of one stream and the writes HTTP/2 has not taken yet. */
 export class SendQueue implements BudgetHolder {
   #flushScheduled = false;
@@ -59,10 +84,13 @@ export class SendQueue implements BudgetHolder {
     this.#flushScheduled = true;
     // A microtask lets every type touched by one registry change be queued
     // before the first is written, so the push order can be applied.
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      this.flush();
-    });
+    scheduleFlush(this);
+  }
+
+  /** The scheduled flush (see scheduleFlush). */
+  flushScheduled(): void {
+    this.#flushScheduled = false;
+    this.flush();
   }
 
   /**
@@ -209,6 +237,7 @@ export class SendQueue implements BudgetHolder {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     ctx.metrics?.push(state.shortName, seconds);
+    if (!ctx.listens("push")) return;
     ctx.emit("push", {
       connection: this.target.ref(),
       typeUrl: state.typeUrl,

@@ -51,4 +51,6 @@ export interface ServerContext {
   /** Issues the next nonce number; nonces are its base-36 text, so they grow with time. */
   nextNonce(): number;
   emit<E extends keyof AdsServerEvents>(event: E, ...args: Parameters<AdsServerEvents[E]>): void;
+  /** True when the host listens to `event`: the per-request and per-write events are only built then. */
+  listens(event: keyof AdsServerEvents): boolean;
 }

@@ -249,6 +249,7 @@ class AdsServerImpl extends EventEmitter<AdsServerEvents> implements AdsServer {
           (options.logger ?? silentLogger).error("event listener threw", { event, error: String(err) });
         }
       },
+      listens: (event) => this.listenerCount(event) > 0,
       assembled: new WeakMap(),
       assembledDelta: new WeakMap(),
       nextNonce: () => ++nonces,

@@ -131,13 +131,14 @@ function handleSotw(
   }
   const state = conn.state(typeUrl, type.shortName, type.fullState);
   state.requests++;
-  env.emit("request", {
-    connection: conn.ref(),
-    typeUrl,
-    resourceNames: req.resourceNames,
-    versionInfo: req.versionInfo,
-    responseNonce: req.responseNonce,
-  });
+  if (env.listens("request"))
+    env.emit("request", {
+      connection: conn.ref(),
+      typeUrl,
+      resourceNames: req.resourceNames,
+      versionInfo: req.versionInfo,
+      responseNonce: req.responseNonce,
+    });
   const nonce = req.responseNonce;
   if (nonce !== "") {
     if (nonce !== state.sentNonce) {
