@@ -104,6 +104,12 @@ function figures(plan: OperatorPlan, X: SourceRun, I: SourceRun): Figure[] {
       baseline: istiod(I.fullConfigMs),
       target: "<= 0.1x",
     }),
+    row(
+      "server CPU to full config (independent of how fast the load reads)",
+      "ms",
+      X.fullConfigCpuMs,
+      I.fullConfigCpuMs,
+    ),
     row("RSS settled after full config", "bytes", X.rss, I.rss, "<= 0.1x"),
     row("peak RSS", "bytes", X.peakRss, I.peakRss),
     row("one-endpoint change → every sidecar: p50 (file watch and debounce included)", "ms", X.churn.p50, I.churn.p50),

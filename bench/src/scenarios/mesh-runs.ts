@@ -109,6 +109,12 @@ export interface Convergence {
   /** Server CPU per change, in ms. */
   readonly cpuMsPerChange: number;
   readonly bytesPerStream: number;
+  /**
+   * Per change, ms from the change to the server handing its last response to
+   * HTTP/2 (servers that report it: the mesh server); the rest of a stream's
+   * latency is the wire and the load clients reading on the same cores.
+   */
+  readonly serverLastMs: number[];
 }
 
 /** Makes the k-th change and resolves with when (epoch ms) the source was edited; each must differ from the last. */
@@ -130,6 +136,7 @@ export async function convergence(
   opts: { changes: number; everyMs: number; change: MakeChange; timeoutMs: number },
 ): Promise<Convergence> {
   const latencies: number[] = [];
+  const serverLastMs: number[] = [];
   let bytes = 0;
   const cpu0 = (await server.request<ProcessStats>("stats")).cpuMs;
   await profileWindow(server, true);
@@ -140,6 +147,8 @@ export async function convergence(
     const at = await opts.change(k);
     const marked = await load.next("marked", opts.timeoutMs);
     for (const a of marked.arrivals) latencies.push(a - at);
+    const sent = await server.request<{ lastPushAt?: number }>("sent").catch(() => ({ lastPushAt: undefined }));
+    if (sent.lastPushAt !== undefined && sent.lastPushAt > at) serverLastMs.push(sent.lastPushAt - at);
     bytes += marked.bytes;
     const rest = opts.everyMs - (performance.now() - started);
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
@@ -152,6 +161,7 @@ export async function convergence(
     cores: (cpu1 - cpu0) / (performance.now() - t0),
     cpuMsPerChange: (cpu1 - cpu0) / opts.changes,
     bytesPerStream: bytes / opts.changes / streams,
+    serverLastMs,
   };
 }
 
@@ -159,6 +169,8 @@ export async function convergence(
 export interface SourceRun {
   /** From the load's start until the last stream had every type. */
   readonly fullConfigMs: number;
+  /** Server CPU from the load's start until every stream had every type. */
+  readonly fullConfigCpuMs: number;
   /** Streams ended by the server and opened again on the way to full config. */
   readonly reopened: number;
   readonly readMs: number;
@@ -186,6 +198,7 @@ export async function runSourceWorld(
   change: MakeChange,
   log: (m: string) => void,
 ): Promise<SourceRun> {
+  const cpu0 = (await server.request<{ cpuMs: number }>("cpu")).cpuMs;
   const full = await toFullConfig(
     server,
     {
@@ -198,8 +211,9 @@ export async function runSourceWorld(
     plan.timeoutMs,
   );
   try {
+    const fullConfigCpuMs = (await server.request<{ cpuMs: number }>("cpu")).cpuMs - cpu0;
     log(
-      `full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms${full.reopened ? ` (${full.reopened} streams ended by the server and opened again)` : ""}`,
+      `full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms, ${fullConfigCpuMs.toFixed(0)} ms of server CPU${full.reopened ? ` (${full.reopened} streams ended by the server and opened again)` : ""}`,
     );
     await new Promise((r) => setTimeout(r, 1000));
     const settled = await server.request<ProcessStats & { readMs: number }>("stats");
@@ -212,6 +226,7 @@ export async function runSourceWorld(
     const end = await server.request<ProcessStats>("stats");
     return {
       fullConfigMs: full.ms,
+      fullConfigCpuMs,
       reopened: full.reopened,
       readMs: settled.readMs,
       rss: settled.rss,

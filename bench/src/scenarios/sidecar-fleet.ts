@@ -126,6 +126,14 @@ const scenario: Scenario = {
       }),
       figure({
         scenario: "sidecar-fleet",
+        metric: "of which the server's part: change → its last response handed to HTTP/2 (worst change)",
+        params: { ...params, changes: plan.changes },
+        value: Math.max(...B.churn.serverLastMs),
+        unit: "ms",
+        baseline: { name: base, value: Math.max(...S.churn.serverLastMs) },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
         metric: `server CPU, one change every ${plan.everyMs} ms`,
         params: { ...params, changes: plan.changes, bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream) },
         value: B.churn.cores,

@@ -21,10 +21,12 @@ const controller = createDiscoveryController({ services: source, config: source 
 const ads = createAdsServer({ registry: controller.registry });
 let changes = 0;
 // What the server sent, and the types it answered with nothing because the client held them (reconnects).
-const sent = { responses: 0, bytes: 0, resumed: 0 };
+const sent = { responses: 0, bytes: 0, resumed: 0, lastPushAt: 0 };
 ads.on("push", (e) => {
   sent.responses++;
   sent.bytes += e.bytes;
+  // When (epoch ms) the latest response was handed to HTTP/2: a change's last one tells the server's part of its latency.
+  sent.lastPushAt = performance.timeOrigin + performance.now();
 });
 ads.on("resumed", () => sent.resumed++);
 serve({
