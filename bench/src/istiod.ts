@@ -85,11 +85,13 @@ export async function startIstiod(
     exited = code;
   });
   const deadline = Date.now() + timeoutMs;
+  // The folder the log is in goes with the run: what went wrong is told here.
+  const tail = () => fs.readFileSync(logFile, "utf8").trimEnd().split("\n").slice(-15).join("\n");
   for (;;) {
-    if (exited !== undefined) throw new Error(`istiod exited with ${exited}; see ${logFile}`);
+    if (exited !== undefined) throw new Error(`istiod exited with ${exited}; its last lines:\n${tail()}`);
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`istiod did not listen on ${grpc} within ${timeoutMs} ms; see ${logFile}`);
+      throw new Error(`istiod did not listen on ${grpc} within ${timeoutMs} ms; its last lines:\n${tail()}`);
     }
     const up = await new Promise<boolean>((resolve) => {
       const s = net.connect(grpc, "127.0.0.1", () => {
