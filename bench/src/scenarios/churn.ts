@@ -160,7 +160,7 @@ const scenario: Scenario = {
   async run(ctx) {
     const streams = Number(process.env.XDSKIT_BENCH_STREAMS) || (ctx.quick ? 100 : 1000);
     // Changes timed per run: a p99 over five is one slow round of a shared machine.
-    const rounds = ctx.quick ? 5 : 15;
+    const rounds = ctx.quick ? 5 : 30;
     const services = ctx.quick ? 200 : 1000;
     const timeout = ctx.quick ? 60_000 : 150_000;
     ctx.log(`churn: ${streams} streams each over Delta, over SotW and to the floor, changes in turns`);

@@ -136,6 +136,14 @@ function figures(plan: OperatorPlan, M: SourceRun, F: SourceRun, E: SourceRun): 
       }),
       figure({
         scenario: "sidecar-sources",
+        metric: "of which the server's part: change → its last response handed to HTTP/2 (worst change)",
+        params: p,
+        value: Math.max(...run.churn.serverLastMs),
+        unit: "ms",
+        baseline: { name: floor, value: Math.max(...M.churn.serverLastMs) },
+      }),
+      figure({
+        scenario: "sidecar-sources",
         metric: `server CPU, one change every ${plan.everyMs} ms`,
         params: { ...p, bytesPerSidecarPerChange: Math.round(run.churn.bytesPerStream) },
         value: run.churn.cores,

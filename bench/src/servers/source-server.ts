@@ -53,8 +53,14 @@ async function main(): Promise<void> {
     "routes" in source ? { services: source, config: source } : { services: source },
   );
   const ads = createAdsServer({ registry: controller.registry });
+  // When (epoch ms) the latest response was handed to HTTP/2: a change's last one is the server's part of its latency.
+  let lastPushAt = 0;
+  ads.on("push", () => {
+    lastPushAt = performance.timeOrigin + performance.now();
+  });
   serve({
     status: () => ({ connections: ads.connections.count(), readMs }),
+    sent: () => ({ lastPushAt }),
     stats: () => ({ ...processStats(), readMs }),
     // The memory source's change: one service replaced; `at` when it was made.
     setService: (m) => {

@@ -64,6 +64,9 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   #lastError: Error | undefined;
   #closed = false;
   #settle: NodeJS.Timeout | undefined;
+  // The file (inode, size, mtime) as the pending wait saw it, and as the last good read did.
+  #pendingKey: string | undefined;
+  #readKey: string | undefined;
   #loading: Promise<void> | undefined;
   #again = false;
   readonly #listener: (curr: fs.Stats, prev: fs.Stats) => void;
@@ -101,9 +104,14 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   }
 
   // A change is read only once the file has been quiet for settleMs: every
-  // further change restarts the wait.
-  #changed(): void {
+  // further change restarts the wait. The same change told twice (by the
+  // folder's notification, then by the poll) neither restarts the wait nor,
+  // once read, is read again; `force` re-reads the file as it is.
+  #changed(force = false): void {
     if (this.#closed) return;
+    const key = force ? undefined : fileKey(this.path);
+    if (key !== undefined && key === (this.#settle ? this.#pendingKey : this.#readKey)) return;
+    this.#pendingKey = key;
     if (this.#settle) clearTimeout(this.#settle);
     this.#settle = setTimeout(() => {
       this.#settle = undefined;
@@ -139,9 +147,10 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
       if (!now || now.size !== result.size || now.mtimeMs !== result.mtimeMs) {
         // The worker remembers what it read, which is not what this source holds: it starts afresh.
         this.#parser.close();
-        this.#changed();
+        this.#changed(true);
         return;
       }
+      this.#readKey = fileKey(this.path);
     }
     if (!result.ok) {
       this.#refuse(new XdsError("invalid_config", result.message));
@@ -154,7 +163,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
     if (patch && patch.count !== current.length) {
       // The worker patched a file this source does not hold as it thinks: read it whole.
       this.#parser.close();
-      this.#changed();
+      this.#changed(true);
       return;
     }
     const services = patch
@@ -228,6 +237,12 @@ function watchDirectory(file: string, changed: () => void): fs.FSWatcher | undef
   } catch {
     return undefined;
   }
+}
+
+/** What tells one version of the file from another without reading it. */
+function fileKey(file: string): string {
+  const st = statOrUndefined(file);
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {
