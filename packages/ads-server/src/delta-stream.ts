@@ -13,6 +13,7 @@ import {
   recordAnswer,
   serveStream,
 } from "./stream.js";
+import { scanDeltaAck } from "./request-scan.js";
 import { type TypeState, sameSet } from "./type-state.js";
 
 // Stands in the known versions for a name the client subscribed to and does
@@ -48,7 +49,47 @@ function deltaProtocol(env: StreamEnv): StreamProtocol<typeof DeltaDiscoveryRequ
         Object.keys(req.initialResourceVersions).length,
     }),
     handle: (conn, req, accepted, tools) => handleDelta(env, conn, req, accepted, tools),
+    fast: (conn, raw) => {
+      // Most requests are ACKs (a type URL and a nonce): handled without decoding.
+      const ack = scanDeltaAck(raw);
+      if (!ack || ack.typeUrl === "" || ack.responseNonce === "") return false;
+      const state = conn.types.get(ack.typeUrl);
+      // Only on a type this stream already subscribed to (accepted then).
+      if (!state || state.requests === 0) return false;
+      state.requests++;
+      if (env.listens("request"))
+        env.emit("request", {
+          connection: conn.ref(),
+          typeUrl: ack.typeUrl,
+          resourceNames: [],
+          versionInfo: "",
+          responseNonce: ack.responseNonce,
+        });
+      answerNonce(env, conn, state, ack.responseNonce, undefined);
+      return true;
+    },
   };
+}
+
+/** Records what a request's nonce answers (an ACK, or a NACK with its error), if the nonce is one the stream sent. */
+function answerNonce(
+  env: StreamEnv,
+  conn: Connection,
+  state: TypeState,
+  nonce: string,
+  errorDetail: DeltaDiscoveryRequest["errorDetail"],
+): void {
+  if (nonce === "") return;
+  const version = state.recentNonces.get(nonce);
+  if (version === undefined) {
+    // Too old or never sent: no ACK to record, but the subscription changes
+    // below still apply (Delta requests carry them regardless of the nonce).
+    env.metrics?.staleNonce?.(state.shortName);
+    env.log.debug("unknown or stale nonce", { connection: conn.id, typeUrl: state.typeUrl, nonce });
+    return;
+  }
+  state.recentNonces.delete(nonce);
+  recordAnswer(env, conn, state, nonce, version, errorDetail);
 }
 
 function handleDelta(
@@ -72,19 +113,7 @@ function handleDelta(
       responseNonce: req.responseNonce,
     });
 
-  const nonce = req.responseNonce;
-  if (nonce !== "") {
-    const version = state.recentNonces.get(nonce);
-    if (version === undefined) {
-      // Too old or never sent: no ACK to record, but the subscription changes
-      // below still apply (Delta requests carry them regardless of the nonce).
-      env.metrics?.staleNonce?.(state.shortName);
-      env.log.debug("unknown or stale nonce", { connection: conn.id, typeUrl, nonce });
-    } else {
-      state.recentNonces.delete(nonce);
-      recordAnswer(env, conn, state, nonce, version, req.errorDetail);
-    }
-  }
+  answerNonce(env, conn, state, req.responseNonce, req.errorDetail);
 
   // A plain ACK or NACK (most requests): nothing to subscribe or drop, so the
   // subscription is not copied and compared (O(names) for every ACK, as it was).

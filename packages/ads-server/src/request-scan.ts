@@ -130,3 +130,35 @@ function sameRun(buf: Uint8Array, at: number, run: Uint8Array): boolean {
 export function namesKeyOf(scanned: ScannedRequest): string {
   return scanned.nameCount === 0 ? "" : `${scanned.nameCount}:${digest(scanned.namesBytes)}`;
 }
+
+/**
+ * Reads a Delta request that is a plain ACK — a type URL and a response
+ * nonce, nothing else — without decoding it; undefined for anything else
+ * (names, a node, an error detail, initial versions, unknown fields), which
+ * the full decoder then reads.
+ */
+export function scanDeltaAck(buf: Uint8Array): { typeUrl: string; responseNonce: string } | undefined {
+  let pos = 0;
+  let typeUrl = "";
+  let responseNonce = "";
+  while (pos < buf.length) {
+    // Fields 2 (type_url) and 6 (response_nonce), length-delimited: one-byte tags 0x12 and 0x32.
+    const tag = buf[pos++];
+    if (tag !== 0x12 && tag !== 0x32) return undefined;
+    let len = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= buf.length || shift > 28) return undefined;
+      const b = buf[pos++] as number;
+      len += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) break;
+      shift += 7;
+    }
+    if (pos + len > buf.length) return undefined;
+    const text = utf8.decode(buf.subarray(pos, pos + len));
+    if (tag === 0x12) typeUrl = text;
+    else responseNonce = text;
+    pos += len;
+  }
+  return { typeUrl, responseNonce };
+}
