@@ -13,6 +13,12 @@ export interface IstioFolderOptions extends IstioStoreOptions {
   readonly dir: string;
   /** How often files are checked for changes, ms. Default 500. */
   readonly pollMs?: number;
+  /**
+   * Where the platform tells of changes in the folder (inotify on Linux), the
+   * files are checked this long after the last notice instead of at the next
+   * poll, ms: long enough for a writer to finish. Default 100.
+   */
+  readonly settleMs?: number;
   /** Largest file read, bytes. Default 4 MiB. */
   readonly maxFileBytes?: number;
   /** Most documents read across the folder; the rest are refused. Default 20,000. */
@@ -50,6 +56,8 @@ class IstioFolder extends IstioStore implements IstioFolderSource {
   readonly dir: string;
   readonly #stamps = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
+  #notices: fs.FSWatcher | undefined;
+  #settle: NodeJS.Timeout | undefined;
   readonly #maxBytes: number;
   readonly #maxObjects: number;
 
@@ -63,6 +71,21 @@ class IstioFolder extends IstioStore implements IstioFolderSource {
     this.rescan();
     this.#timer = setInterval(() => this.rescan(), options.pollMs ?? 500);
     this.#timer.unref();
+    // Notices are a shortcut; the poll stays, for platforms and file systems without them.
+    const settleMs = options.settleMs ?? 100;
+    try {
+      this.#notices = fs.watch(this.dir, { persistent: false, recursive: true }, () => {
+        if (this.#settle) clearTimeout(this.#settle);
+        this.#settle = setTimeout(() => {
+          this.#settle = undefined;
+          this.rescan();
+        }, settleMs);
+        this.#settle.unref();
+      });
+      this.#notices.on("error", () => this.#notices?.close());
+    } catch {
+      this.#notices = undefined;
+    }
   }
 
   rescan(): void {
@@ -136,6 +159,8 @@ class IstioFolder extends IstioStore implements IstioFolderSource {
 
   close(): void {
     clearInterval(this.#timer);
+    if (this.#settle) clearTimeout(this.#settle);
+    this.#notices?.close();
   }
 }
 

@@ -169,6 +169,34 @@ describe("refusing bad Istio objects one by one", () => {
     );
   });
 
+  it("a folder: an edit in a subfolder is seen through the folder's notifications, without waiting for the poll", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-istio-"));
+    dirs.push(dir);
+    fs.mkdirSync(path.join(dir, "team-a"));
+    fs.writeFileSync(path.join(dir, "team-a", "web.yaml"), JSON.stringify(se("web", "10.2.0.1")));
+    // A poll that never comes within the test: only a notification can tell of the edit.
+    const source = createIstioFolderSource({ dir, pollMs: 3_600_000, settleMs: 20 });
+    const alive = setInterval(() => undefined, 1000);
+    try {
+      assert.deepEqual(source.counts(), { ServiceEntry: 1 });
+      const changed = new Promise((r) => source.once("change", r));
+      // Saved aside and renamed in, as editors and deploy tools do.
+      fs.writeFileSync(path.join(dir, "team-a", ".api.yaml.tmp"), JSON.stringify(se("api", "10.3.0.1")));
+      fs.renameSync(path.join(dir, "team-a", ".api.yaml.tmp"), path.join(dir, "team-a", "api.yaml"));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        changed,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no change within 10 s of the edit")), 10_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.deepEqual(source.counts(), { ServiceEntry: 2 });
+    } finally {
+      clearInterval(alive);
+      source.close();
+    }
+  });
+
   it("a folder: several documents a file, edits picked up, bad YAML refused with its file while its objects stay", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdskit-istio-"));
     dirs.push(dir);
