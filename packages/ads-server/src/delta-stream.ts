@@ -57,18 +57,17 @@ function deltaProtocol(env: StreamEnv): StreamProtocol<typeof DeltaDiscoveryRequ
       // Only on a type this stream already subscribed to (accepted then).
       if (!state || state.requests === 0) return false;
       state.requests++;
-      if (env.listens("request"))
-        env.emit("request", {
-          connection: conn.ref(),
-          typeUrl: ack.typeUrl,
-          resourceNames: [],
-          versionInfo: "",
-          responseNonce: ack.responseNonce,
-        });
+      announce(env, conn, ack.typeUrl, [], ack.responseNonce);
       answerNonce(env, conn, state, ack.responseNonce, undefined);
       return true;
     },
   };
+}
+
+/** Tells the host of a request, when it listens (the event is built only then). */
+function announce(env: StreamEnv, conn: Connection, typeUrl: string, names: string[], nonce: string): void {
+  if (!env.listens("request")) return;
+  env.emit("request", { connection: conn.ref(), typeUrl, resourceNames: names, versionInfo: "", responseNonce: nonce });
 }
 
 /** Records what a request's nonce answers (an ACK, or a NACK with its error), if the nonce is one the stream sent. */
@@ -104,14 +103,7 @@ function handleDelta(
   state.requests++;
   const subscribe = [...req.resourceNamesSubscribe, ...req.resourceLocatorsSubscribe.map((l) => l.name)];
   const unsubscribe = [...req.resourceNamesUnsubscribe, ...req.resourceLocatorsUnsubscribe.map((l) => l.name)];
-  if (env.listens("request"))
-    env.emit("request", {
-      connection: conn.ref(),
-      typeUrl,
-      resourceNames: subscribe,
-      versionInfo: "",
-      responseNonce: req.responseNonce,
-    });
+  announce(env, conn, typeUrl, subscribe, req.responseNonce);
 
   answerNonce(env, conn, state, req.responseNonce, req.errorDetail);
 

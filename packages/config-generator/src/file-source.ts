@@ -109,7 +109,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
   // once read, is read again; `force` re-reads the file as it is.
   #changed(force = false): void {
     if (this.#closed) return;
-    const key = force ? undefined : fileKey(this.path);
+    const key = force ? undefined : statKey(statOrUndefined(this.path));
     if (key !== undefined && key === (this.#settle ? this.#pendingKey : this.#readKey)) return;
     this.#pendingKey = key;
     if (this.#settle) clearTimeout(this.#settle);
@@ -150,7 +150,7 @@ class FileSourceImpl extends EventEmitter<SourceEvents> implements FileSource {
         this.#changed(true);
         return;
       }
-      this.#readKey = fileKey(this.path);
+      this.#readKey = statKey(now);
     }
     if (!result.ok) {
       this.#refuse(new XdsError("invalid_config", result.message));
@@ -239,9 +239,8 @@ function watchDirectory(file: string, changed: () => void): fs.FSWatcher | undef
   }
 }
 
-/** What tells one version of the file from another without reading it. */
-function fileKey(file: string): string {
-  const st = statOrUndefined(file);
+/** What tells one version of the file from another without reading it ("" when it is not there). */
+function statKey(st: fs.Stats | undefined): string {
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
 }
 
