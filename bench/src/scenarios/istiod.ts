@@ -18,7 +18,7 @@ import {
   sidecarId,
   sidecarSubscriptions,
 } from "../mesh.js";
-import { type OperatorPlan, type SourceRun, fileEdits, operatorPlan, runSourceWorld } from "./mesh-runs.js";
+import { type OperatorPlan, type SourceRun, fileEdits, operatorPlan, runFloor, runSourceWorld } from "./mesh-runs.js";
 
 const scenario: Scenario = {
   name: "istiod",
@@ -75,14 +75,26 @@ const scenario: Scenario = {
       } finally {
         await istiod.stop();
       }
-      return figures(plan, X, I);
+      // The memory floor: a bare grpc-js server holding the same connections.
+      const floor = await runFloor(
+        {
+          streams: plan.streams,
+          subscriptions: sidecarSubscriptions(plan.services),
+          node: common.node,
+          streamsPerChannel: 1,
+          reopenAfterMs: common.reopenAfterMs,
+        },
+        { ...plan, endpoints: 2, changes: 0 },
+        log("floor"),
+      );
+      return figures(plan, X, I, floor.rss);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   },
 };
 
-function figures(plan: OperatorPlan, X: SourceRun, I: SourceRun): Figure[] {
+function figures(plan: OperatorPlan, X: SourceRun, I: SourceRun, floorRss: number): Figure[] {
   const params = {
     services: plan.services,
     sidecars: plan.streams,
@@ -111,6 +123,9 @@ function figures(plan: OperatorPlan, X: SourceRun, I: SourceRun): Figure[] {
       I.fullConfigCpuMs,
     ),
     row("RSS settled after full config", "bytes", X.rss, I.rss, "<= 0.1x"),
+    // What Node and grpc-js alone take for these connections, beside istiod:
+    // the part of the memory ratio no control plane on them can go below.
+    row("RSS settled of a bare grpc-js server holding the same connections (the floor)", "bytes", floorRss, I.rss),
     row("peak RSS", "bytes", X.peakRss, I.peakRss),
     row("one-endpoint change → every sidecar: p50 (file watch and debounce included)", "ms", X.churn.p50, I.churn.p50),
     row("one-endpoint change → every sidecar: p99", "ms", X.churn.p99, I.churn.p99, "<= 0.5x"),

@@ -2,7 +2,8 @@
 // changes against a mesh server process.
 import fs from "node:fs";
 import type { Service } from "@xdskit/config-generator";
-import { type ProcessStats, type ServerProcess, profileWindow } from "../child.js";
+import { type ProcessStats, type ServerProcess, profileWindow, startServerProcess } from "../child.js";
+import type { LoadPlan } from "../load-client.js";
 import { type LoadClient, startLoads } from "../load.js";
 import { percentile } from "../measure.js";
 import { changed } from "../mesh.js";
@@ -235,5 +236,65 @@ export async function runSourceWorld(
     };
   } finally {
     await full.load.stop();
+  }
+}
+
+/** The floor's figures: the same sidecars on a bare grpc-js server. */
+export interface FloorRun {
+  /** RSS 2 s after every stream had sent its subscriptions. */
+  readonly rss: number;
+  /** JavaScript heap and external memory then, after a GC. */
+  readonly heap: number;
+  /** The changes, when the plan makes any. */
+  readonly churn: Convergence | undefined;
+}
+
+/**
+ * The floor of a fleet: a bare grpc-js server (`servers/floor-server.ts`)
+ * holding the plan's streams — the same load, connections and subscriptions
+ * — and writing each of `changes` one-endpoint changes as one prepared EDS
+ * response to every stream after the pilot's debounce; the streams ACK it as
+ * they ACK a pilot. What the fleet costs with no control plane at all.
+ */
+export async function runFloor(
+  load: Omit<LoadPlan, "target"> & { processes?: number },
+  plan: { services: number; endpoints: number; changes: number; everyMs: number; timeoutMs: number },
+  log: (m: string) => void,
+): Promise<FloorRun> {
+  const floor = await startServerProcess("floor-server", { services: 1, endpoints: plan.endpoints });
+  try {
+    const processes = load.processes ?? 1;
+    const running = startLoads(
+      {
+        ...load,
+        target: `127.0.0.1:${floor.port}`,
+        ...(load.openPerSecond ? { openPerSecond: load.openPerSecond / processes } : {}),
+      },
+      processes,
+    );
+    try {
+      const deadline = Date.now() + plan.timeoutMs;
+      while ((await floor.request<{ connections: number }>("status")).connections < load.streams) {
+        if (Date.now() > deadline) throw new Error(`the floor server saw fewer than ${load.streams} streams`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      const settled = await floor.request<ProcessStats>("stats");
+      if (plan.changes === 0) return { rss: settled.rss, heap: settled.heap, churn: undefined };
+      const churn = await convergence(floor, running, load.streams, {
+        changes: plan.changes,
+        everyMs: plan.everyMs,
+        change: serverChange(floor, plan.services),
+        timeoutMs: plan.timeoutMs,
+      });
+      log(
+        `floor, ${load.streams} streams: p99 ${churn.p99.toFixed(0)} ms, ${churn.cpuMsPerChange.toFixed(0)} ms CPU per change`,
+      );
+      return { rss: settled.rss, heap: settled.heap, churn };
+    } finally {
+      await running.stop();
+    }
+  } finally {
+    await floor.stop();
   }
 }

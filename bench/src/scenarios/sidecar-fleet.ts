@@ -1,41 +1,47 @@
 // The moonshot: 10,000 Istio-style sidecars of one pilot process, each on a
 // connection of its own, from load processes of their own — the 1,000-service
 // world with ten endpoints per service, every sidecar the sidecar of one
-// endpoint (a pod of the mesh). The baseline is the same world at 2,000
-// sidecars in the same run, so every figure reads as what 5x the fleet costs.
+// endpoint (a pod of the mesh). Two baselines from the same run: the same
+// world at 2,000 sidecars (what 5x the fleet costs), and the floor — a bare
+// grpc-js server holding the same 10,000 connections, writing each change as
+// one prepared EDS response to every stream and reading the same ACKs (what
+// the change costs with no control plane at all).
 import { type ProcessStats, startServerProcess } from "../child.js";
 import { type Figure, type Scenario, figure } from "../figure.js";
 import { sidecarId, sidecarSubscriptions } from "../mesh.js";
-import { type Convergence, convergence, serverChange, toFullConfig } from "./mesh-runs.js";
+import { type Convergence, convergence, runFloor, serverChange, toFullConfig } from "./mesh-runs.js";
+
+type Plan = {
+  services: number;
+  endpoints: number;
+  processes: number;
+  changes: number;
+  everyMs: number;
+  timeoutMs: number;
+};
+
+const loadPlan = (sidecars: number, plan: Plan) => ({
+  streams: sidecars,
+  subscriptions: sidecarSubscriptions(plan.services),
+  node: { ids: Array.from({ length: sidecars }, (_, n) => sidecarId(n, plan.endpoints)), cluster: "mesh" },
+  streamsPerChannel: 1,
+  // Pods come up over a few seconds; thousands of connections in one
+  // burst overflow the listen queue (Node's backlog is 511).
+  openPerSecond: 2000,
+});
 
 interface Fleet {
   readonly fullMs: number;
   readonly rss: number;
+  readonly heap: number;
   readonly peakRss: number;
   readonly churn: Convergence;
 }
 
-async function fleet(
-  sidecars: number,
-  plan: { services: number; endpoints: number; processes: number; changes: number; everyMs: number; timeoutMs: number },
-  log: (m: string) => void,
-): Promise<Fleet> {
+async function fleet(sidecars: number, plan: Plan, log: (m: string) => void): Promise<Fleet> {
   const server = await startServerProcess("mesh-server", { services: plan.services, endpoints: plan.endpoints });
   try {
-    const full = await toFullConfig(
-      server,
-      {
-        streams: sidecars,
-        subscriptions: sidecarSubscriptions(plan.services),
-        node: { ids: Array.from({ length: sidecars }, (_, n) => sidecarId(n, plan.endpoints)), cluster: "mesh" },
-        streamsPerChannel: 1,
-        processes: plan.processes,
-        // Pods come up over a few seconds; thousands of connections in one
-        // burst overflow the listen queue (Node's backlog is 511).
-        openPerSecond: 2000,
-      },
-      plan.timeoutMs,
-    );
+    const full = await toFullConfig(server, { ...loadPlan(sidecars, plan), processes: plan.processes }, plan.timeoutMs);
     try {
       log(`${sidecars} sidecars: full config in ${(full.ms / 1000).toFixed(1)} s`);
       await new Promise((r) => setTimeout(r, 2000));
@@ -47,7 +53,7 @@ async function fleet(
         timeoutMs: plan.timeoutMs,
       });
       const end = await server.request<ProcessStats>("stats");
-      return { fullMs: full.ms, rss: settled.rss, peakRss: end.peakRss, churn };
+      return { fullMs: full.ms, rss: settled.rss, heap: settled.heap, peakRss: end.peakRss, churn };
     } finally {
       await full.load.stop();
     }
@@ -73,6 +79,9 @@ const scenario: Scenario = {
     const log = (m: string) => ctx.log(`sidecar-fleet: ${m}`);
     const S = await fleet(small, plan, log);
     const B = await fleet(big, plan, log);
+    const floor = await runFloor({ ...loadPlan(big, plan), processes: plan.processes }, plan, log);
+    if (!floor.churn) throw new Error("the floor run made no changes");
+    const F = { rss: floor.rss, heap: floor.heap, churn: floor.churn };
     const params = {
       services: plan.services,
       endpointsPerService: plan.endpoints,
@@ -80,6 +89,7 @@ const scenario: Scenario = {
       loadProcesses: plan.processes,
     };
     const base = `${small} sidecars`;
+    const floorName = `bare grpc-js server, ${big} connections, writing the change as one prepared response`;
     const figures: Figure[] = [
       figure({
         scenario: "sidecar-fleet",
@@ -140,6 +150,43 @@ const scenario: Scenario = {
         unit: "cores",
         baseline: { name: base, value: S.churn.cores },
         target: "<= 0.5 core",
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "server CPU per change, vs the floor",
+        params: {
+          ...params,
+          changes: plan.changes,
+          bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream),
+          floorBytesPerSidecarPerChange: Math.round(F.churn.bytesPerStream),
+        },
+        value: B.churn.cpuMsPerChange,
+        unit: "ms",
+        baseline: { name: floorName, value: F.churn.cpuMsPerChange },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "one-endpoint change → every sidecar: p99, vs the floor",
+        params: { ...params, changes: plan.changes },
+        value: B.churn.p99,
+        unit: "ms",
+        baseline: { name: floorName, value: F.churn.p99 },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "server RSS settled, vs the floor",
+        params,
+        value: B.rss,
+        unit: "bytes",
+        baseline: { name: floorName, value: F.rss },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "server JavaScript heap + external memory settled (after a GC), vs the floor",
+        params,
+        value: B.heap,
+        unit: "bytes",
+        baseline: { name: floorName, value: F.heap },
       }),
     ];
     return figures;

@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { AnySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { AnySchema, timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { ClientResourceStatus } from "@xdskit/xds-types/gen/envoy/admin/v3/config_dump_shared_pb";
@@ -73,7 +73,7 @@ export function clientStatus(env: StreamEnv, req: ClientStatusRequest): Uint8Arr
           versionInfo: version ?? "",
           configStatus,
           clientStatus,
-          ...(s.sentAt ? { lastUpdated: timestampFromDate(s.sentAt) } : {}),
+          ...(s.sentAt ? { lastUpdated: timestampFromMs(s.sentAt) } : {}),
           ...(nacked && s.lastNack
             ? {
                 errorState: {

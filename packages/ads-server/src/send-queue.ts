@@ -185,7 +185,9 @@ export class SendQueue implements BudgetHolder {
   #write(state: TypeState, pending: PendingResponse): void {
     const { ctx, protocol, call } = this.target;
     const resp = pending.response;
-    const started = process.hrtime.bigint();
+    const metrics = ctx.metrics;
+    // Timed only for metrics: a push writes to every stream, and each clock read counts then.
+    const started = metrics ? performance.now() : 0;
     // A response shared by many streams is assembled once; a merged one is this stream's own.
     const shared =
       resp !== undefined &&
@@ -209,7 +211,7 @@ export class SendQueue implements BudgetHolder {
     state.sentNonce = nonce;
     state.sentChangedAt = resp?.changedAt;
     state.sentSeq = out.seq;
-    state.sentAt = new Date();
+    state.sentAt = Date.now();
     if (protocol === "delta") {
       state.recentNonces.set(nonce, pending.version);
       if (state.recentNonces.size > RECENT_NONCES) {
@@ -221,12 +223,14 @@ export class SendQueue implements BudgetHolder {
     this.#inFlight++;
     this.#inFlightBytes += size;
     ctx.sendBudget.take(this, size, state.shortName);
-    const written = performance.now();
     try {
-      call.write(bytes, () => {
-        ctx.metrics?.sent?.(state.shortName, (performance.now() - written) / 1000, size);
-        this.#written(size);
-      });
+      if (metrics?.sent) {
+        const written = performance.now();
+        call.write(bytes, () => {
+          metrics.sent?.(state.shortName, (performance.now() - written) / 1000, size);
+          this.#written(size);
+        });
+      } else call.write(bytes, () => this.#written(size));
     } catch (err) {
       this.#inFlight--;
       this.#inFlightBytes -= size;
@@ -235,8 +239,7 @@ export class SendQueue implements BudgetHolder {
       ctx.log.warn("write failed", { connection: this.target.id, error: String(err) });
       return;
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    ctx.metrics?.push(state.shortName, seconds);
+    metrics?.push(state.shortName, (performance.now() - started) / 1000);
     if (!ctx.listens("push")) return;
     ctx.emit("push", {
       connection: this.target.ref(),

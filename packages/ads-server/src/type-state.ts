@@ -44,7 +44,8 @@ export class TypeState {
   sentNonce: string | undefined;
   /** The number behind `sentNonce` (0 before the first response). */
   sentSeq = 0;
-  sentAt: Date | undefined;
+  /** When (epoch ms) the last response was written: a number, not a Date, as it is set on every write. */
+  sentAt: number | undefined;
   /** When the change behind the last response sent was seen (epoch ms), until the client ACKs it. */
   sentChangedAt: number | undefined;
   /** Per-resource versions the client has been sent (or will be, once the pending response goes out). */

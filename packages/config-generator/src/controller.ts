@@ -3,7 +3,8 @@ import type { Node } from "@xdskit/xds-types/gen/envoy/config/core/v3/base_pb";
 import { createSnapshotRegistry, type MemorySnapshotRegistry } from "@xdskit/snapshot";
 import { EventEmitter } from "eventemitter3";
 import { type ConfigGenerator, DefaultConfigGenerator, typesTouchedBy } from "./generator.js";
-import { type Part, PartTable, scopeProxy } from "./parts.js";
+import { type Part, PartTable } from "./parts.js";
+import { GroupPlacement, type GroupState } from "./group-placement.js";
 import { groupKeyOf, groupView } from "./group-view.js";
 import { type Proxy, proxyFromNode } from "./proxy.js";
 import { PushContext } from "./push-context.js";
@@ -25,23 +26,12 @@ export type {
   PushRecord,
 } from "./controller-api.js";
 
-/** What the controller knows of one node group. */
-interface GroupState {
-  /** The proxy the group's workload config is built for (the first client that named it), as builders may see it. */
-  readonly proxy: Proxy;
-  /** The same proxy, whole (its scope is decided from it). */
-  readonly original: Proxy;
-  /** Its shared part (scope). */
-  scope: string;
-  /** The workload part it is composed with now, if composed. */
-  workload: string | undefined;
-}
-
 class Controller extends EventEmitter<ControllerEvents> implements DiscoveryController {
   readonly registry: MemorySnapshotRegistry;
   readonly generator: ConfigGenerator;
   readonly #groups = new Map<string, GroupState>();
   readonly #parts: PartTable;
+  readonly #placement: GroupPlacement;
   readonly #options: DiscoveryControllerOptions;
   readonly #queue: PushQueue;
   readonly #log: Logger;
@@ -72,6 +62,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.registry = createSnapshotRegistry({ ...options.registry, nodeGroup: (node) => this.#nodeGroupOf(node) });
     this.registry.on("nodeGroupIdle", this.#onIdle);
     this.#parts = new PartTable(this.registry, this.generator);
+    this.#placement = new GroupPlacement(this.registry, this.#parts, this.generator, options, this.#log, (e) =>
+      this.emit("pushFailed", e),
+    );
     this.#model = this.#accept(undefined);
     this.#push = this.#pushContext(this.#model, ["initial"]);
     this.#queue = createPushQueue({
@@ -147,7 +140,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
       const view = this.#options.nodeGroup ? proxy : groupView(proxy, group, this.#options.groupBy);
       const state: GroupState = { proxy: view, original: proxy, scope: "", workload: undefined };
       this.#groups.set(group, state);
-      state.scope = this.#ensureScope(group, state, this.#push);
+      state.scope = this.#placement.ensureScope(group, state, this.#push);
       this.emit("nodeGroupAdded", { nodeGroup: group, proxy });
       // Nothing is served before the sources gave a model that passed validation.
       if (this.#model) this.#buildNewGroup(group, state);
@@ -167,7 +160,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     let failed = 0;
     // Placing the group builds its scope (when new) and its workload part.
     const attempted = new Set<string>();
-    this.#placeGroup(group, state, this.#push, attempted, (n) => {
+    this.#placement.place(group, state, this.#push, attempted, (n) => {
       if (n < 0) failed++;
       else changed += n;
     });
@@ -195,102 +188,9 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     this.emit("push", record);
   }
 
-  /**
-   * The shared part (scope) a group's proxy uses under `push` — what it may
-   * see — created when new, with the group among its users. Scopes follow
-   * the config: a Sidecar or an export added later moves the group.
-   */
-  #ensureScope(group: string, state: GroupState, push: PushContext): string {
-    const proxy = state.original;
-    // Locality-aware builds (failover to the nearest endpoints) are shared
-    // by the proxies of one locality, so the scope is split by it too.
-    const byLocality = !this.#options.nodeGroup && this.#options.groupBy?.locality === true;
-    const l = proxy.locality;
-    const where = byLocality ? `/${l.region ?? ""}/${l.zone ?? ""}/${l.subZone ?? ""}` : "";
-    const choice = push.scopeOf(state.proxy);
-    const host = this.#options.scope?.(proxy) ?? "mesh";
-    const scopeName = `${proxy.kind}/${choice.key === "mesh" ? host : `${host}+${choice.key}`}${where}`;
-    const name = `scope/${scopeName}`;
-    this.#parts.ensure(name, true, scopeProxy(proxy, scopeName, byLocality), choice).users.add(group);
-    return name;
-  }
-
   #generator(phase: "begin" | "end", types?: ReadonlySet<string>): void {
     if (phase === "begin") this.generator.beginPush?.();
     else this.generator.endPush?.(types);
-  }
-
-  /** Builds a part; returns how many types changed, or -1 (with `pushFailed`) when it failed. */
-  #buildPart(part: Part, push: PushContext, types: ReadonlySet<string> | undefined, changedAt?: number): number {
-    try {
-      return this.#parts.build(part, push, types, changedAt);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.#log.warn("build failed; the last good config is kept", { part: part.name, error: error.message });
-      this.emit("pushFailed", { nodeGroup: part.name, error });
-      return -1;
-    }
-  }
-
-  /**
-   * Puts a group on the workload part its proxy needs now (building that part
-   * when new) and composes it of its scope and workload parts — only once
-   * both have a good build, so a group never serves a partial world.
-   */
-  #placeGroup(
-    group: string,
-    state: GroupState,
-    push: PushContext,
-    attempted: Set<string>,
-    built?: (changed: number) => void,
-  ): void {
-    // The scope may have moved (a Sidecar or an export changed what the proxy sees).
-    const scope = this.#ensureScope(group, state, push);
-    const scopePart = this.#parts.get(scope);
-    if (scopePart && !this.registry.getSnapshot(scope) && !attempted.has(scope)) {
-      attempted.add(scope);
-      // Built whether or not anyone counts it (`built?.(…)` would skip the build without a counter).
-      const n = this.#buildPart(scopePart, push, undefined);
-      built?.(n);
-    }
-    const name = this.#workloadPart(scope, state, push);
-    const part = this.#parts.ensure(name, false, state.proxy);
-    part.users.add(group);
-    // A new part is built (in full) once per push, whoever needs it first.
-    if (!this.registry.getSnapshot(name) && !attempted.has(name)) {
-      attempted.add(name);
-      const n = this.#buildPart(part, push, undefined);
-      built?.(n);
-    }
-    const drop = () => {
-      if (name !== state.workload) this.#parts.release(name, group);
-      if (scope !== state.scope) this.#parts.release(scope, group);
-    };
-    // Both parts hold a whole good build (a part's first snapshot always
-    // comes from a full one), or the group keeps what it has.
-    if (!this.registry.getSnapshot(scope) || !this.registry.getSnapshot(name)) {
-      drop();
-      return;
-    }
-    if (state.workload === name && state.scope === scope && this.registry.getSnapshot(group)) return;
-    try {
-      this.registry.composeSnapshot(group, [scope, name]);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.emit("pushFailed", { nodeGroup: group, error });
-      drop();
-      return;
-    }
-    const old = state.workload;
-    const oldScope = state.scope;
-    state.workload = name;
-    state.scope = scope;
-    if (old && old !== name) this.#parts.release(old, group);
-    if (oldScope !== scope) this.#parts.release(oldScope, group);
-  }
-
-  #workloadPart(scope: string, state: GroupState, push: PushContext): string {
-    return `workload/${scope.slice("scope/".length)}/${this.generator.workloadKey(state.proxy, push)}`;
   }
 
   async #runPush(req: PushRequest): Promise<void> {
@@ -315,7 +215,7 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
     let failed = 0;
     const changedParts = new Set<string>();
     const build = (part: Part) => {
-      const n = this.#buildPart(part, push, types, req.firstAt);
+      const n = this.#placement.buildPart(part, push, types, req.firstAt);
       if (n < 0) failed++;
       else if (n > 0) {
         changed += n;
@@ -331,14 +231,14 @@ class Controller extends EventEmitter<ControllerEvents> implements DiscoveryCont
         build(part);
       }
     for (const [group, state] of this.#groups) {
-      const name = this.#workloadPart(state.scope, state, push);
+      const name = this.#placement.workloadPart(state.scope, state, push);
       const part = this.#parts.get(name);
       if (part && !attempted.has(name) && this.registry.getSnapshot(name)) {
         attempted.add(name);
         build(part);
       }
       const before = state.workload;
-      this.#placeGroup(group, state, push, attempted);
+      this.#placement.place(group, state, push, attempted);
       if (state.workload !== before && state.workload) changedParts.add(state.workload);
     }
     this.#generator("end", types);

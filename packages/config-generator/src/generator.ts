@@ -7,22 +7,22 @@ import type { RouteConfiguration } from "@xdskit/xds-types/gen/envoy/config/rout
 import type { SnapshotInput } from "@xdskit/snapshot";
 import { inboundCluster, outboundCluster, sidecarFixedClusters } from "./builders/clusters.js";
 import { loadAssignment } from "./builders/endpoints.js";
-import { gatewayListener, gatewayRouteName, proxylessListeners, proxylessRouteName } from "./builders/listeners.js";
-import { clusterInputs, gatewayInputs, portInputs, routeInputs, serviceKey } from "./builders/inputs.js";
+import { clusterInputs, serviceKey } from "./builders/inputs.js";
+import {
+  type Memo,
+  gatewayListenerSet,
+  gatewayRouteSet,
+  proxylessListenerSet,
+  proxylessRouteSet,
+  sidecarListenerSet,
+  sidecarRouteSet,
+} from "./builders/kind-sets.js";
 import { BuildCache, type BuildCacheStats } from "./builders/memo.js";
-import { gatewayPortInputs, gatewayPortListener, gatewayPortRoutes, namedGatewayPorts } from "./builders/gateways.js";
-import { routeConfiguration, serviceVirtualHost, unknownHostVirtualHost } from "./builders/routes.js";
 import { portsByIp, servicesByIp, servingPorts } from "./builders/indexes.js";
 import { serverListeners } from "./builders/servers.js";
 import { secureInboundCluster, secureVirtualInbound } from "./builders/inbound.js";
 import { InboundKeys, type InboundPlan, inboundPlan } from "./builders/workload-inbound.js";
-import {
-  isTcpPort,
-  outboundPortListener,
-  servicesByPort,
-  virtualInbound,
-  virtualOutbound,
-} from "./builders/sidecar.js";
+import { virtualInbound } from "./builders/sidecar.js";
 import type { BuilderOptions, ClusterOrigin, ConfigGenerator, ResourceBuilder } from "./generator-api.js";
 import type { Subset } from "./model.js";
 import type { Proxy } from "./proxy.js";
@@ -332,110 +332,37 @@ export class DefaultConfigGenerator implements ConfigGenerator {
     return portsByIp(push).get(proxy.ip) ?? [];
   }
 
+  // Each kind's shared listeners and routes (see builders/kind-sets.ts),
+  // through this generator's memo so overrides see every build.
+  readonly #memo: Memo = (typeUrl, slot, inputs, build) => this.memo(typeUrl, slot, inputs, build);
+
   /** API listeners for every service. */
   protected proxylessListeners(push: PushContext): Listener[] {
-    return push.views
-      .filter((s) => !s.passthrough)
-      .flatMap((s) =>
-        this.memo(
-          TypeUrl.Listener,
-          `grpc|${s.name}:${push.portOf(s)}`,
-          `${clusterInputs(s, push)}|${push.isDefaultPort(s)}`,
-          () => proxylessListeners(s, push),
-        ),
-      );
+    return proxylessListenerSet(push, this.#memo);
   }
 
   /** A route configuration per service, named after it. */
   protected proxylessRoutes(push: PushContext): RouteConfiguration[] {
-    return push.views
-      .filter((s) => !s.passthrough)
-      .map((s) =>
-        this.memo(
-          TypeUrl.RouteConfiguration,
-          `grpc|${push.scopeKey}|${s.name}:${push.portOf(s)}`,
-          `${routeInputs(s, push)}|${push.isDefaultPort(s)}`,
-          () => routeConfiguration(proxylessRouteName(s, push), [serviceVirtualHost(s, push, "proxyless")]),
-        ),
-      );
+    return proxylessRouteSet(push, this.#memo);
   }
 
   /** virtualOutbound and an outbound listener per service port. */
   protected sidecarListeners(push: PushContext): Listener[] {
-    const policy = push.outboundTrafficPolicy;
-    const out = [this.memo(TypeUrl.Listener, `virtualOutbound|${policy}`, "", () => virtualOutbound(push))];
-    for (const [port, services] of servicesByPort(push)) {
-      out.push(
-        this.memo(TypeUrl.Listener, `sidecar|${push.scopeKey}|${port}`, `${policy}|${portInputs(services, push)}`, () =>
-          outboundPortListener(port, services, push),
-        ),
-      );
-    }
-    return out;
+    return sidecarListenerSet(push, this.#memo);
   }
 
   /** A route configuration per HTTP port: a virtual host per service, and `allow_any` for the rest. */
   protected sidecarRoutes(push: PushContext): RouteConfiguration[] {
-    return servicesByPort(push)
-      .filter(([, services]) => !isTcpPort(services))
-      .map(([port, services]) =>
-        this.memo(
-          TypeUrl.RouteConfiguration,
-          `sidecar|${push.scopeKey}|${port}`,
-          `${push.outboundTrafficPolicy}|${push.clientNamespace ?? ""}|${portInputs(services, push)}`,
-          () =>
-            routeConfiguration(String(port), [
-              ...services
-                .filter((s) => s.protocol !== "tcp" && s.protocol !== "tls")
-                .map((s) => serviceVirtualHost(s, push, "sidecar")),
-              unknownHostVirtualHost(push),
-            ]),
-        ),
-      );
+    return sidecarRouteSet(push, this.#memo);
   }
 
   /** A bound listener per gateway port: the mesh file's by service, and named gateways' servers. */
   protected gatewayListeners(push: PushContext): Listener[] {
-    const named = namedGatewayPorts(push);
-    const namedPorts = new Set(named.map(([p]) => p));
-    const out = [...push.gateways.values()]
-      .filter((g) => g.name === undefined && !namedPorts.has(g.port))
-      .map((g) => this.memo(TypeUrl.Listener, `gateway|${g.port}`, String(g.port), () => gatewayListener(g)));
-    for (const [port, servers] of named)
-      out.push(
-        this.memo(TypeUrl.Listener, `gateway|${push.scopeKey}|${port}`, gatewayPortInputs(port, servers, push), () =>
-          gatewayPortListener(port, servers, push),
-        ),
-      );
-    return out;
+    return gatewayListenerSet(push, this.#memo);
   }
 
   /** Route configurations of gateway ports: a virtual host per host (matched with any port). */
   protected gatewayRoutes(push: PushContext): RouteConfiguration[] {
-    const named = namedGatewayPorts(push);
-    const namedPorts = new Set(named.map(([p]) => p));
-    const out = [...push.gateways.values()]
-      .filter((g) => g.name === undefined && !namedPorts.has(g.port))
-      .map((g) =>
-        this.memo(TypeUrl.RouteConfiguration, `gateway|${g.port}`, gatewayInputs(g, push), () =>
-          routeConfiguration(
-            gatewayRouteName(g),
-            g.hosts.flatMap((h) => {
-              const s = push.viewOf(h);
-              return s ? [serviceVirtualHost(s, push, "gateway", [h, `${h}:*`])] : [];
-            }),
-          ),
-        ),
-      );
-    for (const [port, servers] of named)
-      out.push(
-        ...this.memo(
-          TypeUrl.RouteConfiguration,
-          `gateway|${push.scopeKey}|${port}`,
-          gatewayPortInputs(port, servers, push),
-          () => gatewayPortRoutes(port, servers, push),
-        ),
-      );
-    return out;
+    return gatewayRouteSet(push, this.#memo);
   }
 }
