@@ -1,3 +1,4 @@
+import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 
 /**
@@ -60,6 +61,57 @@ export async function startFloorServer(): Promise<{
           r();
         }, 2000);
         server.tryShutdown(() => {
+          clearTimeout(t);
+          r();
+        });
+      }),
+  };
+}
+
+/**
+ * A floor under the floor: the same ADS paths served straight on Node's
+ * HTTP/2 (no grpc-js), each message framed by hand (a 5-byte gRPC prefix)
+ * and requests read as raw DATA and dropped. What the bytes cost Node's
+ * HTTP/2 alone — the most any gRPC layer of our own could save.
+ */
+export async function startBareHttp2Floor(): Promise<Awaited<ReturnType<typeof startFloorServer>>> {
+  const streams = new Set<http2.ServerHttp2Stream>();
+  const server = http2.createServer({ maxSessionMemory: 64 });
+  server.on("stream", (stream, headers) => {
+    const path = String(headers[":path"] ?? "");
+    if (!path.startsWith("/envoy.service.discovery.v3.AggregatedDiscoveryService/")) {
+      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "12" }, { endStream: true });
+      return;
+    }
+    stream.respond({ ":status": 200, "content-type": "application/grpc" });
+    stream.once("data", () => streams.add(stream));
+    stream.on("data", () => {});
+    const drop = () => streams.delete(stream);
+    stream.on("close", drop);
+    stream.on("error", drop);
+  });
+  const port = await new Promise<number>((res, rej) => {
+    server.once("error", rej);
+    server.listen(0, "127.0.0.1", () => res((server.address() as { port: number }).port));
+  });
+  return {
+    port,
+    subscribed: () => streams.size,
+    broadcast(responses) {
+      const framed = responses.map((r) => {
+        const b = Buffer.allocUnsafe(5 + r.byteLength);
+        b.writeUInt8(0, 0);
+        b.writeUInt32BE(r.byteLength, 1);
+        b.set(r, 5);
+        return b;
+      });
+      for (const s of streams) for (const b of framed) s.write(b);
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        for (const s of streams) s.close(http2.constants.NGHTTP2_CANCEL);
+        const t = setTimeout(r, 2000);
+        server.close(() => {
           clearTimeout(t);
           r();
         });

@@ -258,10 +258,22 @@ export interface FloorRun {
  */
 export async function runFloor(
   load: Omit<LoadPlan, "target"> & { processes?: number },
-  plan: { services: number; endpoints: number; changes: number; everyMs: number; timeoutMs: number },
+  plan: {
+    services: number;
+    endpoints: number;
+    changes: number;
+    everyMs: number;
+    timeoutMs: number;
+    /** Node's HTTP/2 alone, gRPC framed by hand, instead of grpc-js. */
+    bareHttp2?: boolean;
+  },
   log: (m: string) => void,
 ): Promise<FloorRun> {
-  const floor = await startServerProcess("floor-server", { services: 1, endpoints: plan.endpoints });
+  const floor = await startServerProcess("floor-server", {
+    services: 1,
+    endpoints: plan.endpoints,
+    bareHttp2: plan.bareHttp2 === true,
+  });
   try {
     const processes = load.processes ?? 1;
     const running = startLoads(
@@ -288,7 +300,7 @@ export async function runFloor(
         timeoutMs: plan.timeoutMs,
       });
       log(
-        `floor, ${load.streams} streams: p99 ${churn.p99.toFixed(0)} ms, ${churn.cpuMsPerChange.toFixed(0)} ms CPU per change`,
+        `floor${plan.bareHttp2 ? " (bare HTTP/2)" : ""}, ${load.streams} streams: p99 ${churn.p99.toFixed(0)} ms, ${churn.cpuMsPerChange.toFixed(0)} ms CPU per change`,
       );
       return { rss: settled.rss, heap: settled.heap, churn };
     } finally {

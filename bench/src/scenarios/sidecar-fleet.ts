@@ -80,8 +80,14 @@ const scenario: Scenario = {
     const S = await fleet(small, plan, log);
     const B = await fleet(big, plan, log);
     const floor = await runFloor({ ...loadPlan(big, plan), processes: plan.processes }, plan, log);
-    if (!floor.churn) throw new Error("the floor run made no changes");
+    const bare = await runFloor(
+      { ...loadPlan(big, plan), processes: plan.processes },
+      { ...plan, bareHttp2: true },
+      log,
+    );
+    if (!floor.churn || !bare.churn) throw new Error("a floor run made no changes");
     const F = { rss: floor.rss, heap: floor.heap, churn: floor.churn };
+    const H = { rss: bare.rss, churn: bare.churn };
     const params = {
       services: plan.services,
       endpointsPerService: plan.endpoints,
@@ -90,6 +96,7 @@ const scenario: Scenario = {
     };
     const base = `${small} sidecars`;
     const floorName = `bare grpc-js server, ${big} connections, writing the change as one prepared response`;
+    const http2Name = `the same on Node's HTTP/2 alone (gRPC framed by hand, no grpc-js)`;
     const figures: Figure[] = [
       figure({
         scenario: "sidecar-fleet",
@@ -187,6 +194,23 @@ const scenario: Scenario = {
         value: B.heap,
         unit: "bytes",
         baseline: { name: floorName, value: F.heap },
+      }),
+      // The floor's own floor: what an ADS layer of our own on Node's HTTP/2 could reach at best.
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "the floor's CPU per change (bare grpc-js), vs Node's HTTP/2 alone",
+        params: { ...params, changes: plan.changes },
+        value: F.churn.cpuMsPerChange,
+        unit: "ms",
+        baseline: { name: http2Name, value: H.churn.cpuMsPerChange },
+      }),
+      figure({
+        scenario: "sidecar-fleet",
+        metric: "the floor's RSS settled (bare grpc-js), vs Node's HTTP/2 alone",
+        params,
+        value: F.rss,
+        unit: "bytes",
+        baseline: { name: http2Name, value: H.rss },
       }),
     ];
     return figures;

@@ -11,11 +11,16 @@ import { HealthStatus } from "@xdskit/xds-types/gen/envoy/config/core/v3/health_
 import { ClusterLoadAssignmentSchema } from "@xdskit/xds-types/gen/envoy/config/endpoint/v3/endpoint_pb";
 import { DiscoveryResponseSchema } from "@xdskit/xds-types/gen/envoy/service/discovery/v3/discovery_pb";
 import { processStats, serve } from "../child.js";
-import { startFloorServer } from "../floor-server.js";
+import { startBareHttp2Floor, startFloorServer } from "../floor-server.js";
 import { MESH_PORT, clusterOf, endpointIp } from "../mesh.js";
 
 const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
-const args = JSON.parse(process.argv[2] ?? "{}") as { services: number; endpoints: number };
+const args = JSON.parse(process.argv[2] ?? "{}") as {
+  services: number;
+  endpoints: number;
+  /** Serve on Node's HTTP/2 alone, framing gRPC by hand (see startBareHttp2Floor). */
+  bareHttp2?: boolean;
+};
 const snap = createSnapshotRegistry().setSnapshot("floor", world(args.services, args.endpoints));
 const responses = ORDER.map((t, i) => {
   const ts = snap.get(t);
@@ -68,7 +73,7 @@ function changeResponse(i: number): Uint8Array {
   );
 }
 
-startFloorServer().then(
+(args.bareHttp2 ? startBareHttp2Floor() : startFloorServer()).then(
   (floor) => {
     let lastPushAt = 0;
     serve({

@@ -6,6 +6,7 @@ import { Connection, type Protocol } from "./connection.js";
 import type { ConnectionRegistry } from "./connection-registry.js";
 import { identityOf } from "./identity.js";
 import type { RefusalReason } from "./peer-limits.js";
+import { ReadHold } from "./read-hold.js";
 import { resetCall } from "./reset.js";
 import type { ServerContext } from "./server-context.js";
 
@@ -80,6 +81,8 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
   phase: StreamPhase = "awaiting-node";
   readonly conn: Connection;
   readonly #backlog: Buffer[] = [];
+  // Lets grpc-js's decoder drop the last request once it is handled (see read-hold.ts).
+  #hold: ReadHold | undefined;
 
   constructor(
     readonly call: ServerDuplexStream<Buffer, Uint8Array>,
@@ -112,7 +115,11 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
     }
     env.streams.add(conn);
     conn.identity = identityOf(call);
-    call.on("data", (chunk: Buffer) => this.#onData(chunk));
+    this.#hold = ReadHold.of(call);
+    call.on("data", (chunk: Buffer) => {
+      this.#onData(chunk);
+      this.#hold?.release();
+    });
     call.on("end", () => {
       this.#finish("the client closed the stream");
       call.end();
