@@ -1,7 +1,10 @@
 // A control plane reading its mesh from a real source, as minimal-pilot runs
 // it: the etcd source or the mesh file, the discovery controller (default
 // debounce and builders) and the ADS server, in a process of its own. Ready
-// once the source has read the whole mesh.
+// once the source has read the whole mesh. The etcd and Kubernetes sources
+// are loaded only when named, as a program using one source would: the
+// Kubernetes client alone is tens of MiB of code, which the file and memory
+// kinds' memory figures must not carry.
 import { createAdsServer } from "@xdskit/ads-server";
 import fs from "node:fs";
 import {
@@ -11,8 +14,8 @@ import {
   createMemorySource,
   parseMeshFile,
 } from "@xdskit/config-generator";
-import { createEtcdSource } from "@xdskit/source-etcd";
-import { createKubernetesSource } from "@xdskit/source-kubernetes";
+import type { createEtcdSource } from "@xdskit/source-etcd";
+import type { createKubernetesSource } from "@xdskit/source-kubernetes";
 import { processStats, serve } from "../child.js";
 
 const args = JSON.parse(process.argv[2] ?? "{}") as
@@ -30,10 +33,12 @@ async function main(): Promise<void> {
     | ReturnType<typeof createKubernetesSource>;
   let memory: ReturnType<typeof createMemorySource> | undefined;
   if (args.kind === "kubernetes") {
+    const { createKubernetesSource } = await import("@xdskit/source-kubernetes");
     const kube = createKubernetesSource({ kubeconfig: args.kubeconfig, namespaces: [args.namespace] });
     await kube.whenReady(300_000);
     source = kube;
   } else if (args.kind === "etcd") {
+    const { createEtcdSource } = await import("@xdskit/source-etcd");
     const etcd = createEtcdSource({ endpoints: args.endpoints, prefix: args.prefix });
     await etcd.whenReady(120_000);
     source = etcd;

@@ -17,7 +17,6 @@ import {
   createSecretsDirSource,
 } from "@xdskit/config-generator";
 import { createControllerMetrics } from "@xdskit/config-generator/prom";
-import { podNodePolicy, serviceAccountTokenPolicy } from "@xdskit/source-kubernetes";
 import { TypeUrl } from "@xdskit/xds-types";
 import client from "prom-client";
 import { startEchoBackend } from "./echo.js";
@@ -35,9 +34,10 @@ function fail(message: string, code = 1): never {
  * Kubernetes, the pod at a node's IP — and with --mesh-ca, a service-account
  * token proves a sidecar's identity (TokenReview) when it shows no certificate.
  */
-function authorizer(o: PilotOptions, sources: PilotSources): { authorize?: Authorizer } {
+async function authorizer(o: PilotOptions, sources: PilotSources): Promise<{ authorize?: Authorizer }> {
   const mtls = o.tls?.clientCaFile !== undefined ? spiffeNodePolicy({ trustDomain: o.trustDomain }) : undefined;
   if (sources.kube) {
+    const { podNodePolicy, serviceAccountTokenPolicy } = await import("@xdskit/source-kubernetes");
     const kube = sources.kube;
     const pods = podNodePolicy(kube, mtls);
     if (!o.meshCa) return { authorize: pods };
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 
   let sources: PilotSources;
   try {
-    sources = openSources(o, echoPorts, metrics);
+    sources = await openSources(o, echoPorts, metrics);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     registry: controller.registry,
     metrics: createPromMetrics({ registry: metrics }),
     controlPlaneId: "xdskit-minimal-pilot",
-    ...authorizer(o, sources),
+    ...(await authorizer(o, sources)),
     // Secrets go only to clients that proved their namespace (workload certificates: their identity).
     authorizeResource: security.authorizeResource,
     ...(log ? { logger: log } : {}),

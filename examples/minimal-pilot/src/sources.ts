@@ -1,6 +1,8 @@
 // Where minimal-pilot's mesh comes from: the built-in demo, a mesh file, etcd,
 // or a Kubernetes API server — the last composed with a mesh file or etcd for
-// routes and gateways (and any services of their own).
+// routes and gateways (and any services of their own). Each source's package
+// is loaded only when the options name it: the Kubernetes client alone is
+// about 50 MiB of resident code and strings a pilot on a mesh file never uses.
 import {
   type ConfigStore,
   type ServiceRegistry,
@@ -9,11 +11,8 @@ import {
   createFileSource,
   createMemorySource,
 } from "@xdskit/config-generator";
-import { type IstioStore, createIstioFolderSource, createIstioKubernetesSource } from "@xdskit/source-istio";
-import { createEtcdSource } from "@xdskit/source-etcd";
-import { createEtcdSourceMetrics } from "@xdskit/source-etcd/prom";
-import { type KubernetesSource, createKubernetesSource } from "@xdskit/source-kubernetes";
-import { createKubernetesSourceMetrics } from "@xdskit/source-kubernetes/prom";
+import type { IstioStore } from "@xdskit/source-istio";
+import type { KubernetesSource } from "@xdskit/source-kubernetes";
 import type client from "prom-client";
 import type { PilotOptions } from "./options.js";
 
@@ -28,14 +27,20 @@ export interface PilotSources {
   close(): Promise<void>;
 }
 
-/** Opens the sources the options name; throws with a readable message. */
-export function openSources(o: PilotOptions, echoPorts: readonly number[], metrics: client.Registry): PilotSources {
+/** Opens the sources the options name; rejects with a readable message. */
+export async function openSources(
+  o: PilotOptions,
+  echoPorts: readonly number[],
+  metrics: client.Registry,
+): Promise<PilotSources> {
   const closers: (() => Promise<void> | void)[] = [];
   let routes: (ConfigStore & ServiceRegistry) | undefined;
   const describe: (() => Record<string, unknown>)[] = [];
   let lastError: () => string | undefined = () => undefined;
 
   if (o.etcd) {
+    const { createEtcdSource } = await import("@xdskit/source-etcd");
+    const { createEtcdSourceMetrics } = await import("@xdskit/source-etcd/prom");
     const s = createEtcdSource({ endpoints: o.etcd, prefix: o.etcdPrefix, tls: o.etcdTls });
     closers.push(() => s.close());
     // Not ready (and serving nothing) until etcd was read; then keeps the last good mesh through outages.
@@ -61,6 +66,8 @@ export function openSources(o: PilotOptions, echoPorts: readonly number[], metri
 
   let kube: KubernetesSource | undefined;
   if (o.kubernetes) {
+    const { createKubernetesSource } = await import("@xdskit/source-kubernetes");
+    const { createKubernetesSourceMetrics } = await import("@xdskit/source-kubernetes/prom");
     const k = createKubernetesSource({
       ...(o.kubernetes.kubeconfig ? { kubeconfig: o.kubernetes.kubeconfig } : {}),
       ...(o.kubernetes.namespaces ? { namespaces: o.kubernetes.namespaces } : {}),
@@ -84,6 +91,7 @@ export function openSources(o: PilotOptions, echoPorts: readonly number[], metri
 
   const istio: IstioStore[] = [];
   if (o.istio) {
+    const { createIstioFolderSource, createIstioKubernetesSource } = await import("@xdskit/source-istio");
     const names = { domain: o.kubernetes?.domain ?? o.clusterDomain, trustDomain: o.trustDomain };
     const report = (what: string, s: IstioStore) => {
       s.on("rejected", (e) => console.error(`istio: ${e.error.message}`));
