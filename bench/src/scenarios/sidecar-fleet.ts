@@ -97,120 +97,69 @@ const scenario: Scenario = {
     const base = `${small} sidecars`;
     const floorName = `bare grpc-js server, ${big} connections, writing the change as one prepared response`;
     const http2Name = `the same on Node's HTTP/2 alone (gRPC framed by hand, no grpc-js)`;
+    const churnParams = { ...params, changes: plan.changes };
+    const bytes = { bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream) };
+    // One figure of the 10,000-sidecar run (or of a floor) beside a baseline of the same run.
+    const row = (
+      metric: string,
+      unit: string,
+      value: number,
+      baseline: { name: string; value: number },
+      extra: { params?: Readonly<Record<string, string | number | boolean>>; target?: string } = {},
+    ): Figure =>
+      figure({ scenario: "sidecar-fleet", metric, params: extra.params ?? params, value, unit, baseline, ...extra });
+    const atSmall = (value: number) => ({ name: base, value });
+    const atFloor = (value: number) => ({ name: floorName, value });
     const figures: Figure[] = [
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "time until every sidecar has full config",
-        params,
-        value: B.fullMs,
-        unit: "ms",
-        baseline: { name: base, value: S.fullMs },
-        target: "<= 60 s",
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "server RSS settled",
-        params,
-        value: B.rss,
-        unit: "bytes",
-        baseline: { name: base, value: S.rss },
-        target: "<= 1.5 GB",
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "server peak RSS",
-        params,
-        value: B.peakRss,
-        unit: "bytes",
-        baseline: { name: base, value: S.peakRss },
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "one-endpoint change → every sidecar: p50 (debounce 100 ms included)",
-        params: { ...params, changes: plan.changes },
-        value: B.churn.p50,
-        unit: "ms",
-        baseline: { name: base, value: S.churn.p50 },
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "one-endpoint change → every sidecar: p99",
-        params: { ...params, changes: plan.changes },
-        value: B.churn.p99,
-        unit: "ms",
-        baseline: { name: base, value: S.churn.p99 },
+      row("time until every sidecar has full config", "ms", B.fullMs, atSmall(S.fullMs), { target: "<= 60 s" }),
+      row("server RSS settled", "bytes", B.rss, atSmall(S.rss), { target: "<= 1.5 GB" }),
+      row("server peak RSS", "bytes", B.peakRss, atSmall(S.peakRss)),
+      row(
+        "one-endpoint change → every sidecar: p50 (debounce 100 ms included)",
+        "ms",
+        B.churn.p50,
+        atSmall(S.churn.p50),
+        { params: churnParams },
+      ),
+      row("one-endpoint change → every sidecar: p99", "ms", B.churn.p99, atSmall(S.churn.p99), {
+        params: churnParams,
         target: "<= 1 s",
       }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "of which the server's part: change → its last response handed to HTTP/2 (worst change)",
-        params: { ...params, changes: plan.changes },
-        value: Math.max(...B.churn.serverLastMs),
-        unit: "ms",
-        baseline: { name: base, value: Math.max(...S.churn.serverLastMs) },
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: `server CPU, one change every ${plan.everyMs} ms`,
-        params: { ...params, changes: plan.changes, bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream) },
-        value: B.churn.cores,
-        unit: "cores",
-        baseline: { name: base, value: S.churn.cores },
+      row(
+        "of which the server's part: change → its last response handed to HTTP/2 (worst change)",
+        "ms",
+        Math.max(...B.churn.serverLastMs),
+        atSmall(Math.max(...S.churn.serverLastMs)),
+        { params: churnParams },
+      ),
+      row(`server CPU, one change every ${plan.everyMs} ms`, "cores", B.churn.cores, atSmall(S.churn.cores), {
+        params: { ...churnParams, ...bytes },
         target: "<= 0.5 core",
       }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "server CPU per change, vs the floor",
-        params: {
-          ...params,
-          changes: plan.changes,
-          bytesPerSidecarPerChange: Math.round(B.churn.bytesPerStream),
-          floorBytesPerSidecarPerChange: Math.round(F.churn.bytesPerStream),
-        },
-        value: B.churn.cpuMsPerChange,
-        unit: "ms",
-        baseline: { name: floorName, value: F.churn.cpuMsPerChange },
+      row("server CPU per change, vs the floor", "ms", B.churn.cpuMsPerChange, atFloor(F.churn.cpuMsPerChange), {
+        params: { ...churnParams, ...bytes, floorBytesPerSidecarPerChange: Math.round(F.churn.bytesPerStream) },
       }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "one-endpoint change → every sidecar: p99, vs the floor",
-        params: { ...params, changes: plan.changes },
-        value: B.churn.p99,
-        unit: "ms",
-        baseline: { name: floorName, value: F.churn.p99 },
+      row("one-endpoint change → every sidecar: p99, vs the floor", "ms", B.churn.p99, atFloor(F.churn.p99), {
+        params: churnParams,
       }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "server RSS settled, vs the floor",
-        params,
-        value: B.rss,
-        unit: "bytes",
-        baseline: { name: floorName, value: F.rss },
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "server JavaScript heap + external memory settled (after a GC), vs the floor",
-        params,
-        value: B.heap,
-        unit: "bytes",
-        baseline: { name: floorName, value: F.heap },
-      }),
+      row("server RSS settled, vs the floor", "bytes", B.rss, atFloor(F.rss)),
+      row(
+        "server JavaScript heap + external memory settled (after a GC), vs the floor",
+        "bytes",
+        B.heap,
+        atFloor(F.heap),
+      ),
       // The floor's own floor: what an ADS layer of our own on Node's HTTP/2 could reach at best.
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "the floor's CPU per change (bare grpc-js), vs Node's HTTP/2 alone",
-        params: { ...params, changes: plan.changes },
-        value: F.churn.cpuMsPerChange,
-        unit: "ms",
-        baseline: { name: http2Name, value: H.churn.cpuMsPerChange },
-      }),
-      figure({
-        scenario: "sidecar-fleet",
-        metric: "the floor's RSS settled (bare grpc-js), vs Node's HTTP/2 alone",
-        params,
-        value: F.rss,
-        unit: "bytes",
-        baseline: { name: http2Name, value: H.rss },
+      row(
+        "the floor's CPU per change (bare grpc-js), vs Node's HTTP/2 alone",
+        "ms",
+        F.churn.cpuMsPerChange,
+        { name: http2Name, value: H.churn.cpuMsPerChange },
+        { params: churnParams },
+      ),
+      row("the floor's RSS settled (bare grpc-js), vs Node's HTTP/2 alone", "bytes", F.rss, {
+        name: http2Name,
+        value: H.rss,
       }),
     ];
     return figures;
