@@ -51,6 +51,18 @@ export function fileEdits(
   };
 }
 
+/** A load plan, spread over `processes` load clients. */
+type SpreadPlan = Omit<LoadPlan, "target"> & { processes?: number };
+
+/** Starts `plan` against a server on loopback `port`, its streams and open rate split over its processes. */
+function startLoadsAt(port: number, plan: SpreadPlan): LoadClient {
+  const { processes = 1, openPerSecond, ...rest } = plan;
+  return startLoads(
+    { ...rest, target: `127.0.0.1:${port}`, ...(openPerSecond ? { openPerSecond: openPerSecond / processes } : {}) },
+    processes,
+  );
+}
+
 /** Streams connected to full config. */
 export interface FullConfig {
   readonly load: LoadClient;
@@ -79,18 +91,15 @@ export async function toFullConfig(
   },
   timeoutMs: number,
 ): Promise<FullConfig> {
-  const load = startLoads(
-    {
-      target: `127.0.0.1:${server.port}`,
-      streams: plan.streams,
-      streamsPerChannel: plan.streamsPerChannel ?? 100,
-      subscriptions: plan.subscriptions,
-      node: plan.node,
-      ...(plan.openPerSecond ? { openPerSecond: plan.openPerSecond / (plan.processes ?? 1) } : {}),
-      ...(plan.reopenAfterMs !== undefined ? { reopenAfterMs: plan.reopenAfterMs } : {}),
-    },
-    plan.processes ?? 1,
-  );
+  const load = startLoadsAt(server.port, {
+    streams: plan.streams,
+    streamsPerChannel: plan.streamsPerChannel ?? 100,
+    subscriptions: plan.subscriptions,
+    node: plan.node,
+    ...(plan.processes ? { processes: plan.processes } : {}),
+    ...(plan.openPerSecond ? { openPerSecond: plan.openPerSecond } : {}),
+    ...(plan.reopenAfterMs !== undefined ? { reopenAfterMs: plan.reopenAfterMs } : {}),
+  });
   try {
     const t0 = performance.now();
     const done = await load.next("done", timeoutMs);
@@ -257,7 +266,7 @@ export interface FloorRun {
  * they ACK a pilot. What the fleet costs with no control plane at all.
  */
 export async function runFloor(
-  load: Omit<LoadPlan, "target"> & { processes?: number },
+  load: SpreadPlan,
   plan: {
     services: number;
     endpoints: number;
@@ -275,15 +284,7 @@ export async function runFloor(
     bareHttp2: plan.bareHttp2 === true,
   });
   try {
-    const processes = load.processes ?? 1;
-    const running = startLoads(
-      {
-        ...load,
-        target: `127.0.0.1:${floor.port}`,
-        ...(load.openPerSecond ? { openPerSecond: load.openPerSecond / processes } : {}),
-      },
-      processes,
-    );
+    const running = startLoadsAt(floor.port, load);
     try {
       const deadline = Date.now() + plan.timeoutMs;
       while ((await floor.request<{ connections: number }>("status")).connections < load.streams) {

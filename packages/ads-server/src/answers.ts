@@ -8,6 +8,19 @@ export interface ErrorDetail {
   readonly message: string;
 }
 
+/** Tells the host of a request, when it listens (the event is built only then: most requests are ACKs). */
+export function announceRequest(
+  env: ServerContext,
+  conn: Connection,
+  typeUrl: string,
+  resourceNames: readonly string[],
+  versionInfo: string,
+  responseNonce: string,
+): void {
+  if (!env.listens("request")) return;
+  env.emit("request", { connection: conn.ref(), typeUrl, resourceNames, versionInfo, responseNonce });
+}
+
 /**
  * Records a client's answer to the response that carried `nonce` (at
  * `version`): a NACK when `errorDetail` is present (the presence, not the

@@ -10,11 +10,15 @@ import {
   type StreamEnv,
   type StreamProtocol,
   type StreamTools,
+  announceRequest,
   recordAnswer,
   serveStream,
 } from "./stream.js";
 import { scanDeltaAck } from "./request-scan.js";
 import { type TypeState, sameSet } from "./type-state.js";
+
+// What a plain ACK subscribes to, as the host's request event tells it.
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 // Stands in the known versions for a name the client subscribed to and does
 // not have: the registry then either sends the resource or, when it does not
@@ -57,17 +61,11 @@ function deltaProtocol(env: StreamEnv): StreamProtocol<typeof DeltaDiscoveryRequ
       // Only on a type this stream already subscribed to (accepted then).
       if (!state || state.requests === 0) return false;
       state.requests++;
-      announce(env, conn, ack.typeUrl, [], ack.responseNonce);
+      announceRequest(env, conn, ack.typeUrl, NO_NAMES, "", ack.responseNonce);
       answerNonce(env, conn, state, ack.responseNonce, undefined);
       return true;
     },
   };
-}
-
-/** Tells the host of a request, when it listens (the event is built only then). */
-function announce(env: StreamEnv, conn: Connection, typeUrl: string, names: string[], nonce: string): void {
-  if (!env.listens("request")) return;
-  env.emit("request", { connection: conn.ref(), typeUrl, resourceNames: names, versionInfo: "", responseNonce: nonce });
 }
 
 /** Records what a request's nonce answers (an ACK, or a NACK with its error), if the nonce is one the stream sent. */
@@ -103,7 +101,7 @@ function handleDelta(
   state.requests++;
   const subscribe = [...req.resourceNamesSubscribe, ...req.resourceLocatorsSubscribe.map((l) => l.name)];
   const unsubscribe = [...req.resourceNamesUnsubscribe, ...req.resourceLocatorsUnsubscribe.map((l) => l.name)];
-  announce(env, conn, typeUrl, subscribe, req.responseNonce);
+  announceRequest(env, conn, typeUrl, subscribe, "", req.responseNonce);
 
   answerNonce(env, conn, state, req.responseNonce, req.errorDetail);
 

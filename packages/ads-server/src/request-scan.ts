@@ -28,6 +28,26 @@ function digest(bytes: Uint8Array): string {
   return oneShot ? oneShot("sha1", bytes, "hex") : crypto.createHash("sha1").update(bytes).digest("hex");
 }
 
+/** A read position in a message's bytes; a varint that runs past the end (or past 35 bits) reads as -1. */
+class WireCursor {
+  pos = 0;
+
+  constructor(readonly buf: Uint8Array) {}
+
+  varint(): number {
+    const buf = this.buf;
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= buf.length || shift > 35) return -1;
+      const b = buf[this.pos++] as number;
+      result += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return result;
+      shift += 7;
+    }
+  }
+}
+
 /**
  * Scans a DiscoveryRequest. Returns undefined when the bytes are not a
  * well-formed message this scanner can vouch for (the full decoder then
@@ -39,18 +59,7 @@ export function scanDiscoveryRequest(
   buf: Uint8Array,
   expect?: readonly { readonly bytes: Uint8Array; readonly count: number }[],
 ): ScannedRequest | undefined {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length || shift > 35) return -1;
-      const b = buf[pos++] as number;
-      result += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return result;
-      shift += 7;
-    }
-  };
+  const w = new WireCursor(buf);
   let typeUrl = "";
   let versionInfo = "";
   let responseNonce = "";
@@ -58,29 +67,30 @@ export function scanDiscoveryRequest(
   let namesStart = -1;
   let namesEnd = -1;
   let names = 0;
-  while (pos < buf.length) {
-    const tagStart = pos;
-    const tag = varint();
+  while (w.pos < buf.length) {
+    const tagStart = w.pos;
+    const tag = w.varint();
     if (tag <= 0) return undefined;
     const field = Math.floor(tag / 8);
     const wire = tag % 8;
     if (wire === 0) {
-      if (varint() < 0) return undefined;
+      if (w.varint() < 0) return undefined;
       continue;
     }
     if (wire === 1 || wire === 5) {
-      pos += wire === 1 ? 8 : 4;
-      if (pos > buf.length) return undefined;
+      w.pos += wire === 1 ? 8 : 4;
+      if (w.pos > buf.length) return undefined;
       continue;
     }
     if (wire !== 2) return undefined;
-    const len = varint();
-    if (len < 0 || pos + len > buf.length) return undefined;
-    const start = pos;
-    pos += len;
+    const len = w.varint();
+    if (len < 0 || w.pos + len > buf.length) return undefined;
+    const start = w.pos;
+    w.pos += len;
+    const end = w.pos;
     switch (field) {
       case 1:
-        versionInfo = utf8.decode(buf.subarray(start, pos));
+        versionInfo = utf8.decode(buf.subarray(start, end));
         break;
       case 2:
       case 6:
@@ -99,20 +109,20 @@ export function scanDiscoveryRequest(
               sameRun(buf, tagStart, e.bytes),
           );
           if (known) {
-            pos = tagStart + known.bytes.length;
-            namesEnd = pos;
+            w.pos = tagStart + known.bytes.length;
+            namesEnd = w.pos;
             names = known.count;
             break;
           }
         } else if (namesEnd !== tagStart) return undefined;
-        namesEnd = pos;
+        namesEnd = end;
         names++;
         break;
       case 4:
-        typeUrl = utf8.decode(buf.subarray(start, pos));
+        typeUrl = utf8.decode(buf.subarray(start, end));
         break;
       case 5:
-        responseNonce = utf8.decode(buf.subarray(start, pos));
+        responseNonce = utf8.decode(buf.subarray(start, end));
         break;
     }
   }
@@ -138,27 +148,19 @@ export function namesKeyOf(scanned: ScannedRequest): string {
  * the full decoder then reads.
  */
 export function scanDeltaAck(buf: Uint8Array): { typeUrl: string; responseNonce: string } | undefined {
-  let pos = 0;
+  const w = new WireCursor(buf);
   let typeUrl = "";
   let responseNonce = "";
-  while (pos < buf.length) {
+  while (w.pos < buf.length) {
     // Fields 2 (type_url) and 6 (response_nonce), length-delimited: one-byte tags 0x12 and 0x32.
-    const tag = buf[pos++];
+    const tag = buf[w.pos++];
     if (tag !== 0x12 && tag !== 0x32) return undefined;
-    let len = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length || shift > 28) return undefined;
-      const b = buf[pos++] as number;
-      len += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
-    }
-    if (pos + len > buf.length) return undefined;
-    const text = utf8.decode(buf.subarray(pos, pos + len));
+    const len = w.varint();
+    if (len < 0 || w.pos + len > buf.length) return undefined;
+    const text = utf8.decode(buf.subarray(w.pos, w.pos + len));
     if (tag === 0x12) typeUrl = text;
     else responseNonce = text;
-    pos += len;
+    w.pos += len;
   }
   return { typeUrl, responseNonce };
 }

@@ -13,6 +13,7 @@ import {
   type StreamEnv,
   type StreamProtocol,
   type StreamTools,
+  announceRequest,
   recordAnswer,
   serveStream,
 } from "./stream.js";
@@ -131,14 +132,7 @@ function handleSotw(
   }
   const state = conn.state(typeUrl, type.shortName, type.fullState);
   state.requests++;
-  if (env.listens("request"))
-    env.emit("request", {
-      connection: conn.ref(),
-      typeUrl,
-      resourceNames: req.resourceNames,
-      versionInfo: req.versionInfo,
-      responseNonce: req.responseNonce,
-    });
+  announceRequest(env, conn, typeUrl, req.resourceNames, req.versionInfo, req.responseNonce);
   const nonce = req.responseNonce;
   if (nonce !== "") {
     if (nonce !== state.sentNonce) {

@@ -10,7 +10,7 @@ import { ReadHold } from "./read-hold.js";
 import { resetCall } from "./reset.js";
 import type { ServerContext } from "./server-context.js";
 
-export { type ErrorDetail, recordAnswer } from "./answers.js";
+export { type ErrorDetail, announceRequest, recordAnswer } from "./answers.js";
 
 /** What a stream handler needs beyond the shared context. */
 export interface StreamEnv extends ServerContext {
@@ -81,8 +81,6 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
   phase: StreamPhase = "awaiting-node";
   readonly conn: Connection;
   readonly #backlog: Buffer[] = [];
-  // Lets grpc-js's decoder drop the last request once it is handled (see read-hold.ts).
-  #hold: ReadHold | undefined;
 
   constructor(
     readonly call: ServerDuplexStream<Buffer, Uint8Array>,
@@ -115,10 +113,11 @@ class StreamLife<Desc extends DescMessage> implements StreamTools {
     }
     env.streams.add(conn);
     conn.identity = identityOf(call);
-    this.#hold = ReadHold.of(call);
+    // Lets grpc-js's decoder drop each request once it is handled (see read-hold.ts).
+    const hold = ReadHold.of(call);
     call.on("data", (chunk: Buffer) => {
       this.#onData(chunk);
-      this.#hold?.release();
+      hold?.release();
     });
     call.on("end", () => {
       this.#finish("the client closed the stream");

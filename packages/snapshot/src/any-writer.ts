@@ -13,6 +13,7 @@ import {
   FieldDescriptorProto_Type,
   FileDescriptorProtoSchema,
 } from "@bufbuild/protobuf/wkt";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 
 const utf8 = new TextEncoder();
 const urlSizes = new Map<string, number>();
@@ -114,19 +115,11 @@ export function encodeAllAsAny(schema: DescMessage, typeUrl: string, messages: r
     const items = messages.slice(from, from + BATCH).map((value) => ({ $typeName: one.typeName, typeUrl, value }));
     const bytes = toBinary(list, { $typeName: list.typeName, items } as unknown as Message);
     // items = 1 (tag 0x0a), each a length and an AnyOf's bytes.
-    let pos = 0;
-    while (pos < bytes.length) {
-      if (bytes[pos++] !== 0x0a) throw new Error("the batched Any writer read back an unexpected field");
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        const b = bytes[pos++] as number;
-        len += (b & 0x7f) * 2 ** shift;
-        if (b < 0x80) break;
-        shift += 7;
-      }
-      out.push(asAny(bytes.slice(pos, pos + len), typeUrl));
-      pos += len;
+    const reader = new BinaryReader(bytes);
+    while (reader.pos < reader.len) {
+      if (reader.uint32() !== 0x0a) throw new Error("the batched Any writer read back an unexpected field");
+      // A copy: each resource keeps its own bytes, not the batch's buffer.
+      out.push(asAny(reader.bytes().slice(), typeUrl));
     }
   }
   if (out.length !== messages.length) throw new Error("the batched Any writer read back a different count");

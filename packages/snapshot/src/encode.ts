@@ -39,14 +39,22 @@ class Encoded implements EncodedResource {
   }
 }
 
+/** The message of a {@link ResourceInput}, bare or wrapped; undefined when it is neither. */
+export function messageOf(input: ResourceInput): Message | undefined {
+  if (typeof (input as Message).$typeName === "string") return input as Message;
+  const resource = (input as { resource?: Message } | undefined)?.resource;
+  return typeof resource?.$typeName === "string" ? resource : undefined;
+}
+
 /** Splits a {@link ResourceInput} into message, host version and TTL. */
 export function unwrapInput(input: ResourceInput): { message: Message; version?: string; ttlMs?: number } {
-  if (typeof (input as Message).$typeName === "string") return { message: input as Message };
-  const wrapped = input as { resource?: Message; version?: string; ttlMs?: number };
-  if (!wrapped || typeof wrapped.resource?.$typeName !== "string") {
+  const message = messageOf(input);
+  if (!message) {
     throw new XdsError("invalid_resource", "expected a protobuf-es message or { resource, version?, ttlMs? }");
   }
-  const out: { message: Message; version?: string; ttlMs?: number } = { message: wrapped.resource };
+  if (message === input) return { message };
+  const wrapped = input as { version?: string; ttlMs?: number };
+  const out: { message: Message; version?: string; ttlMs?: number } = { message };
   if (wrapped.version !== undefined) out.version = wrapped.version;
   if (wrapped.ttlMs !== undefined) out.ttlMs = wrapped.ttlMs;
   return out;

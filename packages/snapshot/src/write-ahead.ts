@@ -4,17 +4,12 @@
 import type { Message } from "@bufbuild/protobuf";
 import type { ResourceType } from "@xdskit/xds-types";
 import { encodeAllAsAny } from "./any-writer.js";
+import { messageOf } from "./encode.js";
 import type { ResourceStore } from "./store.js";
 import type { ResourceInput } from "./types.js";
 
 // Below this many resources a list is written one by one: batching would not pay.
 const MIN_BATCH = 16;
-
-/** The message of an input, bare or wrapped (`{ resource, version?, ttlMs? }`). */
-function messageOf(input: ResourceInput): Message | undefined {
-  if (typeof (input as Message).$typeName === "string") return input as Message;
-  return (input as { resource?: Message } | undefined)?.resource;
-}
 
 /** Any bytes written ahead for the list being applied; emptied after each list. */
 export class WriteAhead {
