@@ -2,6 +2,8 @@
 // framework): a resource is rebuilt only when its inputs changed, and the same
 // frozen object is handed on otherwise, so the registry neither re-encodes
 // nor re-checks it. Slots not used by a push are dropped at its end.
+import { findResourceType } from "@xdskit/xds-types";
+import { compactMessage } from "./compact.js";
 
 /** Counts of the last push and of what the cache holds. */
 export interface BuildCacheStats {
@@ -31,6 +33,14 @@ export function deepFreeze<T>(value: T): T {
   return Object.freeze(value);
 }
 
+/** A built value (a message of the type or a list of them) in its compact form; anything else as it is. */
+function compacted<T>(typeUrl: string, value: T): T {
+  const schema = findResourceType(typeUrl)?.schema;
+  if (!schema) return value;
+  if (Array.isArray(value)) return value.map((m) => compactMessage(schema, m as object)) as T;
+  return typeof value === "object" && value !== null ? compactMessage(schema, value) : value;
+}
+
 /** A cache of built resources by slot and inputs. */
 export class BuildCache {
   readonly #slots = new Map<string, Map<string, Slot>>();
@@ -51,7 +61,7 @@ export class BuildCache {
       this.#reused++;
       return s.value as T;
     }
-    const value = deepFreeze(build());
+    const value = deepFreeze(compacted(typeUrl, build()));
     slots.set(slot, { typeUrl, inputs, value, round: this.#round });
     this.#built++;
     return value;
