@@ -6,8 +6,12 @@ import { type LoadEvent, type LoadPlan, type RunningLoad, runLoad } from "@xdski
 
 export type { LoadEvent, LoadPlan } from "@xdskit/adsc";
 
-/** Events only the IPC wrapper sends. */
-export type IpcEvent = LoadEvent | { ev: "markSet" } | { ev: "progress"; responses: number; bytes: number };
+/** Events only the IPC wrapper sends; its "done" also carries this process's CPU since the plan started. */
+export type IpcEvent =
+  | Exclude<LoadEvent, { ev: "done" }>
+  | (Extract<LoadEvent, { ev: "done" }> & { loadCpuMs?: number })
+  | { ev: "markSet" }
+  | { ev: "progress"; responses: number; bytes: number };
 
 const HARD_LIMIT_MS = 300_000;
 
@@ -30,8 +34,14 @@ if (process.send) {
         | { cmd: "stop" },
     ) => {
       if (m.cmd === "run") {
+        const cpu0 = process.cpuUsage();
+        // What reading the full config cost this process: a floor for any server's full-config time.
+        const cpuSince = () => {
+          const c = process.cpuUsage(cpu0);
+          return (c.user + c.system) / 1000;
+        };
         try {
-          running = runLoad(m.plan, send);
+          running = runLoad(m.plan, (e) => send(e.ev === "done" ? { ...e, loadCpuMs: cpuSince() } : e));
         } catch (err) {
           send({ ev: "error", message: String(err) });
         }

@@ -143,6 +143,8 @@ function merge(ev: LoadEvent["ev"], got: readonly LoadEvent[]): LoadEvent {
         bytes: sum((e) => num(e, "bytes")),
         fullConfigMs: list("fullConfigMs"),
         reopened: sum((e) => num(e, "reopened")),
+        // The busiest process: the one that bounds the full-config time.
+        loadCpuMs: Math.max(...got.map((e) => num(e, "loadCpuMs"))),
       };
     case "marked":
       return { ev, arrivals: list("arrivals"), bytes: sum((e) => num(e, "bytes")) };

@@ -122,6 +122,14 @@ function figures(plan: OperatorPlan, X: SourceRun, I: SourceRun, floorRss: numbe
       X.fullConfigCpuMs,
       I.fullConfigCpuMs,
     ),
+    // The load process reading xdskit's full config, beside istiod's time: the
+    // part of the full-config ratio no server can go below with this load.
+    row(
+      "CPU of the load process reading xdskit's full config (the floor)",
+      "ms",
+      X.fullConfigLoadCpuMs,
+      I.fullConfigMs,
+    ),
     row("RSS settled after full config", "bytes", X.rss, I.rss, "<= 0.1x"),
     // What Node and grpc-js alone take for these connections, beside istiod:
     // the part of the memory ratio no control plane on them can go below.

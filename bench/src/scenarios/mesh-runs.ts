@@ -71,6 +71,8 @@ export interface FullConfig {
   readonly bytes: number;
   /** Streams the server ended or dropped that were opened again (with `reopenAfterMs`). */
   readonly reopened: number;
+  /** CPU of the busiest load process until then (no server gets its load to full config faster). */
+  readonly loadCpuMs: number;
 }
 
 /** Opens the streams and waits until each has every type. */
@@ -103,7 +105,13 @@ export async function toFullConfig(
   try {
     const t0 = performance.now();
     const done = await load.next("done", timeoutMs);
-    return { load, ms: performance.now() - t0, bytes: done.bytes, reopened: done.reopened ?? 0 };
+    return {
+      load,
+      ms: performance.now() - t0,
+      bytes: done.bytes,
+      reopened: done.reopened ?? 0,
+      loadCpuMs: done.loadCpuMs ?? 0,
+    };
   } catch (err) {
     await load.stop();
     throw err;
@@ -181,6 +189,8 @@ export interface SourceRun {
   readonly fullConfigMs: number;
   /** Server CPU from the load's start until every stream had every type. */
   readonly fullConfigCpuMs: number;
+  /** The busiest load process's CPU over the same time. */
+  readonly fullConfigLoadCpuMs: number;
   /** Streams ended by the server and opened again on the way to full config. */
   readonly reopened: number;
   readonly readMs: number;
@@ -223,7 +233,7 @@ export async function runSourceWorld(
   try {
     const fullConfigCpuMs = (await server.request<{ cpuMs: number }>("cpu")).cpuMs - cpu0;
     log(
-      `full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms, ${fullConfigCpuMs.toFixed(0)} ms of server CPU${full.reopened ? ` (${full.reopened} streams ended by the server and opened again)` : ""}`,
+      `full config at ${plan.streams} streams in ${full.ms.toFixed(0)} ms, ${fullConfigCpuMs.toFixed(0)} ms of server CPU, ${full.loadCpuMs.toFixed(0)} ms of load CPU${full.reopened ? ` (${full.reopened} streams ended by the server and opened again)` : ""}`,
     );
     await new Promise((r) => setTimeout(r, 1000));
     const settled = await server.request<ProcessStats & { readMs: number }>("stats");
@@ -237,6 +247,7 @@ export async function runSourceWorld(
     return {
       fullConfigMs: full.ms,
       fullConfigCpuMs,
+      fullConfigLoadCpuMs: full.loadCpuMs,
       reopened: full.reopened,
       readMs: settled.readMs,
       rss: settled.rss,
