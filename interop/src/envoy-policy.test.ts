@@ -74,7 +74,9 @@ describe("Envoy takes every traffic policy of the mesh", () => {
         const list = dump.configs
           .flatMap((c) => c.dynamic_active_clusters ?? [])
           .map((c) => c.cluster as DumpedCluster);
-        return list.some((c) => c.name.endsWith("||agg")) ? list : undefined;
+        // EDS clusters stay warming until their assignment lands, after the DNS and aggregate ones are active.
+        const wanted = ["ring", "least", "wrr", "guarded", "zoned", "by-dns", "agg"];
+        return wanted.every((n) => list.some((c) => c.name.endsWith(`||${n}`))) ? list : undefined;
       },
       20_000,
     ).catch((err) => {
