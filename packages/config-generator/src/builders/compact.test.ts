@@ -66,9 +66,9 @@ describe("compact messages", () => {
     assert.equal(compactMessage(ListenerSchema, derived), derived);
   });
 
-  it("gives V8 fast objects where protobuf-es's Listener and Cluster are hash tables", () => {
-    // V8 tells this only to a process started with --allow-natives-syntax.
-    // The module beside this test: its TypeScript source under the test runner (tsx), or the built file.
+  /** Runs `body` in a Node process with `flags`, the module beside this test imported as `compactMessage`; returns its JSON. */
+  function inChild(flags: string[], body: string): unknown {
+    // Its TypeScript source under the test runner (tsx), or the built file.
     const self = fileURLToPath(import.meta.url);
     const here = path.dirname(self);
     const source = self.endsWith(".ts");
@@ -78,31 +78,37 @@ describe("compact messages", () => {
       const { ClusterSchema } = await import("@xdskit/xds-types/gen/envoy/config/cluster/v3/cluster_pb");
       const { ListenerSchema } = await import("@xdskit/xds-types/gen/envoy/config/listener/v3/listener_pb");
       const { compactMessage } = await import(${JSON.stringify(target)});
-      const fast = (o) => eval("%HasFastProperties(o)");
-      const out = {};
+      ${body}`;
+    const args = [...(source ? ["--import", "tsx"] : []), ...flags, "--input-type=module", "-e", script];
+    return JSON.parse(execFileSync(process.execPath, args, { cwd: here, encoding: "utf8" }));
+  }
+
+  it("gives V8 fast objects where protobuf-es's Listener and Cluster are hash tables", () => {
+    // V8 tells this only to a process started with --allow-natives-syntax.
+    const out = inChild(
+      ["--allow-natives-syntax"],
+      `const fast = (o) => eval("%HasFastProperties(o)");
       // A listener with an address (as every built one has), a cluster with its name.
-      const made = {
-        listener: create(ListenerSchema, { name: "l", address: { address: { case: "socketAddress", value: { address: "10.0.0.1" } } } }),
-        cluster: create(ClusterSchema, { name: "c" }),
-      };
-      for (const [n, s] of [["listener", ListenerSchema], ["cluster", ClusterSchema]]) {
-        const m = made[n];
-        out[n] = { created: fast(m), compacted: fast(compactMessage(s, m)) };
-      }
-      console.log(JSON.stringify(out));`;
-    const out = JSON.parse(
-      execFileSync(
-        process.execPath,
-        [...(source ? ["--import", "tsx"] : []), "--allow-natives-syntax", "--input-type=module", "-e", script],
-        {
-          cwd: here,
-          encoding: "utf8",
-        },
-      ),
+      const made = [
+        ["listener", ListenerSchema, create(ListenerSchema, { name: "l", address: { address: { case: "socketAddress", value: { address: "10.0.0.1" } } } })],
+        ["cluster", ClusterSchema, create(ClusterSchema, { name: "c" })],
+      ];
+      const out = {};
+      for (const [n, s, m] of made) out[n] = { created: fast(m), compacted: fast(compactMessage(s, m)) };
+      console.log(JSON.stringify(out));`,
     );
     assert.deepEqual(out, {
       listener: { created: false, compacted: true },
       cluster: { created: false, compacted: true },
     });
+  });
+
+  it("hands messages on as they are in a process that forbids code generation from strings", () => {
+    const out = inChild(
+      ["--disallow-code-generation-from-strings"],
+      `const m = create(ListenerSchema, { name: "x" });
+      console.log(JSON.stringify({ same: compactMessage(ListenerSchema, m) === m }));`,
+    );
+    assert.deepEqual(out, { same: true });
   });
 });
