@@ -43,6 +43,8 @@ export interface Driver {
   request<T = Record<string, unknown>>(body: Record<string, unknown>, timeoutMs?: number): Promise<T>;
   log(): string;
   stop(): Promise<void>;
+  /** Which client this is (e.g. `grpc-go`), for messages. */
+  readonly name: string;
 }
 
 /** Starts the grpc-js driver (interop/src/harness/grpc-js-driver.ts) with a bootstrap and extra environment. */
@@ -103,6 +105,26 @@ export function writeBootstrap(
   return file;
 }
 
+/** The client a driver command runs, for messages: grpc-js, grpc-go or grpc-java. */
+function driverName(command: string, args: readonly string[]): string {
+  const all = [command, ...args].map((a) => path.basename(a)).join(" ");
+  if (all.includes("grpc-js-driver")) return "grpc-js";
+  if (all.includes("grpc-go-client")) return "grpc-go";
+  if (all.includes("run.sh") || all.includes("javaxds")) return "grpc-java";
+  return path.basename(command);
+}
+
+/**
+ * The signal that makes each driver write its stacks and carry on: grpc-go's
+ * driver handles SIGUSR1, the JVM prints a thread dump on SIGQUIT, the
+ * grpc-js driver reports its batches and channels on SIGUSR2.
+ */
+const STACK_SIGNAL: Record<string, NodeJS.Signals | undefined> = {
+  "grpc-go": "SIGUSR1",
+  "grpc-java": "SIGQUIT",
+  "grpc-js": "SIGUSR2",
+};
+
 /** Starts a driver binary with a bootstrap. */
 export function startDriver(
   command: string,
@@ -110,45 +132,83 @@ export function startDriver(
   bootstrap: string,
   env: Record<string, string> = {},
 ): Driver {
+  const name = driverName(command, args);
   const child: ChildProcess = spawn(command, [...args], {
     env: { ...process.env, ...env, GRPC_XDS_BOOTSTRAP: bootstrap },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let err = "";
-  // A driver that died is reported by the call that waits for it, not by a crash of the test.
-  child.stdin?.on("error", (e) => {
-    err += `\n[stdin: ${e.message}]`;
-  });
-  child.stderr?.on("data", (d) => {
-    err += d;
+  const append = (text: string) => {
+    err += text;
     if (err.length > 200_000) err = err.slice(-100_000);
-  });
+  };
+  // A driver that died is reported by the call that waits for it, not by a crash of the test.
+  child.stdin?.on("error", (e) => append(`\n[stdin: ${e.message}]`));
+  child.stderr?.on("data", (d) => append(String(d)));
   const lines = readline.createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const waiting = new Map<number, (a: never) => void>();
+  const waiting = new Map<number, { resolve: (a: never) => void; reject: (e: Error) => void }>();
   lines.on("line", (l) => {
+    let m: { id?: unknown } | undefined;
     try {
-      const m = JSON.parse(l) as { id: number };
-      waiting.get(m.id)?.(m as never);
-      waiting.delete(m.id);
+      m = JSON.parse(l) as { id?: unknown };
     } catch {
-      // not an answer line
+      // Not an answer: grpc-java's thread dump on SIGQUIT, for one, is written to stdout.
+      append(`${l}\n`);
+      return;
     }
+    const w = typeof m?.id === "number" ? waiting.get(m.id) : undefined;
+    if (w && typeof m?.id === "number") {
+      waiting.delete(m.id);
+      w.resolve(m as never);
+    }
+  });
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => {
+    exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    append(`\n[${name} driver ${exited}]`);
+    // Whoever waits for an answer hears now, not after its timeout.
+    for (const w of waiting.values()) w.reject(new Error(`the ${name} driver ${exited}:\n${err.slice(-3000)}`));
+    waiting.clear();
   });
   let id = 0;
   const request = <T>(body: Record<string, unknown>, timeoutMs: number) =>
     new Promise<T>((resolve, reject) => {
+      if (exited) {
+        reject(new Error(`the ${name} driver ${exited}:\n${err.slice(-3000)}`));
+        return;
+      }
       const n = ++id;
-      const timer = setTimeout(
-        () => reject(new Error(`the driver did not answer within ${timeoutMs} ms:\n${err.slice(-3000)}`)),
-        timeoutMs,
-      );
-      waiting.set(n, (a: T) => {
-        clearTimeout(timer);
-        resolve(a);
+      const timer = setTimeout(async () => {
+        if (!waiting.delete(n)) return;
+        // A driver that hangs is asked for its stacks, so the failure says where it hangs.
+        const dump = exited ? undefined : STACK_SIGNAL[name];
+        const before = err.slice(-3000);
+        const from = err.length;
+        if (dump) {
+          child.kill(dump);
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+        const stacks = dump ? `\n[its stacks on ${dump}]\n${err.slice(Math.min(from, err.length), from + 40_000)}` : "";
+        reject(
+          new Error(
+            `the ${name} driver (pid ${child.pid}) did not answer ${JSON.stringify(body)} within ${timeoutMs} ms:\n${before}${stacks}`,
+          ),
+        );
+      }, timeoutMs);
+      waiting.set(n, {
+        resolve: (a: never) => {
+          clearTimeout(timer);
+          resolve(a as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       child.stdin?.write(`${JSON.stringify({ ...body, id: n })}\n`);
     });
   return {
+    name,
     request: (body, timeoutMs = 20_000) => request(body, timeoutMs),
     call: (target, count, opts = {}) => {
       const budget = opts.budgetMs ?? 15_000;
@@ -204,7 +264,7 @@ export function untilBatch(
     200,
   ).catch((err: Error) => {
     throw new Error(
-      `${err.message}\nlast batch: ${JSON.stringify(last)}\nclient:\n${d.log().slice(-2000)}\n${context()}`,
+      `${err.message}\nlast batch: ${JSON.stringify(last)}\n${d.name} client:\n${d.log().slice(-2000)}\n${context()}`,
     );
   });
 }

@@ -9,6 +9,8 @@
 //   {id, serve: {port, host?, name}}                                   an XdsServer
 // Answers: {id, answers: {backend: n}, codes: {CODE: n}, errors, errorCount,
 // notAttempted, p50Ms, maxMs} for calls; {id, serving: true} or {id, error} for serve.
+// SIGUSR2 writes the batches in flight and each channel's state to stderr
+// (the harness asks for it when a batch does not answer in time).
 import { createRequire } from "node:module";
 import readline from "node:readline";
 import * as grpc from "@grpc/grpc-js";
@@ -48,11 +50,18 @@ function clientFor(target: string): grpc.Client {
   return c;
 }
 
+let closing = false;
+
 function callOnce(client: grpc.Client, deadlineMs: number, md: Record<string, string>) {
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(md)) metadata.set(k, v);
   const started = performance.now();
   return new Promise<{ ok?: string; code?: number; details?: string; ms: number }>((resolve) => {
+    if (closing) {
+      // stdin closed while a batch ran: its client is shut down and would throw.
+      resolve({ code: grpc.status.CANCELLED, details: "the driver is stopping", ms: 0 });
+      return;
+    }
     client.makeUnaryRequest(
       DRIVER_ECHO_PATH,
       raw,
@@ -68,6 +77,25 @@ function callOnce(client: grpc.Client, deadlineMs: number, md: Record<string, st
     );
   });
 }
+
+/** Batches in flight, for the SIGUSR2 report: what each is and how far it got. */
+const inFlight = new Map<number, { req: CallRequest; since: number; started: () => number }>();
+
+process.on("SIGUSR2", () => {
+  const now = Date.now();
+  const batches = [...inFlight.values()].map((b) => ({
+    id: b.req.id,
+    target: b.req.target,
+    count: b.req.count,
+    callsStarted: b.started(),
+    runningMs: now - b.since,
+  }));
+  const channels = [...clients].map(([target, c]) => ({
+    target,
+    state: grpc.connectivityState[c.getChannel().getConnectivityState(false)],
+  }));
+  process.stderr.write(`[grpc-js driver on SIGUSR2] ${JSON.stringify({ batches, channels })}\n`);
+});
 
 async function calls(req: CallRequest) {
   const count = req.count ?? 1;
@@ -99,7 +127,12 @@ async function calls(req: CallRequest) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 1, 64)) }, (_x, i) => worker(i)));
+  inFlight.set(req.id, { req, since: Date.now(), started: () => started });
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 1, 64)) }, (_x, i) => worker(i)));
+  } finally {
+    inFlight.delete(req.id);
+  }
   const notAttempted = count - started;
   if (notAttempted > 0) errors.push(`${notAttempted} calls not attempted within ${budget} ms`);
   latencies.sort((a, b) => a - b);
@@ -147,6 +180,7 @@ lines.on("line", async (line) => {
   process.stdout.write(`${JSON.stringify(answer)}\n`);
 });
 lines.on("close", () => {
+  closing = true;
   for (const c of clients.values()) c.close();
   for (const s of servers) s.forceShutdown();
   setTimeout(() => process.exit(0), 100).unref();
