@@ -1,5 +1,6 @@
 package javaxds;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import com.google.gson.Gson;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -13,7 +14,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import java.io.BufferedReader;
@@ -28,7 +28,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -44,6 +46,11 @@ import java.util.logging.Logger;
  * sequential unary /echo.Echo/Say with raw bytes ("hello"), each with deadlineMs, and none is started
  * once budgetMs has passed (those count as errors too). One ManagedChannel per target, kept across
  * batches. Exits when stdin closes.
+ *
+ * <p>Calls go through futureUnaryCall, not blockingUnaryCall: grpc-java's blocking stub can park its
+ * caller forever in ThreadlessExecutor.waitAndDrain, deadline or not (seen here with grpc-java 1.85.1
+ * after an EDS update; grpc-java issues 12456 and 12648). A call still open HUNG_AFTER_MS past its
+ * deadline is cancelled and counted under the code "HUNG", so one stuck call never stalls the driver.
  *
  * <p>JAVAXDS_LOG=FINEST (any java.util.logging level) logs the logger JAVAXDS_LOGGER (default
  * io.grpc.xds) to stderr.
@@ -73,6 +80,8 @@ public final class Main {
       .build();
 
   private static final byte[] HELLO = "hello".getBytes(StandardCharsets.UTF_8);
+  /** How long past its deadline a call may stay open before it counts as hung. */
+  private static final long HUNG_AFTER_MS = 2000;
   private static final Map<String, ManagedChannel> CHANNELS = new HashMap<>();
   /** Held so that java.util.logging does not drop the configured logger. */
   private static Logger logRoot;
@@ -107,7 +116,7 @@ public final class Main {
     logRoot.addHandler(h);
   }
 
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) throws IOException, InterruptedException {
     configureLogging();
     Gson gson = new Gson();
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
@@ -138,14 +147,20 @@ public final class Main {
       long i = 0;
       for (; i < count && System.currentTimeMillis() < end; i++) {
         long ms = Math.max(1, Math.min(deadlineMs, end - System.currentTimeMillis()));
+        ListenableFuture<byte[]> call = ClientCalls.futureUnaryCall(
+            ch.newCall(SAY, CallOptions.DEFAULT.withDeadlineAfter(ms, TimeUnit.MILLISECONDS)), HELLO);
         try {
-          byte[] r = ClientCalls.blockingUnaryCall(ch, SAY,
-              CallOptions.DEFAULT.withDeadlineAfter(ms, TimeUnit.MILLISECONDS), HELLO);
+          byte[] r = call.get(ms + HUNG_AFTER_MS, TimeUnit.MILLISECONDS);
           answers.merge(new String(r, StandardCharsets.UTF_8), 1, Integer::sum);
           codes.merge("OK", 1, Integer::sum);
-        } catch (StatusRuntimeException e) {
-          errors.add(describe(e.getStatus()));
-          codes.merge(e.getStatus().getCode().name(), 1, Integer::sum);
+        } catch (ExecutionException e) {
+          Status st = Status.fromThrowable(e.getCause());
+          errors.add(describe(st));
+          codes.merge(st.getCode().name(), 1, Integer::sum);
+        } catch (TimeoutException e) {
+          call.cancel(true);
+          errors.add("HUNG: grpc-java did not end the call within " + HUNG_AFTER_MS + " ms of its " + ms + " ms deadline");
+          codes.merge("HUNG", 1, Integer::sum);
         }
       }
       long notAttempted = count - i;
