@@ -157,24 +157,24 @@ export function startDriver(
       return;
     }
     const w = typeof m?.id === "number" ? waiting.get(m.id) : undefined;
-    if (w && typeof m?.id === "number") {
-      waiting.delete(m.id);
-      w.resolve(m as never);
-    }
+    if (!w) return;
+    waiting.delete(m?.id as number);
+    w.resolve(m as never);
   });
   let exited: string | undefined;
+  const exitedError = () => new Error(`the ${name} driver ${exited}:\n${err.slice(-3000)}`);
   child.once("exit", (code, signal) => {
     exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
     append(`\n[${name} driver ${exited}]`);
     // Whoever waits for an answer hears now, not after its timeout.
-    for (const w of waiting.values()) w.reject(new Error(`the ${name} driver ${exited}:\n${err.slice(-3000)}`));
+    for (const w of waiting.values()) w.reject(exitedError());
     waiting.clear();
   });
   let id = 0;
   const request = <T>(body: Record<string, unknown>, timeoutMs: number) =>
     new Promise<T>((resolve, reject) => {
       if (exited) {
-        reject(new Error(`the ${name} driver ${exited}:\n${err.slice(-3000)}`));
+        reject(exitedError());
         return;
       }
       const n = ++id;
